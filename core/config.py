@@ -1,0 +1,126 @@
+"""Config plumbing: strict pydantic models, YAML/JSON loading, `--set a.b=c` overrides.
+
+Every validation error is reported at once, each with its location, in one line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base of every config model: unknown fields are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (.yaml/.yml) or JSON file that must hold a mapping."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found; pass the path of a .yaml or .json file")
+    text = p.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        raise ConfigError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {e}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of fields, got {type(data).__name__}")
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Apply `path.to.field=value` overrides; values are parsed as YAML scalars/flow collections.
+
+    A path component that is an integer indexes into a list (`modalities.0.name=text`).
+    """
+    out = json.loads(json.dumps(data))  # deep copy of plain data
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected path.to.field=value")
+        key, raw = item.split("=", 1)
+        parts = [k for k in key.strip().split(".") if k]
+        if not parts:
+            raise ConfigError(f"--set {item!r}: empty field path")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        node: Any = out
+        for i, part in enumerate(parts[:-1]):
+            node = _child(node, part, parts[: i + 1], item, create=True)
+        last = parts[-1]
+        if isinstance(node, list):
+            node[_index(node, last, item)] = value
+        else:
+            node[last] = value
+    return out
+
+
+def _index(node: list[Any], part: str, item: str) -> int:
+    try:
+        idx = int(part)
+        node[idx]  # noqa: B018 - bounds check
+        return idx
+    except (ValueError, IndexError):
+        raise ConfigError(f"--set {item!r}: {part!r} is not a valid index into a list of {len(node)}") from None
+
+
+def _child(node: Any, part: str, path: list[str], item: str, create: bool) -> Any:
+    if isinstance(node, list):
+        return node[_index(node, part, item)]
+    if not isinstance(node, dict):
+        raise ConfigError(f"--set {item!r}: {'.'.join(path[:-1])} is not a mapping")
+    if part not in node or node[part] is None:
+        node[part] = {}
+    return node[part]
+
+
+def format_validation_error(err: ValidationError, source: str = "config") -> str:
+    """All errors of a pydantic ValidationError, each with its location, on one line."""
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling; see the docs for the allowed fields)"
+        parts.append(f"{loc}: {msg}")
+    n = len(parts)
+    return f"{source}: {n} invalid field{'s' if n != 1 else ''}: " + "; ".join(parts)
+
+
+def validate(model: type[M], data: Mapping[str, Any], source: str = "config") -> M:
+    """Validate plain data into `model`, turning every error into one ConfigError line."""
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, source)) from None
+
+
+def load_config(model: type[M], path: str | Path | None = None, overrides: Iterable[str] = ()) -> M:
+    """Read `path` (YAML/JSON, optional), apply overrides, validate into `model`."""
+    data = read_mapping(path) if path is not None else {}
+    data = apply_overrides(data, overrides)
+    return validate(model, data, source=str(path) if path is not None else "config")
+
+
+def write_resolved(cfg: BaseModel, path: str | Path) -> Path:
+    """Write the resolved config (every default filled in) as YAML next to a run's outputs."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    tmp.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+    tmp.replace(p)
+    return p

@@ -1,0 +1,1 @@
+"""SSE-FT fusion engine (N modalities)."""

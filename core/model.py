@@ -1,0 +1,72 @@
+"""A complete sseft model: the SSE-FT fusion engine plus a prediction head, rebuilt from config alone.
+
+`ModelConfig` is everything `config.json` of an artifact needs to rebuild the model; `build_model`
+turns it into an `SseftModel` (weights random until loaded).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from .batch import Batch
+from .config import StrictModel
+from .plugins import get_head
+from .protocols import TaskType
+from .specs import FusionConfig, ModalitySpec
+
+
+class HeadSpec(StrictModel):
+    name: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelConfig(StrictModel):
+    """What an artifact's config.json records about the network (the registry adds metadata)."""
+
+    modalities: list[ModalitySpec] = Field(min_length=1)
+    fusion: FusionConfig = Field(default_factory=FusionConfig)
+    head: HeadSpec
+    task: TaskType
+    label_names: list[str] = Field(min_length=1)
+
+
+class SseftModel(nn.Module):
+    """fusion (N modalities -> one vector) followed by the head (vector -> outputs)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        from .fusion import SSEFTFusion
+
+        self.config = config
+        self.fusion = SSEFTFusion(config.modalities, config.fusion)
+        head_plugin = get_head(config.head.name)
+        head_cfg = head_plugin.config_model.model_validate(config.head.config)
+        self.head = head_plugin.build(self.fusion.out_dim, config.label_names, head_cfg)
+
+    @property
+    def modality_names(self) -> list[str]:
+        return [m.name for m in self.config.modalities]
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.config.label_names)
+
+    def forward(self, features: dict[str, torch.Tensor], lengths: dict[str, torch.Tensor]) -> torch.Tensor:
+        """features[m]: (B, L_m, D_m), lengths[m]: (B,) -> head outputs (B, C)."""
+        return self.head(self.fusion(features, lengths))
+
+    def forward_batch(self, batch: Batch) -> torch.Tensor:
+        return self(batch.features, batch.lengths)
+
+    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.head.loss(outputs, labels)
+
+
+def build_model(config: ModelConfig | dict[str, Any]) -> SseftModel:
+    """Build an SseftModel from a ModelConfig (or its JSON form)."""
+    cfg = config if isinstance(config, ModelConfig) else ModelConfig.model_validate(config)
+    return SseftModel(cfg)

@@ -1,0 +1,50 @@
+"""Config models shared by the engine: what a modality looks like to the fusion model, and the
+fusion hyper-parameters. Pure pydantic (no torch), so configs load without importing torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from .config import StrictModel
+
+
+class ModalitySpec(StrictModel):
+    """One modality as the fusion model sees it: an embedding sequence of width `dim`."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    dim: int = Field(gt=0)
+    # Position 0 of the sequence already summarises it (RoBERTa's <s>, BERT's [CLS]).
+    provides_cls: bool = False
+    max_len: int = Field(default=512, gt=0)
+    # auto: prepend a learned CLS (plus self-attention) unless the modality provides one.
+    prepend_cls: Literal["auto", "always", "never"] = "auto"
+    # Identity of the extractor that produced the features (model id/path, revision or sha256, settings).
+    fingerprint: dict[str, Any] | None = None
+
+    @property
+    def uses_own_cls(self) -> bool:
+        """True when the sequence is used as is (no learned CLS, no self-attention layers)."""
+        if self.prepend_cls == "always":
+            return False
+        if self.prepend_cls == "never":
+            return True
+        return self.provides_cls
+
+
+class FusionConfig(StrictModel):
+    """SSE-FT hyper-parameters. Defaults: the authors' released training commands."""
+
+    n_self: int = Field(default=2, ge=0, description="self-attention layers after the CLS prepend")
+    n_ima: int = Field(default=1, ge=1, description="layers per inter-modality-attention block")
+    heads: int = Field(default=4, ge=1)
+    ffn_dim: int = Field(default=1024, gt=0)
+    dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
+    attn_dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
+    # false: concatenate the step-1 CLS tokens (paper Table 8, "without IMA").
+    ima: bool = True
+    # How the N-1 cross tokens of a query modality are combined (Eq. 3 uses the Hadamard product).
+    reduce: Literal["hadamard", "concat", "mean"] = "hadamard"
+    init_std: float = Field(default=0.02, gt=0.0)

@@ -1,0 +1,1 @@
+"""Training, evaluation and ablations with HuggingFace Accelerate."""

@@ -1,0 +1,1 @@
+"""Built-in plugins. Each registers through the `sseft` entry-point group, like third-party ones."""

@@ -1,0 +1,1 @@
+"""Built-in dataset plugins: synthetic, manifest, MELD, IEMOCAP, CMU-MOSI/MOSEI."""

@@ -1,0 +1,1 @@
+"""The model registry: safetensors artifacts, named and versioned, loaded back by name."""

