@@ -75,7 +75,9 @@ def _index(node: list[Any], part: str, item: str) -> int:
         node[idx]  # noqa: B018 - bounds check
         return idx
     except (ValueError, IndexError):
-        raise ConfigError(f"--set {item!r}: {part!r} is not a valid index into a list of {len(node)}") from None
+        raise ConfigError(
+            f"--set {item!r}: {part!r} is not a valid index into a list of {len(node)}"
+        ) from None
 
 
 def _child(node: Any, part: str, path: list[str], item: str, create: bool) -> Any:

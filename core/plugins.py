@@ -131,7 +131,9 @@ class PluginManager:
             raise ValueError(f"registered {kind} {obj!r} lacks {', '.join(missing)}")
         name = obj.name
         if not isinstance(name, str) or not NAME_RE.match(name):
-            raise ValueError(f"{kind} name {name!r} is invalid: use lowercase letters, digits, '.', '_' or '-'")
+            raise ValueError(
+                f"{kind} name {name!r} is invalid: use lowercase letters, digits, '.', '_' or '-'"
+            )
         table = self.registries[kind]
         old = table.get(name)
         if old is not None:

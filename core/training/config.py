@@ -33,6 +33,8 @@ class DataConfig(StrictModel):
 class ModalityChoice(StrictModel):
     name: str
     prepend_cls: Literal["auto", "always", "never"] = "auto"
+    # Optional: the width this experiment expects; a store with another width is refused.
+    dim: int | None = Field(default=None, gt=0)
 
 
 class TrainConfig(StrictModel):
@@ -55,6 +57,9 @@ class TrainConfig(StrictModel):
     keep_checkpoints: int = Field(default=2, ge=1)
     early_stopping_patience: int | None = Field(default=None, ge=1)
     log_every: int = 20
+    # None: take mixed precision from the launch config (`accelerate launch --mixed_precision ...`
+    # or ACCELERATE_MIXED_PRECISION); a value here is passed to Accelerator explicitly.
+    mixed_precision: Literal["no", "fp16", "bf16"] | None = None
 
 
 class ExperimentConfig(StrictModel):

@@ -49,8 +49,19 @@ def env(as_json: bool) -> None:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
     }
-    for dist in ("sseft", "torch", "torchaudio", "torchvision", "transformers", "accelerate",
-                 "safetensors", "pydantic", "pluggy", "av", "soundfile"):
+    for dist in (
+        "sseft",
+        "torch",
+        "torchaudio",
+        "torchvision",
+        "transformers",
+        "accelerate",
+        "safetensors",
+        "pydantic",
+        "pluggy",
+        "av",
+        "soundfile",
+    ):
         info[dist] = _version(dist)
     try:
         import torch

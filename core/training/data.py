@@ -1,0 +1,238 @@
+"""Data plumbing for training: opening and checking a feature store against an experiment config,
+seeded epoch-wise batch sampling (optionally bucketed by length), and a collate that refuses
+non-finite features.
+
+Everything that can be wrong with the data is checked before the first step, from the store's
+index alone (modalities, dims, splits, labels); NaN/Inf values can only be seen in the tensors,
+so `checked_collate` rejects them the first time a batch holding them is built.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Sampler
+
+from ..batch import Batch, collate
+from ..errors import DataError, FeatureStoreError
+from ..specs import ModalitySpec
+from .config import ExperimentConfig, ModalityChoice
+
+
+def open_store(root: str | Path) -> Any:
+    """FeatureStore.open with a clear error when the directory is not a feature store."""
+    from ..features import FeatureStore
+
+    p = Path(root)
+    if not p.exists():
+        raise FeatureStoreError(
+            f"{p}: feature store not found; run `sseft extract` first or set data.synthetic to generate one"
+        )
+    return FeatureStore.open(p)
+
+
+def modality_choices(cfg: ExperimentConfig, store: Any) -> list[ModalityChoice]:
+    """The config's modality list (default: every store modality, in the store's order)."""
+    raw = cfg.modalities if cfg.modalities is not None else list(store.modalities)
+    return [m if isinstance(m, ModalityChoice) else ModalityChoice(name=m) for m in raw]
+
+
+def modality_specs(cfg: ExperimentConfig, store: Any, source: str = "config") -> list[ModalitySpec]:
+    """ModalitySpecs for the model from the store's ModalityInfo, restricted to the config's list.
+
+    Raises FeatureStoreError when a modality is missing from the store or its width disagrees
+    with the width the config pins (`modalities: [{name: text, dim: 384}]`).
+    """
+    specs = []
+    for choice in modality_choices(cfg, store):
+        info = store.modalities.get(choice.name)
+        if info is None:
+            raise FeatureStoreError(
+                f"{cfg.data.store}: the store has no modality {choice.name!r} (it has "
+                f"{', '.join(store.modalities) or 'none'}); fix `modalities` in {source}"
+            )
+        if choice.dim is not None and choice.dim != info.dim:
+            raise FeatureStoreError(
+                f"{cfg.data.store}: modality {choice.name!r} has dim {info.dim} in the store but "
+                f"{choice.dim} in {source}; re-extract the features or fix the config"
+            )
+        specs.append(
+            ModalitySpec(
+                name=choice.name,
+                dim=info.dim,
+                provides_cls=info.provides_cls,
+                max_len=info.max_len,
+                prepend_cls=choice.prepend_cls,
+                fingerprint=dict(info.fingerprint) or None,
+            )
+        )
+    return specs
+
+
+def check_specs_match(expected: Sequence[ModalitySpec], store: Any, what: str) -> None:
+    """Refuse a store whose modality dims/fingerprints differ from a trained model's (`what`)."""
+    for spec in expected:
+        info = store.modalities.get(spec.name)
+        where = getattr(store, "root", "feature store")
+        if info is None:
+            raise FeatureStoreError(
+                f"{where}: no modality {spec.name!r}, which {what} needs (store has {', '.join(store.modalities)})"
+            )
+        if info.dim != spec.dim:
+            raise FeatureStoreError(
+                f"{where}: modality {spec.name!r} has dim {info.dim} but {what} expects {spec.dim}; "
+                "use features extracted with the same encoder"
+            )
+        fp_store = dict(info.fingerprint) or None
+        if spec.fingerprint and fp_store and fp_store != spec.fingerprint:
+            raise FeatureStoreError(
+                f"{where}: modality {spec.name!r} was extracted with {fp_store} but {what} was trained on "
+                f"features from {spec.fingerprint}; re-extract with the model's encoder"
+            )
+
+
+def check_split(store: Any, split: str, field: str) -> None:
+    if split not in store.splits:
+        raise DataError(
+            f"{getattr(store, 'root', 'feature store')}: no split {split!r} (field {field}); the store has "
+            f"{', '.join(store.splits) or 'no splits'}"
+        )
+    if not store.ids(split):
+        raise DataError(f"{getattr(store, 'root', 'feature store')}: split {split!r} is empty ({field})")
+
+
+def check_labels(head: Any, store: Any, split: str) -> None:
+    """Run the head's own range check over a split's labels (from the index: no tensor reads)."""
+    labels = store.labels(split)
+    try:
+        head.validate_labels(torch.as_tensor(labels, dtype=head.label_dtype))
+    except DataError as e:
+        raise DataError(f"{getattr(store, 'root', 'feature store')} split {split!r}: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise DataError(
+            f"{getattr(store, 'root', 'feature store')} split {split!r}: labels do not fit the "
+            f"{type(head).__name__} head: {e}"
+        ) from None
+
+
+def checked_collate(items: Sequence[dict[str, Any]], modalities: Sequence[str]) -> Batch:
+    """`collate` plus a finiteness check naming the first offending item and modality."""
+    batch = collate(items, modalities)
+    for m, x in batch.features.items():
+        if not torch.isfinite(x).all():
+            bad = (~torch.isfinite(x)).flatten(1).any(1).nonzero()[0, 0].item()
+            raise DataError(
+                f"item {batch.ids[bad]!r}: modality {m!r} holds NaN/Inf features; re-extract it or drop it "
+                "from the store"
+            )
+    return batch
+
+
+class EpochSampler:
+    """Holds the epoch; the permutation of epoch e depends only on (seed, e).
+
+    Every process computes the same permutation (Accelerate then shards the batches), and a resumed
+    run recomputes exactly the order the interrupted one was using. Deliberately has no `generator`
+    attribute so that Accelerate does not replace or re-seed it.
+    """
+
+    def __init__(self, n: int, seed: int, shuffle: bool) -> None:
+        self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def permutation(self) -> list[int]:
+        if not self.shuffle:
+            return list(range(self.n))
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return torch.randperm(self.n, generator=g).tolist()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.permutation())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class EpochBatchSampler(Sampler[list[int]]):
+    """Batches of indices for one epoch; with `lengths`, batches group items of similar length.
+
+    Bucketing: the shuffled order is cut into windows of `bucket_factor * batch_size` items, each
+    window is sorted by length and cut into batches, and the batches are shuffled again, so padding
+    shrinks while every epoch still sees a different mix.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        seed: int,
+        shuffle: bool = True,
+        lengths: Sequence[int] | None = None,
+        bucket_factor: int = 50,
+    ) -> None:
+        self.sampler = EpochSampler(n, seed, shuffle)
+        self.batch_size = batch_size
+        self.drop_last = False
+        self.lengths = list(lengths) if lengths is not None else None
+        self.bucket_factor = bucket_factor
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = self.sampler.permutation()
+        bs = self.batch_size
+        if self.lengths is None:
+            yield from (order[i : i + bs] for i in range(0, len(order), bs))
+            return
+        window = bs * self.bucket_factor
+        batches: list[list[int]] = []
+        for w in range(0, len(order), window):
+            chunk = sorted(order[w : w + window], key=lambda i: self.lengths[i])  # type: ignore[index]
+            batches.extend(chunk[i : i + bs] for i in range(0, len(chunk), bs))
+        g = torch.Generator().manual_seed(self.sampler.seed * 100_003 + self.sampler.epoch + 7)
+        for j in torch.randperm(len(batches), generator=g).tolist():
+            yield batches[j]
+
+    def __len__(self) -> int:
+        if self.lengths is None:
+            return math.ceil(self.sampler.n / self.batch_size)
+        window = self.batch_size * self.bucket_factor
+        full, rest = divmod(self.sampler.n, window)
+        return full * math.ceil(window / self.batch_size) + math.ceil(rest / self.batch_size)
+
+
+def make_loader(
+    store: Any,
+    split: str,
+    modalities: Sequence[str],
+    batch_size: int,
+    *,
+    seed: int = 0,
+    shuffle: bool = False,
+    bucket: bool = False,
+    num_workers: int = 0,
+) -> torch.utils.data.DataLoader:
+    """A DataLoader over `store.dataset(split)` whose batches are padded to their own longest item."""
+    from functools import partial
+
+    ds = store.dataset(split, modalities=list(modalities))
+    lengths = None
+    if bucket:
+        # Total length over the modalities: a batch's cost grows with every padded sequence.
+        per_mod = [store.lengths(split, m) for m in modalities]
+        lengths = [sum(x) for x in zip(*per_mod, strict=True)]
+    sampler = EpochBatchSampler(len(ds), batch_size, seed, shuffle=shuffle, lengths=lengths)
+    return torch.utils.data.DataLoader(
+        ds,
+        batch_sampler=sampler,
+        collate_fn=partial(checked_collate, modalities=list(modalities)),
+        num_workers=num_workers,
+        persistent_workers=False,
+    )

@@ -1,0 +1,75 @@
+"""Config loading: strict models, overrides, every error reported at once with its location."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sseft.core.config import StrictModel, apply_overrides, load_config, write_resolved
+from sseft.core.errors import ConfigError
+from sseft.core.specs import FusionConfig
+
+
+class Inner(StrictModel):
+    lr: float = 1e-3
+    layers: int = 2
+
+
+class Outer(StrictModel):
+    name: str
+    inner: Inner = Inner()
+    tags: list[str] = []
+
+
+def test_yaml_and_json_load_with_overrides(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("name: a\ninner: {lr: 0.5}\n")
+    (tmp_path / "c.json").write_text(json.dumps({"name": "a", "inner": {"lr": 0.5}}))
+    for f in ("c.yaml", "c.json"):
+        cfg = load_config(Outer, tmp_path / f, ["inner.layers=4", "tags=[x, y]"])
+        assert cfg.inner.lr == 0.5 and cfg.inner.layers == 4 and cfg.tags == ["x", "y"]
+
+
+def test_all_errors_reported_at_once_with_locations(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("inner: {lr: fast, layres: 3}\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(Outer, tmp_path / "bad.yaml")
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert "3 invalid fields" in msg
+    assert "name: Field required" in msg
+    assert "inner.lr:" in msg and "inner.layres: unknown field" in msg
+    assert str(tmp_path / "bad.yaml") in msg
+
+
+def test_missing_file_and_bad_syntax_and_bad_override(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(Outer, tmp_path / "nope.yaml")
+    (tmp_path / "x.yaml").write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(Outer, tmp_path / "x.yaml")
+    with pytest.raises(ConfigError, match="expected path.to.field=value"):
+        apply_overrides({}, ["novalue"])
+    with pytest.raises(ConfigError, match="not a valid index"):
+        apply_overrides({"a": [1]}, ["a.5=2"])
+
+
+def test_list_index_override() -> None:
+    assert apply_overrides({"m": [{"n": "a"}, {"n": "b"}]}, ["m.1.n=c"]) == {"m": [{"n": "a"}, {"n": "c"}]}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n_self=st.integers(0, 6),
+    heads=st.integers(1, 8),
+    dropout=st.floats(0, 0.9, allow_nan=False),
+    reduce=st.sampled_from(["hadamard", "concat", "mean"]),
+)
+def test_resolved_config_round_trips(tmp_path_factory, n_self, heads, dropout, reduce) -> None:  # type: ignore[no-untyped-def]
+    cfg = FusionConfig(n_self=n_self, heads=heads, dropout=dropout, reduce=reduce)
+    path = write_resolved(cfg, tmp_path_factory.mktemp("r") / "resolved.yaml")
+    assert FusionConfig.model_validate(yaml.safe_load(path.read_text())) == cfg
