@@ -65,6 +65,56 @@ class SseftModel(nn.Module):
     def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.head.loss(outputs, labels)
 
+    # -- prediction (implemented in core/inference) ---------------------------------------------
+    def predictor(
+        self, *, allow_missing: bool | None = None, overrides: tuple[str, ...] = (), device: str | None = None
+    ) -> Any:
+        """The (cached) `sseft.core.inference.Predictor` of this model for these options."""
+        from .inference import Predictor
+
+        key = (allow_missing, tuple(overrides), device)
+        cache = self.__dict__.setdefault("_predictors", {})
+        if key not in cache:
+            cache[key] = Predictor(self, overrides, allow_missing=allow_missing, device=device)
+        return cache[key]
+
+    def predict(
+        self,
+        text: str | None = None,
+        audio: Any = None,
+        video: Any = None,
+        *,
+        allow_missing: bool | None = None,
+        overrides: tuple[str, ...] = (),
+        explain: Any = None,
+        **inputs: Any,
+    ) -> Any:
+        """Predict from raw inputs with the encoders this model was trained on (rebuilt from its
+        fingerprints, once, then cached). Returns a `Prediction` (`.label`, `.probabilities`,
+        `.score`, `.acc7_class`, `.labels`, `.modalities_used`, `.missing`, `.to_dict()`).
+
+        text -> text, audio (or the video's audio track) -> speech, video -> face; other plugins
+        declare their own input kind (`model.predict(eeg="rec.npy")`). A modality without input is
+        an error unless the model was trained with modality dropout or `allow_missing=True`.
+        `overrides=("text.model=/models/roberta-large",)` points at a local copy of an encoder;
+        `explain="dir"` writes an attention plot per item there.
+
+            >>> m = sseft.load("meld-emotion")                                   # doctest: +SKIP
+            >>> m.predict(text="Oh my God!", video="clip.mp4").label             # doctest: +SKIP
+            'surprise'
+        """
+        p = self.predictor(allow_missing=allow_missing, overrides=tuple(overrides))
+        return p.predict(text=text, audio=audio, video=video, explain=explain, **inputs)
+
+    def predict_features(self, batch: Any, *, allow_missing: bool | None = None) -> list[Any]:
+        """Predictions (one `Prediction` per item) from features: a `Batch`, a mapping
+        {"features": {m: (B, L, D)}, "lengths": {m: (B,)}}, or feature-store items
+        [{"id", "features": {m: (L, D)}}, ...].
+
+            >>> preds = m.predict_features([store.get(i) for i in store.ids("test")[:4]])  # doctest: +SKIP
+        """
+        return self.predictor(allow_missing=allow_missing).predict_features(batch)
+
 
 def build_model(config: ModelConfig | dict[str, Any]) -> SseftModel:
     """Build an SseftModel from a ModelConfig (or its JSON form)."""

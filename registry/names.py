@@ -22,7 +22,9 @@ ALIAS_RE = re.compile(r"^[a-z][a-z0-9._-]{0,31}$")
 VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}$")
 LATEST = "latest"
 
-_NAME_HELP = "use 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. meld-text)"
+_NAME_HELP = (
+    "use 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. meld-text)"
+)
 _ALIAS_HELP = "use 1-32 lowercase letters, digits, '.', '_' or '-', starting with a letter (e.g. prod)"
 
 
@@ -67,7 +69,9 @@ def validate_alias(alias: Any) -> str:
 def parse_ref(ref: Any) -> ModelRef:
     """Parse `name`, `name@N`, `name@latest` or `name@alias`; raise RegistryError on anything else."""
     if not isinstance(ref, str):
-        raise RegistryError(f"invalid model reference {ref!r}: expected a string like 'name', 'name@3' or 'name@prod'")
+        raise RegistryError(
+            f"invalid model reference {ref!r}: expected a string like 'name', 'name@3' or 'name@prod'"
+        )
     name, sep, sel = ref.partition("@")
     validate_name(name)
     if not sep:

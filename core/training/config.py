@@ -1,11 +1,11 @@
 """The experiment config: what `sseft train CONFIG` reads (YAML or JSON, `--set` overrides).
 
-    name: meld-text
-    data: {store: features/meld-minilm}
-    modalities: [text]                 # subset of the store's modalities, in fusion order
-    fusion: {n_self: 2, n_ima: 1, heads: 4, ffn_dim: 1024, dropout: 0.1}
-    head: {name: multiclass, config: {}}
-    train: {epochs: 10, batch_size: 32, lr: 1e-4}
+name: meld-text
+data: {store: features/meld-minilm}
+modalities: [text]                 # subset of the store's modalities, in fusion order
+fusion: {n_self: 2, n_ima: 1, heads: 4, ffn_dim: 1024, dropout: 0.1}
+head: {name: multiclass, config: {}}
+train: {epochs: 10, batch_size: 32, lr: 1e-4}
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ class TrainConfig(StrictModel):
     seed: int = 42
     bucket_by_length: bool = False
     num_workers: int = 0
-    checkpoint_every: int | None = Field(default=None, ge=1, description="optimizer steps; None: per epoch only")
+    checkpoint_every: int | None = Field(
+        default=None, ge=1, description="optimizer steps; None: per epoch only"
+    )
     keep_checkpoints: int = Field(default=2, ge=1)
     early_stopping_patience: int | None = Field(default=None, ge=1)
     log_every: int = 20
@@ -71,4 +73,8 @@ class ExperimentConfig(StrictModel):
     head: HeadSpec
     train: TrainConfig = Field(default_factory=TrainConfig)
     output_dir: str | None = None  # default: runs/<name>
-    register: str | None = None  # publish the best model to the registry under this name
+    # Publish the best model to the registry under this name (YAML key `register`; the attribute
+    # has another name because pydantic's BaseModel already has a `register` classmethod).
+    register_name: str | None = Field(default=None, alias="register")
+
+    model_config = {**StrictModel.model_config, "populate_by_name": True}

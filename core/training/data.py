@@ -1,10 +1,9 @@
 """Data plumbing for training: opening and checking a feature store against an experiment config,
-seeded epoch-wise batch sampling (optionally bucketed by length), and a collate that refuses
-non-finite features.
+and seeded epoch-wise batch sampling (optionally bucketed by length).
 
-Everything that can be wrong with the data is checked before the first step, from the store's
+Everything that can be wrong with the data is checked before the first step from the store's
 index alone (modalities, dims, splits, labels); NaN/Inf values can only be seen in the tensors,
-so `checked_collate` rejects them the first time a batch holding them is built.
+and the store's dataset rejects them the first time an item holding them is read.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from typing import Any
 import torch
 from torch.utils.data import Sampler
 
-from ..batch import Batch, collate
+from ..batch import collate
 from ..errors import DataError, FeatureStoreError
 from ..specs import ModalitySpec
 from .config import ExperimentConfig, ModalityChoice
@@ -107,9 +106,11 @@ def check_split(store: Any, split: str, field: str) -> None:
 
 def check_labels(head: Any, store: Any, split: str) -> None:
     """Run the head's own range check over a split's labels (from the index: no tensor reads)."""
-    labels = store.labels(split)
+    import numpy as np
+
     try:
-        head.validate_labels(torch.as_tensor(labels, dtype=head.label_dtype))
+        # No cast to the head's dtype first: 4.5 must be reported, not truncated to class 4.
+        head.validate_labels(np.asarray(store.labels(split), dtype=np.float64))
     except DataError as e:
         raise DataError(f"{getattr(store, 'root', 'feature store')} split {split!r}: {e}") from None
     except (TypeError, ValueError) as e:
@@ -117,19 +118,6 @@ def check_labels(head: Any, store: Any, split: str) -> None:
             f"{getattr(store, 'root', 'feature store')} split {split!r}: labels do not fit the "
             f"{type(head).__name__} head: {e}"
         ) from None
-
-
-def checked_collate(items: Sequence[dict[str, Any]], modalities: Sequence[str]) -> Batch:
-    """`collate` plus a finiteness check naming the first offending item and modality."""
-    batch = collate(items, modalities)
-    for m, x in batch.features.items():
-        if not torch.isfinite(x).all():
-            bad = (~torch.isfinite(x)).flatten(1).any(1).nonzero()[0, 0].item()
-            raise DataError(
-                f"item {batch.ids[bad]!r}: modality {m!r} holds NaN/Inf features; re-extract it or drop it "
-                "from the store"
-            )
-    return batch
 
 
 class EpochSampler:
@@ -160,52 +148,23 @@ class EpochSampler:
 
 
 class EpochBatchSampler(Sampler[list[int]]):
-    """Batches of indices for one epoch; with `lengths`, batches group items of similar length.
+    """Consecutive batches of this epoch's permutation (see EpochSampler). For batches of similar
+    lengths use the feature store's LengthBucketSampler, which is seeded the same way."""
 
-    Bucketing: the shuffled order is cut into windows of `bucket_factor * batch_size` items, each
-    window is sorted by length and cut into batches, and the batches are shuffled again, so padding
-    shrinks while every epoch still sees a different mix.
-    """
-
-    def __init__(
-        self,
-        n: int,
-        batch_size: int,
-        seed: int,
-        shuffle: bool = True,
-        lengths: Sequence[int] | None = None,
-        bucket_factor: int = 50,
-    ) -> None:
+    def __init__(self, n: int, batch_size: int, seed: int, shuffle: bool = True) -> None:
         self.sampler = EpochSampler(n, seed, shuffle)
         self.batch_size = batch_size
         self.drop_last = False
-        self.lengths = list(lengths) if lengths is not None else None
-        self.bucket_factor = bucket_factor
 
     def set_epoch(self, epoch: int) -> None:
         self.sampler.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[list[int]]:
         order = self.sampler.permutation()
-        bs = self.batch_size
-        if self.lengths is None:
-            yield from (order[i : i + bs] for i in range(0, len(order), bs))
-            return
-        window = bs * self.bucket_factor
-        batches: list[list[int]] = []
-        for w in range(0, len(order), window):
-            chunk = sorted(order[w : w + window], key=lambda i: self.lengths[i])  # type: ignore[index]
-            batches.extend(chunk[i : i + bs] for i in range(0, len(chunk), bs))
-        g = torch.Generator().manual_seed(self.sampler.seed * 100_003 + self.sampler.epoch + 7)
-        for j in torch.randperm(len(batches), generator=g).tolist():
-            yield batches[j]
+        yield from (order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size))
 
     def __len__(self) -> int:
-        if self.lengths is None:
-            return math.ceil(self.sampler.n / self.batch_size)
-        window = self.batch_size * self.bucket_factor
-        full, rest = divmod(self.sampler.n, window)
-        return full * math.ceil(window / self.batch_size) + math.ceil(rest / self.batch_size)
+        return math.ceil(self.sampler.n / self.batch_size)
 
 
 def make_loader(
@@ -219,20 +178,24 @@ def make_loader(
     bucket: bool = False,
     num_workers: int = 0,
 ) -> torch.utils.data.DataLoader:
-    """A DataLoader over `store.dataset(split)` whose batches are padded to their own longest item."""
+    """A DataLoader over `store.dataset(split)` whose batches are padded to their own longest item.
+
+    The store's dataset refuses NaN/Inf features itself (naming the shard and the item). The batch
+    sampler has `set_epoch`; the trainer calls it on `loader.batch_sampler` before each epoch.
+    """
     from functools import partial
 
+    from ..features.sampler import LengthBucketSampler
+
     ds = store.dataset(split, modalities=list(modalities))
-    lengths = None
+    sampler: Any
     if bucket:
-        # Total length over the modalities: a batch's cost grows with every padded sequence.
-        per_mod = [store.lengths(split, m) for m in modalities]
-        lengths = [sum(x) for x in zip(*per_mod, strict=True)]
-    sampler = EpochBatchSampler(len(ds), batch_size, seed, shuffle=shuffle, lengths=lengths)
+        sampler = LengthBucketSampler(ds.bucket_lengths(), batch_size, shuffle=shuffle, seed=seed)
+    else:
+        sampler = EpochBatchSampler(len(ds), batch_size, seed, shuffle=shuffle)
     return torch.utils.data.DataLoader(
         ds,
         batch_sampler=sampler,
-        collate_fn=partial(checked_collate, modalities=list(modalities)),
+        collate_fn=partial(collate, modalities=list(modalities)),
         num_workers=num_workers,
-        persistent_workers=False,
     )

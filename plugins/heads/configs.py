@@ -35,9 +35,13 @@ LOWER_IS_BETTER = frozenset({"mae"})
 class HeadConfig(StrictModel):
     """Layers shared by every built-in head."""
 
-    hidden_dim: int | None = Field(default=None, ge=1, description="width of the hidden layer; None: the input width D")
+    hidden_dim: int | None = Field(
+        default=None, ge=1, description="width of the hidden layer; None: the input width D"
+    )
     dropout: float = Field(default=0.1, ge=0.0, lt=1.0, description="dropout before each Linear")
-    compat: Compat = Field(default="none", description="'mult': MulT's swapped F1 argument order (pred, truth)")
+    compat: Compat = Field(
+        default="none", description="'mult': MulT's swapped F1 argument order (pred, truth)"
+    )
 
 
 class RegressionConfig(HeadConfig):
@@ -50,7 +54,9 @@ class RegressionConfig(HeadConfig):
 class MulticlassConfig(HeadConfig):
     """One label out of C (MELD emotion or sentiment)."""
 
-    class_weights: list[NonNegativeFloat] | None = Field(default=None, description="one weight >= 0 per label name")
+    class_weights: list[NonNegativeFloat] | None = Field(
+        default=None, description="one weight >= 0 per label name"
+    )
     label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
     primary_metric: Literal["weighted_f1", "macro_f1", "accuracy"] = "weighted_f1"
 

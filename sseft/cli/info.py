@@ -29,7 +29,8 @@ def plugins(as_json: bool) -> None:
         status = click.style("ERROR", fg="red") if i.error else click.style("ok", fg="green")
         click.echo(f"{i.name:<12} {i.package} {i.version}  [{status}]  ({i.module})")
         for kind, names in sorted(i.registers.items()):
-            click.echo(f"    {kind + 's':<11} {', '.join(names)}")
+            plural = "modalities" if kind == "modality" else kind + "s"
+            click.echo(f"    {plural:<11} {', '.join(names)}")
         if i.error:
             click.echo(f"    error       {i.error}")
 

@@ -1,0 +1,271 @@
+"""SSE-FT fusion speed on CPU at the paper's shapes: CLS-only IMA vs the authors' full-sequence IMA.
+
+    .venv/bin/python bench/fusion.py [--quick] [--steps 3] [--batches 2] [--threads N] [--no-compile]
+
+Shapes (paper Sec. III, DESIGN.md 3): batch 8; text RoBERTa-large 1024-d up to 512 tokens with its own
+<s> CLS; speech wav2vec context features 512-d, up to 935 frames (9.375 s at 100 frames/s); face
+FAb-Net 256-d, up to 300 frames. Lengths come from one utterance duration per item (log-normal,
+median 6 s, capped) so the three modalities are correlated as in real data; every batch is padded only
+to its own longest item. Model: the authors' MOSEI settings (2 self layers, 2 IMA layers, 4 heads,
+FFN 1024, dropout 0.1), training mode, forward + backward of sum(fused). Attention dropout is 0 by
+default: with dropout_p > 0 PyTorch's CPU scaled_dot_product_attention leaves its fused (flash) kernel
+for the unfused math path (measured here ~3.5-4x slower attention, L x L probabilities materialised);
+`--attn-dropout 0.1` times the model with the authors' attention dropout.
+
+Rows:
+  (a) this model (CLS-only IMA, pairs batched)
+  (a-loop) same, IMA blocks run one after the other (shows what the batching buys)
+  (b) the same weights with the authors' formulation (whole query sequence through each IMA block)
+  (c) (a) under torch.compile
+  --fixed-padding adds (b-fixed): (b) with the authors' fixed padding (512 / 935 / 300) as well.
+
+Every row runs in its own subprocess so its peak memory (ru_maxrss after minus before the steps) is
+its own. FLOPs are counted once per row with torch.utils.flop_counter (attention through an explicit
+math path for counting only, since the CPU SDPA kernel is not counted); achieved GFLOP/s is that count
+over the median step time, compared to a float32 matmul peak measured in the same worker just before.
+A second table times the IMA stage alone at N = 3, 4, 5 (small shapes, where per-pair overhead shows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from sseft.core.fusion import SSEFTFusion
+from sseft.core.specs import FusionConfig, ModalitySpec
+
+PAPER = {"text": (1024, 512), "speech": (512, 935), "face": (256, 300)}  # dim, max frames
+ROWS = {
+    "a": "(a) CLS-only IMA, batched",
+    "a-loop": "(a-loop) CLS-only, per pair",
+    "b": "(b) authors' full-seq IMA",
+    "c": "(c) (a) + torch.compile",
+    "b-fixed": "(b-fixed) (b) + fixed padding",
+}
+
+
+def specs(scale: float) -> list[ModalitySpec]:
+    return [
+        ModalitySpec(name=m, dim=d, provides_cls=(m == "text"), max_len=max(2, int(n * scale)))
+        for m, (d, n) in PAPER.items()
+    ]
+
+
+def make_batches(n_batches: int, scale: float, seed: int, fixed: bool) -> list[tuple[dict, dict]]:
+    """Batches of 8 with lengths from one duration per item; padded to the batch's longest (or to max)."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n_batches):
+        dur = torch.exp(torch.randn(8, generator=g) * 0.5 + math.log(6.0)).clamp(0.8, 20.0)  # seconds
+        words = dur * 2.6 * (0.6 + 0.8 * torch.rand(8, generator=g))  # speaking rate varies
+        raw = {
+            "text": 2 + words * 1.3,
+            "speech": dur * 100,
+            "face": dur * 30 * (0.7 + 0.3 * torch.rand(8, generator=g)),
+        }
+        feats, lens = {}, {}
+        for m, (d, n) in PAPER.items():
+            cap = max(2, int(n * scale))
+            ln = (raw[m] * scale).round().long().clamp(1, cap)
+            width = cap if fixed else int(ln.max())
+            feats[m] = torch.randn(8, width, d, generator=g)
+            lens[m] = ln
+        out.append((feats, lens))
+    return out
+
+
+def matmul_peak(n: int = 2048, reps: int = 3) -> float:
+    """Best float32 GEMM rate (GFLOP/s) with the current thread count."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = 0.0
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def _math_sdpa(q, k, v, attn_mask=None, dropout_p=0.0, **_):  # for FLOP counting only
+    s = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+    if attn_mask is not None:
+        s = s.masked_fill(~attn_mask, float("-inf"))
+    return F.dropout(s.softmax(-1), dropout_p) @ v
+
+
+def count_flops(step, batch) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    real = F.scaled_dot_product_attention
+    F.scaled_dot_product_attention = _math_sdpa
+    try:
+        with FlopCounterMode(display=False) as counter:
+            step(batch)
+    finally:
+        F.scaled_dot_product_attention = real
+    return counter.get_total_flops()
+
+
+def worker(args: argparse.Namespace) -> None:
+    """Run the rows in `args.row` (comma-separated) on one model; print one JSON line.
+
+    Several rows: their steps are interleaved round-robin, so load from other processes hits them
+    alike (ratios stay meaningful on a shared machine); ms/step is the minimum (least disturbed) and
+    the median. One row alone: also its peak memory (max RSS after minus before warm-up and steps).
+    """
+    torch.manual_seed(0)
+    rows = args.row.split(",")
+    scale = 0.25 if args.quick else 1.0
+    cfg = FusionConfig(n_self=2, n_ima=2, heads=4, ffn_dim=1024, attn_dropout=args.attn_dropout)
+    model = SSEFTFusion(specs(scale), cfg).train()
+    batches = make_batches(args.batches, scale, seed=1, fixed=False)
+    fixed = make_batches(args.batches, scale, seed=1, fixed=True)
+    compiled = torch.compile(model) if "c" in rows else None
+
+    def step(row: str, k: int, f: object = None) -> None:
+        model.ima_impl = "loop" if row == "a-loop" else "batched"
+        fn = f or (compiled if row == "c" else model)
+        batch = (fixed if row == "b-fixed" else batches)[k % len(batches)]
+        fn(*batch, full_query=row in ("b", "b-fixed")).sum().backward()
+        model.zero_grad(set_to_none=True)
+
+    peak = matmul_peak()
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    warm = {}
+    for row in rows:  # warm-up: every batch shape once (compiles them for (c))
+        t0 = time.perf_counter()
+        for k in range(len(batches)):
+            step(row, k)
+        warm[row] = time.perf_counter() - t0
+    times: dict[str, list[float]] = {row: [] for row in rows}
+    for k in range(args.steps * len(batches)):
+        for row in rows:
+            t = time.perf_counter()
+            step(row, k)
+            times[row].append(time.perf_counter() - t)
+    mem = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024 if len(rows) == 1 else None
+    peak = max(peak, matmul_peak())
+    out = {"rows": {}, "peak": peak, "mem_mb": mem, "threads": torch.get_num_threads()}
+    out["lens"] = {m: [int(x) for x in batches[0][1][m]] for m in PAPER}
+    for row in rows:
+        flops = 0.0
+        if not args.no_flops:  # eager maths; (c) does the same maths as (a)
+            flops = sum(count_flops(lambda b, r=row, k=k: step("a" if r == "c" else r, k, model), None)
+                        for k in range(len(batches))) / len(batches)  # fmt: skip
+        out["rows"][row] = {"ms_min": min(times[row]) * 1e3, "ms_med": statistics.median(times[row]) * 1e3,
+                            "warm_s": warm[row], "flops": flops}  # fmt: skip
+    print(json.dumps(out))
+
+
+def ima_overhead(reps: int = 5) -> list[str]:
+    """IMA-heavy small shapes at N = 3, 4, 5: per-pair loop vs batched pairs (forward + backward)."""
+    lines = ["", "IMA per-pair overhead (B=8, L=16, widths 64..256, n_self=0, n_ima=2; fwd+bwd ms, median):",
+             f"  {'N':>2} {'pairs':>5} {'loop':>8} {'batched':>8} {'loop/batched':>12}"]  # fmt: skip
+    widths = [256, 128, 64, 192, 96]
+    for n in (3, 4, 5):
+        sp = [ModalitySpec(name=f"m{k}", dim=widths[k], max_len=16) for k in range(n)]
+        model = SSEFTFusion(sp, FusionConfig(n_self=0, n_ima=2, heads=4, ffn_dim=256)).train()
+        feats = {s.name: torch.randn(8, 16, s.dim) for s in sp}
+        lens = {s.name: torch.randint(1, 17, (8,)) for s in sp}
+        res = {}
+        for impl in ("loop", "batched"):
+            model.ima_impl = impl
+            ts = []
+            for _ in range(reps + 1):
+                t = time.perf_counter()
+                model(feats, lens).sum().backward()
+                ts.append(time.perf_counter() - t)
+            res[impl] = statistics.median(ts[1:]) * 1e3
+        lines.append(f"  {n:>2} {n * (n - 1):>5} {res['loop']:>8.2f} {res['batched']:>8.2f} "
+                     f"{res['loop'] / res['batched']:>12.2f}")  # fmt: skip
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="sequence lengths / 4, for a smoke run")
+    ap.add_argument(
+        "--steps", type=int, default=None, help="timed passes over the batches (default 3, quick 2)"
+    )
+    ap.add_argument("--batches", type=int, default=2, help="distinct batches (different lengths)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
+    ap.add_argument("--no-compile", action="store_true", help="skip row (c)")
+    ap.add_argument("--fixed-padding", action="store_true", help="add row (b-fixed)")
+    ap.add_argument("--attn-dropout", type=float, default=0.0, help="see the module docstring (default 0)")
+    ap.add_argument("--no-flops", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--row", help=argparse.SUPPRESS)  # internal: run one row in this process
+    args = ap.parse_args()
+    args.steps = args.steps or (2 if args.quick else 3)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.row:
+        worker(args)
+        return
+
+    rows = ["a", "a-loop", "b"] + (["b-fixed"] if args.fixed_padding else [])
+    base = [sys.executable, __file__, "--steps", str(args.steps), "--batches", str(args.batches)]
+    base += ["--attn-dropout", str(args.attn_dropout)]
+    base += (["--quick"] if args.quick else []) + (["--threads", str(args.threads)] if args.threads else [])
+
+    def launch(row: str, extra: list[str]) -> dict | None:
+        print(f"running {row} {' '.join(extra)} ...", file=sys.stderr, flush=True)
+        proc = subprocess.run([*base, *extra, "--row", row], capture_output=True, text=True)
+        if proc.returncode:
+            print(f"  failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+            return None
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    all_rows = rows + ([] if args.no_compile else ["c"])
+    # 1. memory: each row alone in a fresh process (one timed step, no FLOP counting)
+    mem = {r: launch(r, ["--no-flops", "--steps", "1"]) for r in all_rows}
+    # 2. time: rows interleaved in one process; (c) against (a) in a second one
+    timed = launch(",".join(rows), [])
+    groups = [timed] + ([] if args.no_compile else [launch("a,c", [])])
+    if timed is None:
+        return
+    print(f"\nSSE-FT fusion, CPU, {timed['threads']} threads, batch 8, {'QUICK (lengths/4)' if args.quick else 'paper scale'};"
+          f" fwd+bwd, training mode; {args.steps * args.batches} interleaved steps per row over {args.batches} batches")  # fmt: skip
+    print(f"attention dropout {args.attn_dropout}; lengths of batch 1: {timed['lens']}")
+    print(f"{'row':<32} {'ms/step':>9} {'median':>9} {'items/s':>8} {'GFLOP/step':>10} {'GFLOP/s':>8}"
+          f" {'% peak':>6} {'peak RSS +MB':>12} {'warm-up s':>9}")  # fmt: skip
+    for g in groups:
+        if g is None:
+            continue
+        for row, r in g["rows"].items():
+            if g is not timed and row == "a":
+                continue
+            flops = r["flops"] or timed["rows"]["a"]["flops"]
+            gfs = flops / 1e9 / (r["ms_min"] / 1e3)
+            m = mem.get(row) or {}
+            mb = f"{m['mem_mb']:>12.0f}" if m else f"{'?':>12}"
+            print(f"{ROWS[row]:<32} {r['ms_min']:>9.1f} {r['ms_med']:>9.1f} {8 / (r['ms_min'] / 1e3):>8.2f}"
+                  f" {flops / 1e9:>10.1f} {gfs:>8.1f} {100 * gfs / g['peak']:>6.1f} {mb} {m.get('rows', {}).get(row, {}).get('warm_s', float('nan')):>9.1f}")  # fmt: skip
+    print("matmul peak (float32 2048^3 GEMM, best of the worker's runs): "
+          + ", ".join(f"{g['peak']:.1f} GFLOP/s" for g in groups if g))  # fmt: skip
+    for g in groups:
+        if g is None:
+            continue
+        a = g["rows"]["a"]
+        for row, r in g["rows"].items():
+            if row != "a":
+                ratio = (
+                    f"ratio {row}/a (same process, interleaved): time min {r['ms_min'] / a['ms_min']:.2f}x, "
+                )
+                print(
+                    ratio
+                    + f"median {r['ms_med'] / a['ms_med']:.2f}x, FLOPs {(r['flops'] or a['flops']) / a['flops']:.2f}x"
+                )
+    print("\n".join(ima_overhead()))
+
+
+if __name__ == "__main__":
+    main()

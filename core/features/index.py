@@ -1,0 +1,251 @@
+"""The feature store's index: layout on disk, JSON schema, atomic writes, merging partial indexes.
+
+No torch here: `sseft features info` and the writer's bookkeeping only need JSON.
+
+Layout of a store directory::
+
+    <root>/index.json                       the one index (what readers open)
+    <root>/partial/<writer_id>.json         one partial index per writer (source of truth of its shards)
+    <root>/shards/<split>/<writer_id>-<nnnnn>.safetensors
+    <root>/failures.jsonl                   one {"id", "reason", ...} line per refused item
+    <root>/.lock                            filelock serialising merges and failure appends
+
+Each shard holds the tensors of up to `shard_size` items of one split under keys "<pos>/<modality>"
+(pos = the item's position in the shard's id list), so item ids never need to be valid keys.
+A partial index lists its writer's finished shards with every item's record (id, label, lengths,
+meta); `merge_partial_indexes` turns all of them into `index.json`, whose per-split tables are
+sorted by item id, so that N writers and one writer produce the same index up to the shard list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+from pydantic import Field
+
+from ..config import StrictModel
+from ..errors import FeatureStoreError
+from ..protocols import TaskInfo
+
+FORMAT_VERSION = 1
+INDEX_NAME = "index.json"
+PARTIAL_DIR = "partial"
+SHARD_DIR = "shards"
+FAILURES_NAME = "failures.jsonl"
+LOCK_NAME = ".lock"
+# Writer ids and split names become file/folder names: keep them boring.
+SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class ModalityInfo(StrictModel):
+    """What a store holds for one modality: (L, dim) sequences made by the extractor `fingerprint`."""
+
+    dim: int = Field(gt=0)
+    provides_cls: bool = False
+    max_len: int = Field(default=512, gt=0)
+    fingerprint: dict[str, Any] = Field(default_factory=dict)
+    dtype: str = Field(default="float32", pattern=r"^(float32|float16|bfloat16)$")
+
+
+def check_safe_name(kind: str, name: str) -> str:
+    """Refuse a writer id / split name that cannot safely be part of a file name."""
+    if not isinstance(name, str) or not SAFE_NAME_RE.match(name):
+        raise FeatureStoreError(
+            f"{kind} {name!r} is not allowed: use letters, digits, '.', '_' or '-' (at most 64 characters)"
+        )
+    return name
+
+
+# -- atomic file helpers ---------------------------------------------------------------------------
+def fsync_dir(path: Path) -> None:
+    """Make a rename durable (no-op where directories cannot be opened, e.g. Windows)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(str(path), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the complete new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(
+        path, json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    )
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FeatureStoreError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise FeatureStoreError(
+            f"{path}: {what} is unreadable or not valid JSON ({e}); re-run the write"
+        ) from None
+    if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+        got = data.get("format_version") if isinstance(data, dict) else type(data).__name__
+        raise FeatureStoreError(
+            f"{path}: {what} has format_version {got!r}, this sseft reads {FORMAT_VERSION}; re-extract the store"
+        )
+    return data
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+# -- header (what every index and partial index agrees on) -------------------------------------------
+def task_to_json(task: TaskInfo) -> dict[str, Any]:
+    return {"type": task.type, "label_names": list(task.label_names)}
+
+
+def task_from_json(d: dict[str, Any]) -> TaskInfo:
+    return TaskInfo(type=d["type"], label_names=tuple(d["label_names"]))
+
+
+def header(
+    modalities: dict[str, ModalityInfo], task: TaskInfo, source: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "task": task_to_json(task),
+        "modalities": {m: info.model_dump(mode="json") for m, info in modalities.items()},
+        "source": source,
+    }
+
+
+def header_mismatch(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """Why two headers describe incompatible stores (None: compatible). Order of modalities counts."""
+    if list(a["modalities"]) != list(b["modalities"]):
+        return f"modalities {list(b['modalities'])} != {list(a['modalities'])}"
+    for m, info in a["modalities"].items():
+        other = b["modalities"][m]
+        for key in ("dim", "dtype", "fingerprint", "provides_cls", "max_len"):
+            if info.get(key) != other.get(key):
+                return f"modality {m!r} {key} {other.get(key)!r} != {info.get(key)!r}"
+    if a["task"] != b["task"]:
+        return f"task {b['task']} != {a['task']}"
+    return None
+
+
+# -- partial indexes and the merge ---------------------------------------------------------------------
+def partial_path(root: Path, writer_id: str) -> Path:
+    return root / PARTIAL_DIR / f"{writer_id}.json"
+
+
+def read_partials(root: Path) -> dict[str, dict[str, Any]]:
+    """writer_id -> partial index, for every partial index under `root`."""
+    d = root / PARTIAL_DIR
+    if not d.is_dir():
+        return {}
+    return {p.stem: read_json(p, "partial index") for p in sorted(d.glob("*.json"))}
+
+
+def records_from_index(index: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """shard file -> item records, rebuilt from a merged index (for stores whose partials are gone)."""
+    mods = list(index["modalities"])
+    out: dict[str, list[dict[str, Any]]] = {}
+    by_id: dict[str, dict[str, Any]] = {}
+    for split, table in index["splits"].items():
+        for i, item_id in enumerate(table["ids"]):
+            by_id[item_id] = {
+                "id": item_id,
+                "split": split,
+                "label": table["labels"][i],
+                "lengths": {m: table["lengths"][m][i] for m in mods},
+                "meta": table["meta"][i] if table.get("meta") else {},
+            }
+    for shard in index["shards"]:
+        out[shard["file"]] = [by_id[i] for i in shard["ids"]]
+    return out
+
+
+def build_index(head: dict[str, Any], shards: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merged index from a header and shard entries that carry their item records ("items")."""
+    mods = list(head["modalities"])
+    seen: dict[str, str] = {}
+    per_split: dict[str, list[dict[str, Any]]] = {}
+    out_shards = []
+    for shard in sorted(shards, key=lambda s: s["file"]):
+        for rec in shard["items"]:
+            if rec["id"] in seen:
+                raise FeatureStoreError(
+                    f"item {rec['id']!r} is stored twice: in {seen[rec['id']]} and {shard['file']}; "
+                    "delete one of the two shard files and its partial index entry, then merge again"
+                )
+            seen[rec["id"]] = shard["file"]
+            per_split.setdefault(shard["split"], []).append(rec)
+        out_shards.append(
+            {k: v for k, v in shard.items() if k != "items"} | {"ids": [r["id"] for r in shard["items"]]}
+        )
+    splits = {}
+    for split in sorted(per_split, key=_split_order):
+        recs = sorted(per_split[split], key=lambda r: r["id"])
+        splits[split] = {
+            "ids": [r["id"] for r in recs],
+            "labels": [r["label"] for r in recs],
+            "lengths": {m: [int(r["lengths"][m]) for r in recs] for m in mods},
+            "meta": [r.get("meta") or {} for r in recs],
+        }
+    return head | {"splits": splits, "shards": out_shards}
+
+
+def _split_order(name: str) -> tuple[int, str]:
+    return ({"train": 0, "valid": 1, "test": 2}.get(name, 3), name)
+
+
+def merge_partial_indexes(root: str | Path) -> Path:
+    """Combine every writer's partial index into `<root>/index.json` (atomically, under a lock).
+
+    Shards listed by an existing index.json whose writer has no partial index any more are kept.
+    Returns the path of the index.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FeatureStoreError(f"{root}: feature store directory not found")
+    with FileLock(str(root / LOCK_NAME)):
+        partials = read_partials(root)
+        index_path = root / INDEX_NAME
+        old = read_json(index_path, "store index") if index_path.exists() else None
+        heads = [(f"partial index {w}", p) for w, p in partials.items()]
+        if old is not None:
+            heads.insert(0, ("index.json", old))
+        if not heads:
+            raise FeatureStoreError(
+                f"{root}: no index and no partial index to merge; nothing was written here"
+            )
+        ref_name, ref = heads[0]
+        for name, other in heads[1:]:
+            why = header_mismatch(ref, other)
+            if why is not None:
+                raise FeatureStoreError(f"{root}: {name} disagrees with {ref_name}: {why}")
+        shards = [s for p in partials.values() for s in p["shards"]]
+        if old is not None:
+            recs = records_from_index(old)
+            shards += [s | {"items": recs[s["file"]]} for s in old["shards"] if s["writer"] not in partials]
+        head = {k: ref[k] for k in ("format_version", "task", "modalities", "source")}
+        atomic_write_json(index_path, build_index(head, shards))
+    return index_path

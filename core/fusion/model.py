@@ -1,0 +1,186 @@
+"""SSEFTFusion: the Self Supervised Embedding Fusion Transformer for N modalities.
+
+    features[m] (B, L_m, D_m), lengths[m] (B,)
+      -> step 1  CLSEncoder per modality without its own CLS   -> (B, 1 + L_m, D_m), CLS at 0
+      -> step 2  N(N-1) IMA blocks, CLS_i attends over seq_j   -> CLS_{i->j} (B, D_i)
+      -> step 3  per query modality i, reduce its N-1 tokens   -> f_i (B, D_i)   (Eq. 3: Hadamard)
+      -> concatenate f_1 .. f_N in declared order              -> (B, out_dim)
+
+Ablations (paper Table 8) are configuration: a subset of modalities (one modality: its step-1 CLS;
+two: the two cross tokens), `ima: false` (concatenate the step-1 CLS tokens) and
+`reduce: hadamard | concat | mean`. Named presets are in `presets.py`.
+
+Empty items (length 0 in a modality) never give NaN: a prepended CLS is always a valid key; for a
+modality that brings its own CLS, an empty item gets a zero vector at position 0, kept as a valid key
+(so it contributes only the key/value biases, and a zero CLS query).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, DataError
+from ..specs import FusionConfig, ModalitySpec
+from .encoder import CLSEncoder
+from .ima import IMAMode, InterModalityAttention, Pair
+from .layers import StackedCrossAttentionLayer
+
+
+class SSEFTFusion(nn.Module):
+    """N embedding sequences -> one fused vector of width `out_dim` (see the module docstring)."""
+
+    def __init__(self, specs: Sequence[ModalitySpec], cfg: FusionConfig | None = None) -> None:
+        super().__init__()
+        cfg = cfg or FusionConfig()
+        specs = list(specs)
+        _check_specs(specs, cfg)
+        self.specs, self.cfg = specs, cfg
+        self.names = [s.name for s in specs]
+        self.encoders = nn.ModuleDict({s.name: CLSEncoder(s, cfg) for s in specs if not s.uses_own_cls})
+        self.ima = InterModalityAttention(specs, cfg) if cfg.ima and len(specs) > 1 else None
+        # "batched" (fast) or "loop" (one block at a time); both CLS-only and numerically equal.
+        self.ima_impl: IMAMode = "batched"
+        n, dims = len(specs), [s.dim for s in specs]
+        self.out_dim = sum(dims) * (n - 1) if self.ima is not None and cfg.reduce == "concat" else sum(dims)
+        self.apply(functools.partial(_init_bert, std=cfg.init_std))
+
+    def forward(
+        self,
+        features: Mapping[str, torch.Tensor],
+        lengths: Mapping[str, torch.Tensor],
+        return_attention: bool = False,
+        *,
+        full_query: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, dict[Pair, torch.Tensor]]:
+        """features[m]: (B, L_m, D_m) float, lengths[m]: (B,) long -> (B, out_dim).
+
+        Extra modalities in `features` are ignored (a model on a subset reads a full batch).
+        `return_attention=True` returns (fused, attn), attn[(i, j)]: (B, L_j incl. CLS), where CLS_i
+        attended over j's modified sequence in the last IMA layer, averaged over heads (empty dict
+        when there is no IMA). `full_query=True` runs the authors' formulation (whole query sequence
+        through each IMA block, position 0 read): same result, much slower; for parity tests/benchmarks.
+        """
+        seqs, masks = self._prepare(features, lengths)
+        # Step 1: a CLS at position 0 of every sequence.
+        for m, enc in self.encoders.items():
+            seqs[m], masks[m] = enc(seqs[m], masks[m])  # (B, 1 + L_m, D_m)
+        attn: dict[Pair, torch.Tensor] = {}
+        if self.ima is None:  # unimodal or `ima: false`: the step-1 CLS tokens
+            fused = torch.cat([seqs[m][:, 0] for m in self.names], dim=-1)
+        else:
+            mode: IMAMode = "full_query" if full_query else self.ima_impl
+            cross, attn = self.ima(seqs, masks, need_weights=return_attention, mode=mode)
+            fused = self._reduce(cross)
+        return (fused, attn) if return_attention else fused
+
+    def _reduce(self, cross: dict[Pair, torch.Tensor]) -> torch.Tensor:
+        """Step 3 (Eq. 3): group the cross tokens by query modality, reduce, concatenate -> (B, out_dim)."""
+        parts: list[torch.Tensor] = []
+        for i in self.names:
+            tokens = [cross[i, j] for j in self.names if j != i]  # N-1 x (B, D_i)
+            if self.cfg.reduce == "concat":
+                parts.extend(tokens)
+            elif self.cfg.reduce == "mean":
+                parts.append(torch.stack(tokens).mean(dim=0))
+            else:
+                parts.append(functools.reduce(torch.mul, tokens))
+        return torch.cat(parts, dim=-1)
+
+    @torch.compiler.disable
+    def _prepare(
+        self, features: Mapping[str, torch.Tensor], lengths: Mapping[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Validate inputs; cut each modality to the batch's longest item; zero the padding.
+
+        Returns seqs[m] (B, L_m, D_m) and masks[m] (B, L_m) bool (key masks: True = attendable). Zeroing
+        padding keeps garbage (even NaN) in padded frames from leaking through 0-weight attention.
+        """
+        seqs, masks = {}, {}
+        batch = None
+        for s in self.specs:
+            m = s.name
+            if m not in features or m not in lengths:
+                raise DataError(
+                    f"fusion input: modality {m!r} missing from the batch (model needs {self.names})"
+                )
+            x, n = features[m], lengths[m]
+            if x.dim() != 3 or x.shape[-1] != s.dim:
+                raise DataError(
+                    f"fusion input {m!r}: expected (batch, length, {s.dim}) features, got {tuple(x.shape)}"
+                )
+            if n.dim() != 1 or n.shape[0] != x.shape[0] or n.is_floating_point():
+                raise DataError(
+                    f"fusion input {m!r}: lengths must be a (batch,) integer tensor, got {tuple(n.shape)}"
+                )
+            if batch is not None and x.shape[0] != batch:
+                raise DataError(f"fusion input {m!r}: batch size {x.shape[0]} differs from {batch}")
+            batch = x.shape[0]
+            longest = int(n.max()) if n.numel() else 0
+            if n.numel() and int(n.min()) < 0:
+                raise DataError(f"fusion input {m!r}: negative length {int(n.min())}")
+            if longest > s.max_len:
+                raise DataError(
+                    f"fusion input {m!r}: sequence of {longest} exceeds max_len {s.max_len} of the modality "
+                    f"spec; crop the features or raise max_len"
+                )
+            if longest > x.shape[1]:
+                raise DataError(
+                    f"fusion input {m!r}: length {longest} exceeds the padded length {x.shape[1]}"
+                )
+            keep = max(longest, 1 if s.uses_own_cls else 0)  # an own-CLS sequence keeps position 0
+            x = (
+                x[:, :keep]
+                if x.shape[1] >= keep
+                else torch.nn.functional.pad(x, (0, 0, 0, keep - x.shape[1]))
+            )
+            mask = torch.arange(keep, device=x.device)[None, :] < n[:, None]  # (B, L)
+            seqs[m] = x.masked_fill(~mask[..., None], 0.0)
+            if s.uses_own_cls:
+                mask = mask.clone()
+                mask[:, 0] = True  # the CLS position is always a valid key (zero vector if the item is empty)
+            masks[m] = mask
+        return seqs, masks
+
+    def parameter_count(self, trainable_only: bool = True) -> int:
+        from .summary import parameter_count
+
+        return parameter_count(self, trainable_only)
+
+    def summary(self) -> str:
+        from .summary import summary
+
+        return summary(self)
+
+
+def _check_specs(specs: list[ModalitySpec], cfg: FusionConfig) -> None:
+    if not specs:
+        raise ConfigError("fusion: at least one modality is needed")
+    names = [s.name for s in specs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"fusion: modality names must be unique, repeated: {dupes}")
+    attends = cfg.ima and len(specs) > 1
+    for s in specs:
+        if (attends or not s.uses_own_cls) and s.dim % cfg.heads:
+            raise ConfigError(
+                f"modality {s.name!r}: dim {s.dim} is not divisible by fusion.heads={cfg.heads}"
+            )
+
+
+def _init_bert(module: nn.Module, std: float) -> None:
+    """BERT-style init: N(0, std) weights, CLS vectors and positions; zero biases; LayerNorm (1, 0)."""
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, 0.0, std)
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, StackedCrossAttentionLayer):
+        module.reset_parameters(std)
+    elif isinstance(module, CLSEncoder):
+        nn.init.normal_(module.cls, 0.0, std)
+        nn.init.normal_(module.positions, 0.0, std)

@@ -1,0 +1,284 @@
+"""`Predictor`: raw inputs -> the model's own extractors -> fusion -> head -> `Prediction`s.
+
+    p = Predictor(sseft.load("meld-emotion"))
+    p.predict(text="I can't believe it!", video="clip.mp4")   # speech from the clip's audio track
+    p.predict_items([{"text": "hi", "audio": "a.wav"}, ...])     # Prediction or ItemError per item
+
+Extractors are rebuilt lazily, once per modality, from the fingerprints the model recorded (see
+`inputs.py`). A modality without input is fed as a zero-length sequence (the fusion model then relies
+on its learned CLS) when the model was trained with modality dropout or `allow_missing=True`;
+otherwise it is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..batch import Batch, collate
+from ..errors import DataError, ExtractionError, ItemError
+from ..specs import ModalitySpec
+from .inputs import build_extractor, input_kinds, route_inputs, split_overrides
+from .prediction import Prediction, from_head_output
+
+
+def model_ref(model: Any) -> str:
+    """'name@version' for a model loaded from the registry, its directory otherwise."""
+    info = getattr(model, "artifact_info", None)
+    if info is None:
+        return "model"
+    if info.name:
+        return f"{info.name}@{info.version}"
+    return str(info.path)
+
+
+def trained_with_modality_dropout(model: Any) -> bool:
+    """True when the artifact's training record has a positive `modality_dropout` anywhere."""
+
+    def walk(x: Any) -> bool:
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if "modality_dropout" in str(k) and isinstance(v, (int, float, bool)) and v:
+                    return True
+                if isinstance(v, (dict, list)) and walk(v):
+                    return True
+        elif isinstance(x, list):
+            return any(walk(v) for v in x)
+        return False
+
+    info = getattr(model, "artifact_info", None)
+    return bool(info is not None and walk(info.training))
+
+
+class Predictor:
+    """Predictions of one model from raw inputs or from features (see the module docstring).
+
+    Args:
+        model: an SseftModel (usually from `sseft.load`).
+        overrides: extractor overrides `MODALITY.FIELD=VALUE` (e.g. `text.model=/models/roberta-large`)
+            to point at a local copy of an encoder; the rebuilt extractor must still match the model's
+            fingerprint.
+        allow_missing: feed absent modalities as empty sequences. None: only when the model was
+            trained with modality dropout.
+        device: where extractors and model run (default: the model's device).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        overrides: Iterable[str] = (),
+        allow_missing: bool | None = None,
+        device: str | torch.device | None = None,
+    ) -> None:
+        self.model = model
+        self.specs: list[ModalitySpec] = list(model.config.modalities)
+        self.task: str = model.config.task
+        self.label_names: list[str] = list(model.config.label_names)
+        self.ref = model_ref(model)
+        self.dropout_trained = trained_with_modality_dropout(model)
+        self.allow_missing = self.dropout_trained if allow_missing is None else bool(allow_missing)
+        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.overrides = split_overrides(overrides, [s.name for s in self.specs])
+        self.extractors: dict[str, Any] = {}
+
+    # -- extractors ----------------------------------------------------------------------------
+    def extractor(self, name: str) -> Any:
+        """The (cached) extractor of modality `name`, rebuilt from the model's fingerprint."""
+        if name not in self.extractors:
+            spec = next(s for s in self.specs if s.name == name)
+            self.extractors[name] = build_extractor(
+                spec, self.overrides[name], device=str(self.device), where=f"model {self.ref}"
+            )
+        return self.extractors[name]
+
+    def input_kinds(self) -> dict[str, tuple[str, ...]]:
+        """modality -> raw input kinds that feed it (best first)."""
+        return {s.name: input_kinds(s, self._plugin(s)) for s in self.specs}
+
+    @staticmethod
+    def _plugin(spec: ModalitySpec) -> Any:
+        from ..plugins import get_manager
+
+        name = (spec.fingerprint or {}).get("modality")
+        pm = get_manager()
+        return pm.get("modality", name) if name and name in pm.names("modality") else None
+
+    # -- raw inputs ----------------------------------------------------------------------------
+    def predict(
+        self,
+        text: str | None = None,
+        audio: str | Path | None = None,
+        video: str | Path | None = None,
+        *,
+        explain: str | Path | None = None,
+        **inputs: Any,
+    ) -> Prediction:
+        """One prediction from raw inputs; raises the item's error (DataError) if it fails."""
+        raw = {"text": text, "audio": audio, "video": video, **inputs}
+        (res,) = self.predict_items([raw], ids=["input"], explain=explain)
+        if isinstance(res, ItemError):
+            raise DataError(res.reason)
+        return res
+
+    def predict_items(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        ids: Sequence[str] | None = None,
+        explain: str | Path | None = None,
+    ) -> list[Prediction | ItemError]:
+        """Raw inputs (by kind or modality name) per item -> a Prediction or an ItemError per item.
+        One bad item never fails the others."""
+        ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(items))]
+        kinds = self.input_kinds()
+        plugins = {s.name: self._plugin(s) for s in self.specs}
+        results: list[Prediction | ItemError | None] = [None] * len(items)
+        routed: list[dict[str, Any]] = []
+        notes: list[dict[str, Any]] = [{} for _ in items]
+        for b, raw in enumerate(items):
+            r, used, unused = route_inputs(self.specs, raw, plugins)
+            routed.append(r)
+            notes[b]["inputs"] = used
+            if unused:
+                notes[b]["unused_inputs"] = unused
+            missing = [s.name for s in self.specs if s.name not in r]
+            if not r:
+                wanted = sorted({k for ks in kinds.values() for k in ks})
+                results[b] = ItemError(ids[b], f"no input for any modality of {self.ref} (give {', '.join(wanted)})")
+            elif missing and not self.allow_missing:
+                m = missing[0]
+                results[b] = ItemError(
+                    ids[b],
+                    f"no input for modality {m!r} of {self.ref} (give {' or '.join(kinds[m])}); the model was not "
+                    "trained with modality dropout: pass --allow-missing (allow_missing=True) to predict without it",
+                )
+        feats: list[dict[str, torch.Tensor]] = [{} for _ in items]
+        for s in self.specs:
+            todo = [b for b in range(len(items)) if results[b] is None and s.name in routed[b]]
+            if not todo:
+                continue
+            ex = self.extractor(s.name)
+            outs, metas = _run_extractor(ex, [routed[b][s.name] for b in todo])
+            for k, (b, o) in enumerate(zip(todo, outs, strict=True)):
+                if isinstance(o, BaseException):
+                    results[b] = ItemError(ids[b], f"{s.name}: {' '.join(str(o).split()) or type(o).__name__}")
+                    continue
+                feats[b][s.name] = o
+                if k < len(metas) and metas[k]:
+                    notes[b].setdefault("extract", {})[s.name] = metas[k]
+        ok = [b for b in range(len(items)) if results[b] is None]
+        if ok:
+            preds = self._forward(
+                [feats[b] for b in ok], [ids[b] for b in ok], [notes[b] for b in ok],
+                explain=explain, raws=[routed[b] for b in ok],
+            )  # fmt: skip
+            for b, p in zip(ok, preds, strict=True):
+                results[b] = p
+        return [r for r in results if r is not None]
+
+    # -- features ------------------------------------------------------------------------------
+    def predict_features(self, batch: Batch | Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[Prediction]:
+        """Predictions from features: a `Batch`, a mapping {"features": {m: (B, L, D)}, "lengths":
+        {m: (B,)} (optional: full length)}, or store items [{"id", "features": {m: (L, D)}}, ...]."""
+        if isinstance(batch, Sequence) and not isinstance(batch, Mapping):
+            items = list(batch)
+            ids = [str(it.get("id", i)) for i, it in enumerate(items)]
+            return self._forward([dict(it["features"]) for it in items], ids, [{} for _ in items])
+        if isinstance(batch, Batch):
+            features, lengths, ids = batch.features, batch.lengths, list(batch.ids)
+        else:
+            features = dict(batch["features"])
+            lengths = dict(batch.get("lengths") or {})
+            ids = [str(i) for i in batch.get("ids") or []]
+        per_item: list[dict[str, torch.Tensor]] = []
+        n = next(iter(features.values())).shape[0]
+        for b in range(n):
+            per_item.append(
+                {m: x[b, : int(lengths[m][b]) if m in lengths else x.shape[1]] for m, x in features.items()}
+            )
+        ids = ids or [str(b) for b in range(n)]
+        return self._forward(per_item, ids, [{} for _ in range(n)])
+
+    # -- the forward pass ----------------------------------------------------------------------
+    def _forward(
+        self,
+        feats: list[dict[str, torch.Tensor]],
+        ids: list[str],
+        notes: list[dict[str, Any]],
+        explain: str | Path | None = None,
+        raws: list[dict[str, Any]] | None = None,
+    ) -> list[Prediction]:
+        """Per-item features (absent modality: empty sequence) -> Predictions (+ explanation PNGs)."""
+        missing: list[list[str]] = []
+        items = []
+        for b, f in enumerate(feats):
+            absent = [s.name for s in self.specs if s.name not in f]
+            if absent and not self.allow_missing:
+                raise DataError(
+                    f"item {ids[b]}: no features for modality {absent[0]!r} of {self.ref}; pass allow_missing=True "
+                    "to feed it as an empty sequence"
+                )
+            missing.append(absent)
+            x: dict[str, torch.Tensor] = {}
+            for s in self.specs:
+                t = f.get(s.name)
+                t = torch.zeros(0, s.dim) if t is None else torch.as_tensor(t, dtype=torch.float32).cpu()
+                if t.ndim != 2 or t.shape[1] != s.dim:
+                    raise DataError(
+                        f"item {ids[b]}: modality {s.name!r} features have shape {tuple(t.shape)}; expected (length, {s.dim})"
+                    )
+                if t.shape[0] > s.max_len:  # the model never saw longer sequences: keep the first max_len
+                    notes[b].setdefault("cropped", {})[s.name] = {"from": int(t.shape[0]), "to": s.max_len}
+                    t = t[: s.max_len]
+                if t.shape[0] == 0 and s.name not in absent:
+                    notes[b].setdefault("empty", []).append(s.name)
+                x[s.name] = t
+            items.append({"id": ids[b], "features": x})
+        batch = collate(items, [s.name for s in self.specs]).to(self.device)
+        model = self.model
+        with torch.inference_mode():
+            fused, attn = model.fusion(batch.features, batch.lengths, return_attention=True)
+            outputs = model.head(fused)
+            pred = model.head.predict(outputs)
+        out = []
+        for b in range(len(items)):
+            used = [s.name for s in self.specs if s.name not in missing[b]]
+            p = from_head_output(
+                self.task, self.label_names, pred, b,
+                modalities_used=used, missing=missing[b], notes=notes[b], id=ids[b],
+            )  # fmt: skip
+            out.append(p)
+        if explain is not None:
+            from .explain import explain_batch
+
+            lengths = {m: batch.lengths[m].cpu() for m in batch.lengths}
+            paths = explain_batch(self, out, attn, lengths, Path(explain), raws)
+            for p, path in zip(out, paths, strict=True):
+                if path is not None:
+                    p.notes["explain"] = str(path)
+                else:
+                    p.notes["explain"] = "no IMA blocks in this model: nothing to plot"
+        return out
+
+
+
+def _run_extractor(ex: Any, raws: list[Any]) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Outputs (tensor or exception per input) and per-input notes. An extractor that breaks on the
+    batch as a whole is retried item by item, so the culprit fails alone."""
+    try:
+        outs = list(ex(raws))
+        if len(outs) != len(raws):
+            raise ExtractionError(f"extractor returned {len(outs)} results for {len(raws)} inputs")
+        return outs, list(getattr(ex, "last_meta", []) or [])
+    except ExtractionError:
+        raise
+    except Exception:
+        outs = []
+        for r in raws:
+            try:
+                outs.append(ex([r])[0])
+            except Exception as e:
+                outs.append(e)
+        return outs, []

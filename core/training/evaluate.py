@@ -1,0 +1,63 @@
+"""Evaluation over a whole split, across processes (`gather_for_metrics`), with the head's metrics.
+
+Metrics are computed once over every item of the split (never averaged per batch), on every
+process from the gathered outputs; `n_items` records how many items were scored, so a run on two
+processes can be checked to have seen the whole split rather than its own shard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass
+class EvalResult:
+    metrics: dict[str, Any]  # the head's metrics + "loss" + "n_items"
+    outputs: torch.Tensor  # (N, ...) head outputs, float32, CPU
+    labels: torch.Tensor  # (N, ...) labels, CPU
+
+
+def to_jsonable(x: Any) -> Any:
+    """Tensors / numpy values / nested containers -> plain JSON types."""
+    if isinstance(x, dict):
+        return {str(k): to_jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_jsonable(v) for v in x]
+    if hasattr(x, "tolist"):  # torch tensors, numpy arrays and numpy scalars
+        return to_jsonable(x.tolist())
+    if isinstance(x, float) and x != x:  # NaN is not JSON
+        return None
+    return x
+
+
+def evaluate_loader(accelerator: Any, model: Any, head: Any, loader: Any) -> EvalResult:
+    """Run `model` over a prepared loader; gather outputs/labels from all processes; score them."""
+    model.eval()
+    outs: list[torch.Tensor] = []
+    labs: list[torch.Tensor] = []
+    with torch.no_grad():
+        for batch in loader:
+            with accelerator.autocast():
+                out = model(batch.features, batch.lengths)  # (B, C) / (B, K) / (B, K, 2)
+            labels = batch.labels.to(head.label_dtype)
+            # Drops the duplicates Accelerate adds to even out the last batch across processes.
+            out, labels = accelerator.gather_for_metrics((out.float().contiguous(), labels.contiguous()))
+            outs.append(out.cpu())
+            labs.append(labels.cpu())
+    outputs, labels = torch.cat(outs), torch.cat(labs)
+    metrics = dict(head.metrics(outputs, labels))
+    metrics["loss"] = float(head.loss(outputs, labels))
+    metrics["n_items"] = int(outputs.shape[0])
+    return EvalResult(metrics=to_jsonable(metrics), outputs=outputs, labels=labels)
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Only the numbers of a metrics dict (for tables and curves)."""
+    return {
+        k: v if isinstance(v, int) else float(v)
+        for k, v in metrics.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n"  # "n" duplicates n_items
+    }

@@ -1,0 +1,107 @@
+"""Run outputs that are not checkpoints: metrics JSONL/JSON, curve and confusion-matrix PNGs,
+and plain-text/Markdown metric tables."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Atomic JSON write (temp file + rename)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, p)
+    return p
+
+
+def write_jsonl(path: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """Rewrite the whole JSONL file atomically (a resumed run rewrites its history, never duplicates)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    os.replace(tmp, p)
+    return p
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers; must precede pyplot's import
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(history: Sequence[dict[str, Any]], primary: str, path: str | Path) -> Path:
+    """Train/valid loss per epoch (left) and the validation primary metric (right)."""
+    plt = _pyplot()
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax1.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
+    ax1.plot(epochs, [h["valid"].get("loss") for h in history], "s-", label="valid")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("loss")
+    ax1.legend()
+    ax2.plot(epochs, [h["valid"].get(primary) for h in history], "s-", color="C1")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel(f"valid {primary}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_confusion(matrix: Sequence[Sequence[int]], label_names: Sequence[str], path: str | Path) -> Path:
+    """Confusion matrix (rows: truth, columns: prediction) with counts in the cells."""
+    plt = _pyplot()
+    n = len(label_names)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * n, 0.8 + 0.6 * n))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(n), label_names, rotation=45, ha="right")
+    ax.set_yticks(range(n), label_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(matrix[i][j]), ha="center", va="center", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def confusion_matrix(outputs: Any, labels: Any, n_classes: int) -> list[list[int]]:
+    """(N, C) logits and (N,) int labels -> C x C counts (rows: truth)."""
+    from sklearn.metrics import confusion_matrix as cm
+
+    return cm(labels.numpy(), outputs.argmax(-1).numpy(), labels=list(range(n_classes))).tolist()
+
+
+def metrics_table(rows: dict[str, dict[str, float]], columns: Sequence[str], markdown: bool = False) -> str:
+    """One row per run (name -> metrics), one column per metric name."""
+    header = ["model", *columns]
+    body = [[name] + [_fmt(m.get(c)) for c in columns] for name, m in rows.items()]
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in body]
+        return "\n".join(lines) + "\n"
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=True)]
+    fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    lines = [fmt.format(*header), fmt.format(*["-" * w for w in widths])]
+    lines += [fmt.format(*r) for r in body]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return str(v)

@@ -1,0 +1,54 @@
+"""`sseft evaluate`: metrics of a trained model on one split of a feature store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .data import check_labels, check_specs_match, check_split, make_loader, open_store
+from .evaluate import evaluate_loader
+
+
+def resolve_model_ref(ref: str) -> str | Path:
+    """An existing directory is an artifact (a run directory means its <run>/model); anything
+    else is a registry reference for sseft.load."""
+    p = Path(ref).expanduser()
+    if p.is_dir():
+        if not (p / "config.json").is_file() and (p / "model" / "config.json").is_file():
+            return p / "model"
+        return p
+    return ref
+
+
+def load_model(ref: str) -> Any:
+    import sseft
+
+    return sseft.load(resolve_model_ref(ref))
+
+
+def evaluate_model(
+    ref: str, store_root: str | Path, split: str = "test", batch_size: int = 64
+) -> dict[str, Any] | None:
+    """Recompute a model's metrics on `split`; None on processes other than the main one."""
+    from .trainer import make_accelerator
+
+    accelerator = make_accelerator()
+    model = load_model(ref)
+    store = open_store(store_root)
+    # Refuse features from another encoder/width before touching any tensor.
+    check_specs_match(model.config.modalities, store, f"model {ref!r}")
+    check_split(store, split, "--split")
+    check_labels(model.head, store, split)
+    if tuple(store.task.label_names) != tuple(model.config.label_names):
+        from ..errors import FeatureStoreError
+
+        raise FeatureStoreError(
+            f"{store_root}: labels {list(store.task.label_names)} differ from model {ref!r}'s "
+            f"{list(model.config.label_names)}"
+        )
+    loader = make_loader(store, split, model.modality_names, batch_size)
+    model, loader = accelerator.prepare(model, loader)
+    head = accelerator.unwrap_model(model).head
+    res = evaluate_loader(accelerator, model, head, loader)
+    out = {**res.metrics, "split": split, "model": ref, "world_size": accelerator.num_processes}
+    return out if accelerator.is_main_process else None

@@ -1,0 +1,290 @@
+"""Shared pieces of the built-in dataset plugins: split names, the dry-run report, path checks.
+
+Stdlib + pydantic only: entry-point modules import this at `sseft plugins` time.
+
+A dataset's `check(config)` returns a `DataReport`: counts per split and label, modality coverage,
+missing files, duplicate ids, row problems and notes, so that `sseft data check` can show what is
+wrong with a corpus before any long extraction or training job starts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sseft.core.errors import DataError
+from sseft.core.protocols import Item, MediaSlice, TaskInfo
+
+# Every corpus's split names, normalised to the store's three names (MELD "dev" -> "valid").
+SPLIT_ALIASES = {
+    "train": "train",
+    "training": "train",
+    "valid": "valid",
+    "val": "valid",
+    "validation": "valid",
+    "dev": "valid",
+    "test": "test",
+    "testing": "test",
+}
+SPLITS = ("train", "valid", "test")
+MEDIA_SUFFIXES = (".wav", ".flac", ".mp3", ".mp4", ".avi", ".mkv", ".webm", ".mov", ".npy", ".safetensors")
+
+# What to do with an item whose media file is missing: drop it, keep it with the modalities that
+# are present, or stop with an error (the report of `sseft data check` lists them all either way).
+MissingPolicy = Literal["drop", "partial", "error"]
+
+
+def normalise_split(value: str) -> str | None:
+    """'dev' -> 'valid', 'Train' -> 'train'; None for anything that is not a known split name."""
+    return SPLIT_ALIASES.get(str(value).strip().lower())
+
+
+@dataclass
+class DataReport:
+    """What `sseft data check` / `sseft data info` print about one dataset."""
+
+    dataset: str
+    task: TaskInfo | None = None
+    counts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    coverage: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    missing: list[str] = field(default_factory=list)  # "id: modality file PATH not found"
+    duplicates: list[str] = field(default_factory=list)  # "id (rows 3 and 7)"
+    problems: list[str] = field(default_factory=list)  # malformed rows: row, column, expected form
+    notes: list[str] = field(default_factory=list)  # things that are fine but worth knowing
+    dropped: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """No malformed rows and no duplicate ids (missing media is reported, handled by policy)."""
+        return not self.problems and not self.duplicates
+
+    @property
+    def n_items(self) -> int:
+        return sum(sum(c.values()) for c in self.counts.values())
+
+    def add_item(self, item: Item) -> None:
+        """Count one item: its split, its label (by name) and which modalities it has."""
+        self.counts[item.split][self.label_key(item.label)] += 1
+        for m, v in item.inputs.items():
+            if v is not None:
+                self.coverage[item.split][m] += 1
+
+    def label_key(self, label: Any) -> str:
+        """A label as a readable key: class name, '+'-joined present labels, or a float bin."""
+        t = self.task
+        if t is None or label is None:
+            return str(label)
+        if t.type == "multiclass":
+            return (
+                t.label_names[label]
+                if isinstance(label, int) and 0 <= label < len(t.label_names)
+                else str(label)
+            )
+        if t.type == "multilabel":
+            on = [n for n, v in zip(t.label_names, label, strict=False) if v]
+            return "+".join(on) if on else "(none)"
+        values = label if isinstance(label, list | tuple) else [label]
+        # Regression: bin the first value to the nearest integer, enough to see the distribution.
+        return f"~{round(float(values[0])):+d}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "task": None
+            if self.task is None
+            else {"type": self.task.type, "label_names": list(self.task.label_names)},
+            "items": self.n_items,
+            "counts": {s: dict(sorted(c.items())) for s, c in sorted(self.counts.items(), key=_split_order)},
+            "coverage": {
+                s: dict(sorted(c.items())) for s, c in sorted(self.coverage.items(), key=_split_order)
+            },
+            "missing": self.missing,
+            "duplicates": self.duplicates,
+            "problems": self.problems,
+            "notes": self.notes,
+            "dropped": self.dropped,
+            "ok": self.ok,
+        }
+
+    def format(self, limit: int = 10) -> str:
+        """Human-readable report; long lists are cut after `limit` entries (with a count)."""
+        lines = [f"dataset {self.dataset}: {self.n_items} items"]
+        if self.task is not None:
+            lines.append(f"task    {self.task.type} over {', '.join(self.task.label_names)}")
+        for split, c in sorted(self.counts.items(), key=_split_order):
+            total = sum(c.values())
+            labels = ", ".join(f"{k} {v}" for k, v in sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+            lines.append(f"  {split:<6} {total:>6}  {labels}")
+            cov = self.coverage.get(split, {})
+            if cov:
+                lines.append(
+                    "         coverage: " + ", ".join(f"{m} {n}/{total}" for m, n in sorted(cov.items()))
+                )
+        if self.dropped:
+            lines.append(f"dropped {self.dropped} items (see missing files / notes)")
+        for title, entries in (
+            ("problems", self.problems),
+            ("duplicate ids", self.duplicates),
+            ("missing files", self.missing),
+            ("notes", self.notes),
+        ):
+            if entries:
+                lines.append(f"{title} ({len(entries)}):")
+                lines.extend(f"  {e}" for e in entries[:limit])
+                if len(entries) > limit:
+                    lines.append(f"  ... and {len(entries) - limit} more (use --json for all)")
+        lines.append("ok" if self.ok else "NOT OK: fix the problems above before extracting")
+        return "\n".join(lines)
+
+
+def _split_order(kv: tuple[str, Any]) -> tuple[int, str]:
+    return (SPLITS.index(kv[0]) if kv[0] in SPLITS else len(SPLITS), kv[0])
+
+
+def report_from_items(name: str, task: TaskInfo, items: Iterable[Item]) -> DataReport:
+    """Generic check: count items and flag duplicate ids and missing files."""
+    rep = DataReport(name, task)
+    seen: set[str] = set()
+    for it in items:
+        if it.id in seen:
+            rep.duplicates.append(it.id)
+            continue
+        seen.add(it.id)
+        rep.add_item(it)
+        for m, v in it.inputs.items():
+            p = media_path(v)
+            if p is not None and not p.exists():
+                rep.missing.append(f"{it.id}: {m} file {p} not found")
+    return rep
+
+
+def media_path(value: Any) -> Path | None:
+    """The file behind an input value (a Path or a MediaSlice), or None for text/arrays."""
+    if isinstance(value, MediaSlice):
+        return Path(value.path)
+    if isinstance(value, Path):
+        return value
+    return None
+
+
+def require_dir(path: Path, what: str, hint: str) -> Path:
+    """`path` must be an existing folder; otherwise one DataError line with what to do."""
+    if not path.is_dir():
+        raise DataError(f"{path}: {what} folder not found; {hint}")
+    return path
+
+
+def check_unique(ids: Mapping[str, list[str]]) -> list[str]:
+    """Duplicate ids -> ['ID (rows 3, 9)']; `ids` maps id -> where it was seen."""
+    return [f"{i} ({', '.join(w)})" for i, w in ids.items() if len(w) > 1]
+
+
+# -- the scan/driver pattern --------------------------------------------------------------------
+# Each plugin writes one `scan(config)` generator of events; `items()` and `check()` both run it,
+# so the dry run sees exactly what a job would see:
+#   ("item", Item, [(modality, path), ...missing files])
+#   ("problem", "file: line N: column C: what is wrong; expected ...")  -> items() raises
+#   ("note", "...")                                                    -> only reported
+Event = tuple[Any, ...]
+
+
+def items_from_events(events: Iterable[Event], missing: MissingPolicy) -> Iterable[Item]:
+    """Turn scan events into items: raise on the first problem or duplicate id, apply the
+    missing-file policy (drop / partial / error)."""
+    seen: dict[str, str] = {}
+    for ev in events:
+        kind = ev[0]
+        if kind == "problem":
+            raise DataError(f"{ev[1]} (run `sseft data check` to list every problem at once)")
+        if kind != "item":
+            continue
+        item, absent = ev[1], ev[2]
+        if item.id in seen:
+            raise DataError(
+                f"duplicate item id {item.id!r} ({seen[item.id]} and {item.meta.get('where', '?')}); ids must be unique"
+            )
+        seen[item.id] = str(item.meta.get("where", "?"))
+        if absent:
+            if missing == "error":
+                m, p = absent[0]
+                raise DataError(
+                    f"{item.id}: {m} file {p} not found; restore it, or set the missing-media option to "
+                    "'drop' or 'partial' (run `sseft data check` to list every missing file)"
+                )
+            if missing == "drop":
+                continue
+            for m, _ in absent:
+                item.inputs.pop(m, None)
+            item.meta["missing"] = [m for m, _ in absent]
+            if not item.inputs:
+                continue
+        yield item
+
+
+def report_from_events(
+    name: str, task: TaskInfo, events: Iterable[Event], missing: MissingPolicy
+) -> DataReport:
+    """Run a whole scan and collect every problem, duplicate, missing file and note."""
+    rep = DataReport(name, task)
+    seen: dict[str, list[str]] = defaultdict(list)
+    for ev in events:
+        kind = ev[0]
+        if kind == "problem":
+            rep.problems.append(ev[1])
+        elif kind == "note":
+            rep.notes.append(ev[1])
+        elif kind == "item":
+            item, absent = ev[1], ev[2]
+            seen[item.id].append(str(item.meta.get("where", "?")))
+            if len(seen[item.id]) > 1:
+                continue
+            by_path: dict[str, list[str]] = defaultdict(list)
+            for m, p in absent:
+                by_path[str(p)].append(m)
+            for p, ms in by_path.items():
+                rep.missing.append(f"{item.id}: {'/'.join(ms)} file {p} not found")
+            if absent and missing == "drop":
+                rep.dropped += 1
+                continue
+            inputs = {m: v for m, v in item.inputs.items() if m not in {a for a, _ in absent}}
+            if not inputs:
+                rep.dropped += 1
+                continue
+            rep.add_item(Item(item.id, item.split, item.label, inputs, item.meta))
+    rep.duplicates = check_unique(seen)
+    return rep
+
+
+def resolve_dataset(
+    name: str,
+    root: str | Path | None = None,
+    overrides: Iterable[str] = (),
+    data: Mapping[str, Any] | None = None,
+    base: Path | None = None,
+) -> tuple[Any, Any]:
+    """(dataset plugin, validated config) from a name, a root path, `--set k=v` overrides and/or a
+    mapping of options (a relative `root` resolves against `base`, the config file's folder).
+    Used by `sseft data`, and meant for `sseft extract --dataset NAME --root PATH`."""
+    from sseft.core.config import apply_overrides, validate
+    from sseft.core.plugins import get_dataset
+
+    plugin = get_dataset(name)
+    values = dict(data or {})
+    if root is not None:
+        values["root"] = str(root)
+    values = apply_overrides(values, overrides)
+    if base is not None and values.get("root") and not Path(str(values["root"])).expanduser().is_absolute():
+        values["root"] = str(base / str(values["root"]))
+    if "root" in values:
+        values["root"] = str(Path(str(values["root"])).expanduser())
+    return plugin, validate(plugin.config_model, values, source=f"dataset {name}")
+
+
+def dataset_report(plugin: Any, config: Any) -> DataReport:
+    """The plugin's own `check(config)` when it has one, else a generic pass over its items."""
+    if hasattr(plugin, "check"):
+        return plugin.check(config)
+    return report_from_items(plugin.name, plugin.task(config), plugin.items(config))

@@ -1,0 +1,300 @@
+"""The generic manifest: CSV or JSONL, one row per item, for everyone else's data.
+
+    id,split,label,text,speech,face
+    u1,train,happy,"I love it, really",clips/u1.wav,clips/u1.mp4
+    u2,dev,sad,"Oh, no.",clips/u2.wav,clips/u2.mp4
+
+- `id` unique; `split` train / valid / test (dev, val, validation accepted, normalised to valid).
+- Labels, per `task`: multiclass: one column of class names (`label_names` fixes their order,
+  otherwise the sorted distinct values); regression: one or more float columns; multilabel:
+  several 0/1 columns (one per label) or one column holding a list (JSONL) or `a;b` names (CSV).
+- One column per modality: inline text, or a path (relative to the manifest's folder) to a
+  wav/flac/mp3/mp4/avi/mkv/webm/mov/npy/safetensors file. With `modalities` unset, every other
+  column is a modality; a column whose every value ends in a media suffix holds files.
+Every error names the manifest, the line, the column and the expected form.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from sseft.core.config import StrictModel
+from sseft.core.errors import DataError
+from sseft.core.hookspecs import hookimpl
+from sseft.core.protocols import Item, TaskInfo
+
+from .common import (
+    MEDIA_SUFFIXES,
+    DataReport,
+    Event,
+    MissingPolicy,
+    items_from_events,
+    normalise_split,
+    report_from_events,
+)
+
+Row = tuple[int, dict[str, Any]]  # (line number, values by column)
+
+
+class ManifestConfig(StrictModel):
+    root: Path = Field(
+        description="the manifest file (.csv or .jsonl); relative paths inside resolve against its folder"
+    )
+    format: Literal["auto", "csv", "jsonl"] = "auto"
+    id_column: str = "id"
+    split_column: str = "split"
+    task: Literal["multiclass", "regression", "multilabel"] = "multiclass"
+    label_columns: list[str] = Field(default_factory=lambda: ["label"], min_length=1)
+    label_names: list[str] | None = None
+    # modality name -> what its column holds; None: every other column, kind detected per column.
+    modalities: dict[str, Literal["auto", "text", "file"]] | None = None
+    missing_media: MissingPolicy = "error"
+    probe_media: bool = Field(default=False, description="check only: open every media file with PyAV")
+
+
+def read_rows(config: ManifestConfig) -> tuple[list[str], list[Row]]:
+    """Columns and rows of the manifest; a file that cannot be parsed is one DataError naming the line."""
+    path = Path(config.root)
+    if not path.is_file():
+        raise DataError(f"{path}: manifest not found; pass a .csv or .jsonl file")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}: line {line}: not valid UTF-8 ({e.reason}); save the manifest as UTF-8"
+        ) from None
+    fmt = config.format
+    if fmt == "auto":
+        fmt = "jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        columns = list(reader.fieldnames or [])
+        rows: list[Row] = []
+        for rec in reader:
+            if None in rec:
+                raise DataError(
+                    f"{path}: line {reader.line_num}: {len(columns) + len(rec[None])} fields where the header has "
+                    f"{len(columns)}; quote values that contain commas"
+                )
+            if any(v is None for v in rec.values()):
+                n = sum(v is not None for v in rec.values())
+                raise DataError(
+                    f"{path}: line {reader.line_num}: {n} fields where the header has {len(columns)}"
+                )
+            rows.append((reader.line_num, dict(rec)))
+        return columns, rows
+    columns, rows = [], []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(
+                f"{path}: line {n}: not valid JSON ({e.msg} at column {e.colno}); one object per line"
+            ) from None
+        if not isinstance(rec, dict):
+            raise DataError(
+                f'{path}: line {n}: expected a JSON object {{"id": ..., "split": ...}}, got {type(rec).__name__}'
+            )
+        columns.extend(k for k in rec if k not in columns)
+        rows.append((n, rec))
+    return columns, rows
+
+
+def modality_kinds(config: ManifestConfig, columns: list[str], rows: list[Row]) -> dict[str, str]:
+    """modality -> 'text' | 'file'."""
+    reserved = {config.id_column, config.split_column, *config.label_columns}
+    wanted = config.modalities or {c: "auto" for c in columns if c not in reserved}
+    kinds = {}
+    for m, kind in wanted.items():
+        if kind == "auto":
+            values = [str(r[m]).strip() for _, r in rows if r.get(m) not in (None, "")]
+            is_file = bool(values) and all(v.lower().endswith(MEDIA_SUFFIXES) for v in values)
+            kind = "file" if is_file else "text"
+        kinds[m] = kind
+    return kinds
+
+
+class ManifestDataset:
+    name = "manifest"
+    config_model = ManifestConfig
+
+    def task(self, config: ManifestConfig) -> TaskInfo:
+        if config.task == "multiclass":
+            if len(config.label_columns) != 1:
+                raise DataError(
+                    f"{config.root}: multiclass needs exactly one label column, got {config.label_columns}"
+                )
+            names = config.label_names
+            if names is None:
+                _, rows = read_rows(config)
+                col = config.label_columns[0]
+                names = sorted({str(r[col]).strip() for _, r in rows if r.get(col) not in (None, "")})
+                if not names:
+                    raise DataError(f"{config.root}: column {col!r} holds no labels; expected class names")
+            return TaskInfo("multiclass", tuple(names))
+        if config.task == "multilabel" and len(config.label_columns) == 1:
+            if not config.label_names:
+                raise DataError(
+                    f"{config.root}: multilabel with one label column needs label_names (or one 0/1 column per label)"
+                )
+            return TaskInfo("multilabel", tuple(config.label_names))
+        return TaskInfo(config.task, tuple(config.label_names or config.label_columns))
+
+    def items(self, config: ManifestConfig) -> Iterator[Item]:
+        yield from items_from_events(self.scan(config), config.missing_media)
+
+    def check(self, config: ManifestConfig) -> DataReport:
+        rep = report_from_events(self.name, self.task(config), self.scan(config), config.missing_media)
+        if config.probe_media:
+            from ._media import probe_items
+
+            cfg = config.model_copy(update={"missing_media": "partial"})
+            rep.problems.extend(probe_items(self.items(cfg)))
+        return rep
+
+    def scan(self, config: ManifestConfig) -> Iterator[Event]:
+        path = Path(config.root)
+        columns, rows = read_rows(config)
+        for col in (config.id_column, config.split_column, *config.label_columns):
+            if col not in columns:
+                raise DataError(
+                    f"{path}: no column {col!r} (columns: {', '.join(columns)}); rename it or set the *_column option"
+                )
+        kinds = modality_kinds(config, columns, rows)
+        if not kinds:
+            raise DataError(
+                f"{path}: no modality columns besides id, split and labels (columns: {', '.join(columns)})"
+            )
+        for m in kinds:
+            if m not in columns:
+                raise DataError(
+                    f"{path}: modalities names column {m!r}, which the manifest lacks (columns: {', '.join(columns)})"
+                )
+        yield ("note", "modality columns: " + ", ".join(f"{m} ({k})" for m, k in kinds.items()))
+        task = self.task(config)
+        base = path.parent
+        for line, row in rows:
+            where = f"{path.name} line {line}"
+            try:
+                item_id, split, label = self._keys(config, task, row)
+            except ValueError as e:
+                yield ("problem", f"{path}: line {line}: {e}")
+                continue
+            inputs: dict[str, Any] = {}
+            absent: list[tuple[str, Any]] = []
+            bad = None
+            for m, kind in kinds.items():
+                v = row.get(m)
+                if v is None or (isinstance(v, str) and not v.strip()):
+                    absent.append((m, "(empty cell)"))
+                    continue
+                if kind == "text":
+                    inputs[m] = str(v)
+                    continue
+                p = Path(str(v).strip()).expanduser()
+                if not p.name.lower().endswith(MEDIA_SUFFIXES):
+                    bad = f"column {m}: {str(v)!r} is not a media file; expected a path ending in {', '.join(MEDIA_SUFFIXES)}"
+                    break
+                p = p if p.is_absolute() else base / p
+                inputs[m] = p
+                if not p.is_file():
+                    absent.append((m, p))
+            if bad:
+                yield ("problem", f"{path}: line {line}: {bad}")
+                continue
+            extra = {
+                k: v
+                for k, v in row.items()
+                if k not in kinds and k not in (config.id_column, config.split_column)
+            }
+            yield ("item", Item(item_id, split, label, inputs, {"where": where, **extra}), absent)
+
+    @staticmethod
+    def _keys(config: ManifestConfig, task: TaskInfo, row: dict[str, Any]) -> tuple[str, str, Any]:
+        """id, normalised split and label of one row; ValueError('column X: ... expected ...')."""
+        raw_id = row.get(config.id_column)
+        if raw_id is None or not str(raw_id).strip():
+            raise ValueError(f"column {config.id_column}: empty; expected a unique item id")
+        raw_split = row.get(config.split_column)
+        split = normalise_split(str(raw_split)) if raw_split is not None else None
+        if split is None:
+            raise ValueError(
+                f"column {config.split_column}: {raw_split!r} is not a split; expected train, valid (dev) or test"
+            )
+        return str(raw_id).strip(), split, parse_label(config, task, row)
+
+
+def parse_label(config: ManifestConfig, task: TaskInfo, row: dict[str, Any]) -> Any:
+    """The row's label in the contract's form (int index / float(s) / list of 0/1)."""
+    cols = config.label_columns
+    if task.type == "multiclass":
+        col, v = cols[0], row.get(cols[0])
+        s = str(v).strip() if v is not None else ""
+        if s in task.label_names:
+            return task.label_names.index(s)
+        if s.isdigit() and int(s) < len(task.label_names):
+            return int(s)
+        raise ValueError(f"column {col}: {v!r} is not a class; expected one of {', '.join(task.label_names)}")
+    if task.type == "regression":
+        out = []
+        for c in cols:
+            try:
+                f = float(row.get(c))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"column {c}: {row.get(c)!r} is not a number; expected a float such as -1.5"
+                ) from None
+            if not math.isfinite(f):
+                raise ValueError(f"column {c}: {row.get(c)!r} is not finite; expected a float")
+            out.append(f)
+        return out[0] if len(out) == 1 else out
+    # multilabel
+    if len(cols) > 1:
+        vec = []
+        for c in cols:
+            s = str(row.get(c)).strip().lower()
+            if s in ("1", "1.0", "true", "yes"):
+                vec.append(1)
+            elif s in ("0", "0.0", "false", "no"):
+                vec.append(0)
+            else:
+                raise ValueError(
+                    f"column {c}: {row.get(c)!r} is not 0/1; expected 0 or 1 (one column per label)"
+                )
+        return vec
+    v = row.get(cols[0])
+    names = list(task.label_names)
+    if (
+        isinstance(v, list)
+        and all(x in (0, 1) for x in v)
+        and len(v) == len(names)
+        and not all(isinstance(x, str) for x in v)
+    ):
+        return [int(x) for x in v]
+    parts = v if isinstance(v, list) else [p.strip() for p in str(v or "").split(";") if p.strip()]
+    unknown = [p for p in parts if p not in names]
+    if unknown:
+        raise ValueError(
+            f"column {cols[0]}: {unknown[0]!r} is not a label; expected ';'-separated names from {', '.join(names)}"
+        )
+    return [int(n in parts) for n in names]
+
+
+MANIFEST = ManifestDataset()
+
+
+@hookimpl
+def register_datasets(register) -> None:  # type: ignore[no-untyped-def]
+    register(MANIFEST)

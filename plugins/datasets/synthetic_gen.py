@@ -1,0 +1,134 @@
+"""Generator of the synthetic dataset (see `synthetic.py` for the label rule) and its store writer.
+
+Every item is generated from its own seed (config seed, split, index), so items come out the same
+in any order, in any process, and a resumed write regenerates exactly the missing ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sseft.core.protocols import Item
+
+from .synthetic import SPLITS, SyntheticConfig, n_pairs, task_info
+
+GENERATOR_VERSION = 2  # bumped whenever the same config would generate different data
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One generated item: sequences (L_m, D_m) float32, the hidden cues, and the label."""
+
+    id: str
+    split: str
+    features: dict[str, np.ndarray]
+    signs: dict[str, int]
+    strengths: dict[str, float]
+    positions: dict[str, int]
+    label: Any
+
+
+def cue_directions(cfg: SyntheticConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per modality two fixed orthonormal vectors (D_m,): the cue's marker and its sign direction."""
+    out = {}
+    for j, m in enumerate(cfg.modalities):
+        a, b = np.random.default_rng([cfg.seed, 7919, j]).standard_normal((2, m.dim))
+        marker = a / np.linalg.norm(a)
+        b = b - (b @ marker) * marker  # Gram-Schmidt: the sign direction is orthogonal to the marker
+        out[m.name] = (marker, b / np.linalg.norm(b))
+    return out
+
+
+def label_from_cues(cfg: SyntheticConfig, signs: list[int], strengths: list[float]) -> Any:
+    """The noiseless label from the planted cues, modality order as in the config."""
+    k = n_pairs(cfg)
+    agree = [signs[i] * signs[i + 1] for i in range(k)]  # +1 where neighbours share a sign
+    if cfg.task == "multiclass":
+        return int(sum((1 << i) for i, a in enumerate(agree) if a > 0))
+    if cfg.task == "multilabel":
+        return [int(a > 0) for a in agree]
+    return float(sum(1.5 / 2**i * agree[i] * strengths[i + 1] for i in range(k)))
+
+
+def sample(
+    cfg: SyntheticConfig, split: str, index: int, dirs: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+) -> Sample:
+    """Item `index` of `split` (deterministic)."""
+    dirs = dirs if dirs is not None else cue_directions(cfg)
+    rng = np.random.default_rng([cfg.seed, SPLITS.index(split), index])
+    feats, signs, strengths, positions = {}, {}, {}, {}
+    for m in cfg.modalities:
+        length = int(rng.integers(m.min_len, m.max_len + 1))
+        x = rng.standard_normal((length, m.dim)) * cfg.noise  # (L, D) background
+        s = int(rng.choice([-1, 1]))
+        r = float(rng.uniform(0.75, 1.25))
+        p = int(rng.integers(0, length))
+        # A noise frame has norm ~ noise * sqrt(D); the cue adds cue_scale times that along the
+        # marker (which finds the cue, whatever its sign) and r * s times that along the sign direction.
+        marker, sign_dir = dirs[m.name]
+        x[p] += cfg.cue_scale * cfg.noise * np.sqrt(m.dim) * (marker + r * s * sign_dir)
+        feats[m.name] = x.astype(np.float32)
+        signs[m.name], strengths[m.name], positions[m.name] = s, r, p
+    names = [m.name for m in cfg.modalities]
+    label = label_from_cues(cfg, [signs[n] for n in names], [strengths[n] for n in names])
+    if cfg.label_noise > 0:
+        if cfg.task == "regression":
+            label = float(label + rng.normal(0.0, cfg.label_noise))
+        elif rng.random() < cfg.label_noise:
+            k = n_pairs(cfg)
+            label = (
+                int(rng.integers(0, 2**k))
+                if cfg.task == "multiclass"
+                else [int(b) for b in rng.integers(0, 2, k)]
+            )
+    return Sample(f"{split}-{index:05d}", split, feats, signs, strengths, positions, label)
+
+
+def iter_samples(cfg: SyntheticConfig, splits: tuple[str, ...] = SPLITS) -> Iterator[Sample]:
+    dirs = cue_directions(cfg)
+    for split in splits:
+        for i in range(cfg.n_items(split)):
+            yield sample(cfg, split, i, dirs)
+
+
+def _meta(s: Sample) -> dict[str, Any]:
+    # The hidden cues: for tests and for checking where a fusion model attends (never a model input).
+    return {"cues": {m: {"pos": s.positions[m], "sign": s.signs[m]} for m in s.features}}
+
+
+def iter_items(cfg: SyntheticConfig) -> Iterator[Item]:
+    """Dataset-plugin items: inputs are the precomputed (L, D) float32 arrays."""
+    for s in iter_samples(cfg):
+        yield Item(id=s.id, split=s.split, label=s.label, inputs=dict(s.features), meta=_meta(s))
+
+
+def fingerprint(cfg: SyntheticConfig) -> dict[str, Any]:
+    """Identity of the generated features (no "modality" key: no modality plugin is needed)."""
+    settings = cfg.model_dump(mode="json", exclude={"n_train", "n_valid", "n_test", "shard_size", "seed"})
+    return {"source": "synthetic", "seed": cfg.seed, "generator": GENERATOR_VERSION, "settings": settings}
+
+
+def write_store(cfg: SyntheticConfig, root: Path, *, writer_id: str = "0") -> Any:
+    """Write every split into a feature store at `root`; items already there are skipped."""
+    import torch
+
+    from sseft.core.features import FeatureStore, FeatureStoreWriter, ModalityInfo
+
+    fp = fingerprint(cfg)
+    mods = {m.name: ModalityInfo(dim=m.dim, max_len=m.max_len, fingerprint=fp) for m in cfg.modalities}
+    dirs = cue_directions(cfg)
+    with FeatureStoreWriter(
+        root, mods, task_info(cfg), shard_size=cfg.shard_size, writer_id=writer_id, source=fp
+    ) as w:
+        for split in SPLITS:
+            for i in range(cfg.n_items(split)):
+                if w.has(f"{split}-{i:05d}"):
+                    continue
+                s = sample(cfg, split, i, dirs)
+                w.add(s.id, split, {m: torch.from_numpy(x) for m, x in s.features.items()}, s.label, _meta(s))
+    return FeatureStore.open(root)

@@ -1,0 +1,116 @@
+"""What every built-in head shares: the authors' layers, label checks, metric bookkeeping.
+
+A built head is an nn.Module with (see core/protocols.py HeadModule and HELPERS.md "Head outputs"):
+forward(fused) -> outputs, loss(outputs, labels), predict(outputs) -> dict of plain lists,
+metrics(outputs, labels) over a whole split -> dict, primary_metric, greater_is_better,
+metric_names, label_dtype and validate_labels(labels).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from sseft.core.errors import ConfigError, DataError
+
+from .configs import LOWER_IS_BETTER, HeadConfig
+from .metrics import check_not_empty, to_numpy
+
+
+class BaseHead(nn.Module):
+    """dropout -> Linear(D, H) -> tanh -> dropout -> Linear(H, out_dim) (fairseq's
+    RobertaClassificationHead, which the SSE-FT authors used), with H = config.hidden_dim or D."""
+
+    task: str = ""
+    label_dtype: torch.dtype = torch.float32
+    metric_names: tuple[str, ...] = ()
+
+    def __init__(self, in_dim: int, label_names: Sequence[str], config: HeadConfig, out_dim: int) -> None:
+        super().__init__()
+        if in_dim < 1:
+            raise ConfigError(f"head {self.task}: input width must be >= 1, got {in_dim}")
+        if not label_names:
+            raise ConfigError(f"head {self.task}: needs at least one label name")
+        self.in_dim = int(in_dim)
+        self.label_names: tuple[str, ...] = tuple(str(n) for n in label_names)
+        self.config = config
+        self.compat = config.compat
+        hidden = config.hidden_dim or self.in_dim
+        self.dropout = nn.Dropout(config.dropout)
+        self.dense = nn.Linear(self.in_dim, hidden)
+        self.out_proj = nn.Linear(hidden, out_dim)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # BERT-style init as in the authors' fairseq code: N(0, 0.02) weights, zero biases.
+        for lin in (self.dense, self.out_proj):
+            nn.init.normal_(lin.weight, mean=0.0, std=0.02)
+            nn.init.zeros_(lin.bias)
+
+    def project(self, fused: torch.Tensor) -> torch.Tensor:
+        """fused (B, D) -> (B, out_dim)."""
+        if fused.dim() != 2 or fused.shape[-1] != self.in_dim:
+            raise ValueError(
+                f"head {self.task}: expected fused input (B, {self.in_dim}), got {tuple(fused.shape)}"
+            )
+        x = self.dropout(fused)
+        x = torch.tanh(self.dense(x))  # (B, H)
+        x = self.dropout(x)
+        return self.out_proj(x)  # (B, out_dim)
+
+    # -- model selection -------------------------------------------------------------------------
+    @property
+    def primary_metric(self) -> str:
+        return str(self.config.primary_metric)  # type: ignore[attr-defined]
+
+    @property
+    def greater_is_better(self) -> bool:
+        return self.primary_metric not in LOWER_IS_BETTER
+
+    # -- helpers for subclasses ------------------------------------------------------------------
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+    def _labels_numpy(self, labels: Any) -> np.ndarray:
+        try:
+            a = to_numpy(labels)
+        except (TypeError, ValueError) as e:  # ragged lists and the like
+            raise DataError(f"head {self.task}: labels are not a rectangular array of numbers: {e}") from None
+        if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+            raise DataError(f"head {self.task}: labels must be numbers, got dtype {a.dtype}")
+        if a.ndim == 0:
+            raise DataError(f"head {self.task}: expected one label per item, got a scalar")
+        check_not_empty(len(a))
+        return a
+
+    def _metric_outputs(self, outputs: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Both as numpy, labels validated, one output per label."""
+        self.validate_labels(labels)
+        out, lab = to_numpy(outputs), self._labels_numpy(labels)
+        if len(out) != len(lab):
+            raise DataError(
+                f"head {self.task}: {len(out)} outputs but {len(lab)} labels; gather both over the split"
+            )
+        return out, lab
+
+    def validate_labels(self, labels: Any) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"task={self.task}, labels={list(self.label_names)}, compat={self.compat}"
+
+
+def first_bad(mask: np.ndarray) -> tuple[int, ...] | None:
+    """Index (as a tuple) of the first True in `mask`, or None."""
+    idx = np.argwhere(mask)
+    return tuple(int(i) for i in idx[0]) if len(idx) else None
+
+
+def position(idx: tuple[int, ...]) -> str:
+    """'item 3' or 'item 3, label 1' for error messages."""
+    return f"item {idx[0]}" + (f", label {idx[1]}" if len(idx) > 1 else "")

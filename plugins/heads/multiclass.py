@@ -1,0 +1,94 @@
+"""Single-label classification head (MELD emotion or sentiment; any one-of-C task).
+
+outputs: (B, C) logits. Loss: cross-entropy with optional class weights and label smoothing.
+Metrics: accuracy, weighted_f1, macro_f1, per_class_f1 {name: f1}, confusion_matrix (C x C,
+rows = truth, columns = prediction), n.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sseft.core.errors import ConfigError, DataError
+
+from .common import BaseHead, first_bad, position
+from .configs import MulticlassConfig
+from .metrics import classification_metrics
+
+
+class MulticlassHead(BaseHead):
+    task = "multiclass"
+    label_dtype = torch.long
+    metric_names = ("accuracy", "weighted_f1", "macro_f1", "per_class_f1", "confusion_matrix", "n")
+    class_weights: torch.Tensor | None  # (C,) buffer, or None
+
+    def __init__(self, in_dim: int, label_names: Sequence[str], config: MulticlassConfig) -> None:
+        if len(label_names) < 2:
+            raise ConfigError(f"head multiclass needs at least 2 label names, got {list(label_names)}")
+        super().__init__(in_dim, label_names, config, out_dim=len(label_names))
+        self.config: MulticlassConfig
+        w = config.class_weights
+        if w is not None and (len(w) != len(label_names) or not any(x > 0 for x in w)):
+            raise ConfigError(
+                f"head.config.class_weights: expected {len(label_names)} weights >= 0 (not all 0), one per label "
+                f"{list(label_names)}, got {w}"
+            )
+        # Not persistent: the weights come from the config, so artifacts hold only the layers.
+        weight = torch.tensor(w, dtype=torch.float32) if w is not None else None
+        self.register_buffer("class_weights", weight, persistent=False)
+
+    def forward(self, fused: torch.Tensor) -> torch.Tensor:
+        """fused (B, D) -> logits (B, C)."""
+        return self.project(fused)
+
+    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """outputs (B, C) logits, labels (B,) class indices -> scalar mean cross-entropy (float32)."""
+        return F.cross_entropy(
+            outputs.float(),
+            labels.to(outputs.device).reshape(-1).long(),
+            weight=self.class_weights,
+            label_smoothing=self.config.label_smoothing,
+        )
+
+    def predict(self, outputs: torch.Tensor) -> dict[str, Any]:
+        """{"label": names, "index": ints, "probabilities": (B, C) softmax}."""
+        probs = torch.softmax(outputs.detach().float(), dim=-1)
+        idx = probs.argmax(dim=-1).tolist()
+        return {
+            "label": [self.label_names[i] for i in idx],
+            "index": idx,
+            "probabilities": probs.cpu().tolist(),
+        }
+
+    def validate_labels(self, labels: Any) -> None:
+        """Integer class indices in [0, C), shape (N,) (or (N, 1))."""
+        a = self._labels_numpy(labels)
+        if a.ndim == 2 and a.shape[1] == 1:
+            a = a[:, 0]
+        if a.ndim != 1:
+            raise DataError(f"multiclass labels have shape {tuple(a.shape)}; expected (N,) class indices")
+        c = self.num_labels
+        af = a.astype(np.float64)
+        bad = first_bad(~np.isfinite(af) | (af != np.round(af)) | (af < 0) | (af >= c))
+        if bad is not None:
+            v = a[bad].item()
+            names = ", ".join(f"{i}={n}" for i, n in enumerate(self.label_names))
+            raise DataError(
+                f"multiclass label of {position(bad)} is {v!r}: not a class index for {c} classes ({names})"
+            )
+
+    def metrics(self, outputs: Any, labels: Any) -> dict[str, Any]:
+        """Every metric over a whole split; outputs (N, C) logits (or (N,) indices), labels (N,)."""
+        out, lab = self._metric_outputs(outputs, labels)
+        if out.ndim == 2 and out.shape[1] != self.num_labels:
+            raise DataError(f"multiclass outputs have {out.shape[1]} columns; expected {self.num_labels}")
+        return classification_metrics(out, lab.reshape(-1), self.label_names, self.compat)
+
+
+def build(in_dim: int, label_names: Sequence[str], config: MulticlassConfig) -> MulticlassHead:
+    return MulticlassHead(in_dim, label_names, config)

@@ -1,0 +1,80 @@
+"""Multi-label head, each label a 2-way softmax (IEMOCAP 4 emotions as MulT/SSE-FT; MOSEI 6
+emotions present/absent).
+
+outputs: (B, K, 2) logits (index 1 = present). Loss: cross-entropy over the B*K two-way
+decisions (MulT's CrossEntropyLoss on outputs.view(-1, 2)). Metrics: per label, binary accuracy
+and weighted F1 of the argmax of its two logits, and their means over the labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sseft.core.errors import DataError
+
+from .common import BaseHead, first_bad, position
+from .configs import MultilabelConfig
+from .metrics import multilabel_metrics
+
+
+class MultilabelBinaryHead(BaseHead):
+    task = "multilabel"
+    label_dtype = torch.long
+    metric_names = ("accuracy", "weighted_f1", "per_label_accuracy", "per_label_weighted_f1", "n")
+
+    def __init__(self, in_dim: int, label_names: Sequence[str], config: MultilabelConfig) -> None:
+        super().__init__(in_dim, label_names, config, out_dim=2 * len(label_names))
+        self.config: MultilabelConfig
+
+    def forward(self, fused: torch.Tensor) -> torch.Tensor:
+        """fused (B, D) -> logits (B, K, 2)."""
+        return self.project(fused).view(fused.shape[0], self.num_labels, 2)
+
+    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """outputs (B, K, 2), labels (B, K) 0/1 -> scalar mean cross-entropy over the B*K decisions."""
+        return F.cross_entropy(
+            outputs.float().reshape(-1, 2),
+            labels.to(outputs.device).reshape(-1).long(),
+            label_smoothing=self.config.label_smoothing,
+        )
+
+    def predict(self, outputs: torch.Tensor) -> dict[str, Any]:
+        """{"present": (B, K) 0/1, "labels": names present per item, "probabilities": (B, K) P(present)}."""
+        probs = torch.softmax(outputs.detach().float(), dim=-1)[..., 1].cpu()  # (B, K)
+        present = (outputs.detach().argmax(dim=-1)).cpu().tolist()  # argmax, as the metrics use
+        return {
+            "present": present,
+            "labels": [[n for n, v in zip(self.label_names, row, strict=True) if v] for row in present],
+            "probabilities": probs.tolist(),
+        }
+
+    def validate_labels(self, labels: Any) -> None:
+        """Shape (N, K) with every value 0 or 1."""
+        a = self._labels_numpy(labels)
+        k = self.num_labels
+        if a.ndim != 2 or a.shape[1] != k:
+            raise DataError(
+                f"multilabel labels have shape {tuple(a.shape)}; expected (N, {k}) 0/1 values for "
+                f"labels {list(self.label_names)}"
+            )
+        af = a.astype(np.float64)
+        bad = first_bad((af != 0) & (af != 1))
+        if bad is not None:
+            name = self.label_names[bad[1]]
+            raise DataError(
+                f"multilabel label of {position(bad)} ({name!r}) is {a[bad].item()!r}; values must be 0 or 1"
+            )
+
+    def metrics(self, outputs: Any, labels: Any) -> dict[str, Any]:
+        """Every metric over a whole split; outputs (N, K, 2) logits (or (N, K) 0/1), labels (N, K)."""
+        out, lab = self._metric_outputs(outputs, labels)
+        return multilabel_metrics(out, lab, self.label_names, self.compat)
+
+
+def build(in_dim: int, label_names: Sequence[str], config: MultilabelConfig) -> MultilabelBinaryHead:
+    return MultilabelBinaryHead(in_dim, label_names, config)

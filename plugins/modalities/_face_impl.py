@@ -1,0 +1,247 @@
+"""The face extractor (heavy half of `face.py`): frames -> detect -> choose -> align/crop -> FAb-Net."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sseft.core.errors import DataError, ExtractionError
+
+from . import _hf
+from .fabnet import EMBED_DIM, FabNetEncoder, load_fabnet
+from .face import FaceConfig
+from .media import iter_video_frames
+
+
+@dataclass
+class Detection:
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
+    score: float
+    landmarks: np.ndarray | None = None  # (5, 2): left eye, right eye, nose, mouth left, mouth right
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1])
+
+
+Detector = Callable[[np.ndarray], list[Detection]]
+
+
+def iou(a: Detection, b: Detection) -> float:
+    x0, y0 = max(a.box[0], b.box[0]), max(a.box[1], b.box[1])
+    x1, y1 = min(a.box[2], b.box[2]), min(a.box[3], b.box[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = a.area + b.area - inter
+    return inter / union if union > 0 else 0.0
+
+
+def choose(dets: list[Detection], previous: Detection | None, mode: str) -> Detection | None:
+    """The face to keep in a frame: the largest, or (tracked) the best overlap with the last choice."""
+    if not dets:
+        return None
+    if mode == "tracked" and previous is not None:
+        best = max(dets, key=lambda d: iou(d, previous))
+        if iou(best, previous) > 0.1:
+            return best
+    return max(dets, key=lambda d: d.area)
+
+
+def align_crop(frame: np.ndarray, det: Detection, size: int, margin: float, align: bool) -> np.ndarray:
+    """One affine warp: rotate about the box centre so the eyes are level, scale the square box (plus
+    margin) to `size` x `size`. frame (H, W, 3) uint8 -> (size, size, 3) uint8."""
+    import cv2
+
+    x0, y0, x1, y1 = det.box
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    side = max(x1 - x0, y1 - y0, 1.0) * (1 + 2 * margin)
+    angle = 0.0
+    if align and det.landmarks is not None and len(det.landmarks) >= 2:
+        (lx, ly), (rx, ry) = det.landmarks[0], det.landmarks[1]
+        if rx < lx:  # eyes given right-to-left: keep the face upright
+            (lx, ly), (rx, ry) = (rx, ry), (lx, ly)
+        angle = math.degrees(math.atan2(ry - ly, rx - lx))
+    m = cv2.getRotationMatrix2D((cx, cy), angle, size / side)
+    m[:, 2] += (size / 2 - cx, size / 2 - cy)
+    return cv2.warpAffine(frame, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+class RetinaFaceDetector:
+    """retinaface-pytorch's ResNet-50 RetinaFace, weights from a local file or URL (or seeded random)."""
+
+    def __init__(self, cfg: FaceConfig, device: torch.device) -> None:
+        try:
+            from retinaface.predict_single import Model
+        except ImportError as e:
+            raise ExtractionError(
+                f"the face plugin needs retinaface-pytorch ({e}): pip install --no-deps retinaface-pytorch==0.0.8 "
+                "albumentations opencv-python-headless"
+            ) from None
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torchvision's 'pretrained' deprecation inside retinaface
+            self.model = Model(max_size=cfg.detector_max_size, device=str(device))
+        w = cfg.detector_weights
+        if w:
+            self.model.load_state_dict(_load_detector_state(w))
+            self.identity = (
+                {"weights": w, "weights_sha256": _hf.file_sha256(w)} if Path(w).is_file() else {"url": w}
+            )
+        elif cfg.random_init:
+            self.identity = {"random_init": True, "seed": cfg.seed}
+        else:
+            raise ExtractionError(
+                "face.detector_weights is not set: pass a RetinaFace weights file or URL "
+                f"(e.g. --set face.detector_weights={_url()}), or face.random_init=true for plumbing tests"
+            )
+        self.model.eval()
+        self.confidence = cfg.confidence
+
+    def __call__(self, frame: np.ndarray) -> list[Detection]:
+        res = self.model.predict_jsons(frame, confidence_threshold=self.confidence)
+        out = []
+        for r in res:
+            if len(r["bbox"]) != 4:  # retinaface's "no face" marker
+                continue
+            lm = np.asarray(r["landmarks"], dtype=np.float32) if r["landmarks"] else None
+            out.append(Detection(tuple(float(v) for v in r["bbox"]), float(r["score"]), lm))
+        return out
+
+
+def _url() -> str:
+    from .face import RETINAFACE_URL
+
+    return RETINAFACE_URL
+
+
+def _load_detector_state(w: str) -> dict[str, torch.Tensor]:
+    try:
+        if w.startswith(("http://", "https://")):
+            from torch.utils import model_zoo
+
+            return model_zoo.load_url(w, progress=False, map_location="cpu")
+        return torch.load(w, map_location="cpu", weights_only=True)
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ExtractionError(f"cannot load RetinaFace weights {w!r}: {first}") from None
+
+
+class FaceExtractor:
+    """video -> (faces, 256) float32: one FAb-Net embedding per sampled frame with a face."""
+
+    dim = EMBED_DIM
+
+    def __init__(
+        self, cfg: FaceConfig, device: str | torch.device = "cpu", detector: Detector | None = None
+    ) -> None:
+        self.cfg = cfg
+        self.device = torch.device(device)
+        # Seed before building anything random, so every process of a multi-process job gets the same weights.
+        torch.manual_seed(cfg.seed)
+        self.detector: Detector = detector if detector is not None else RetinaFaceDetector(cfg, self.device)
+        if cfg.fabnet_weights:
+            self.encoder = load_fabnet(cfg.fabnet_weights, self.device)
+            enc_id: dict[str, Any] = {
+                "model": cfg.fabnet_weights,
+                "weights_sha256": _hf.file_sha256(cfg.fabnet_weights),
+            }
+        elif cfg.random_init:
+            torch.manual_seed(cfg.seed)
+            self.encoder = FabNetEncoder().eval().to(self.device)
+            enc_id = {"model": "fabnet", "weights_sha256": None, "random_init": True, "seed": cfg.seed}
+        else:
+            raise ExtractionError(
+                "face.fabnet_weights is not set: convert the authors' FAb-Net checkpoint with "
+                "`sseft extract convert-fabnet CKPT OUT.safetensors` and pass --set face.fabnet_weights=OUT.safetensors "
+                "(or face.random_init=true for plumbing tests)"
+            )
+        self.dim = int(self.encoder.encoder[-1].out_channels)
+        self._enc_id = enc_id
+        self._det_id = getattr(self.detector, "identity", {"custom": type(self.detector).__name__})
+        self.last_meta: list[dict[str, Any]] = []
+        self.stats: dict[str, int] = {"no_face_frames": 0, "no_face_clips": 0}
+
+    def fingerprint(self) -> dict[str, Any]:
+        c = self.cfg
+        return {
+            "modality": "face",
+            **self._enc_id,
+            "settings": {
+                "encoder": "fabnet",
+                "detector": {
+                    "name": "retinaface-resnet50",
+                    **self._det_id,
+                    "max_size": c.detector_max_size,
+                    "confidence": c.confidence,
+                },
+                "fps": c.fps,
+                "select": c.select,
+                "margin": c.margin,
+                "align": c.align,
+                "no_face": c.no_face,
+                "crop_size": c.crop_size,
+                "dim": self.dim,
+            },
+        }
+
+    def crops(self, raw: Any) -> tuple[list[np.ndarray | None], dict[str, Any]]:
+        """Decode + detect + choose + crop: one entry per sampled frame (None: no face)."""
+        out: list[np.ndarray | None] = []
+        prev: Detection | None = None
+        for _t, frame in iter_video_frames(raw, self.cfg.fps):
+            det = choose(self.detector(frame), prev, self.cfg.select)
+            if det is None:
+                out.append(None)
+                continue
+            prev = det
+            out.append(align_crop(frame, det, self.cfg.crop_size, self.cfg.margin, self.cfg.align))
+        if not out:
+            raise DataError(f"{getattr(raw, 'path', raw)}: the video has no decodable frames")
+        n_none = sum(c is None for c in out)
+        return out, {"frames": len(out), "no_face_frames": n_none}
+
+    @torch.inference_mode()
+    def __call__(self, raw: Sequence[Any]) -> list[torch.Tensor | Exception]:
+        out: list[torch.Tensor | Exception] = [DataError("not processed")] * len(raw)
+        self.last_meta = [{} for _ in raw]
+        per_item: dict[int, list[np.ndarray | None]] = {}
+        for i, r in enumerate(raw):
+            try:
+                per_item[i], self.last_meta[i] = self.crops(r)
+            except Exception as e:
+                out[i] = e
+        flat = [(i, c) for i, cs in per_item.items() for c in cs if c is not None]
+        embs: list[torch.Tensor] = []
+        try:
+            for s in range(0, len(flat), self.cfg.batch_size):
+                x = np.stack([c for _, c in flat[s : s + self.cfg.batch_size]])  # (B, S, S, 3) uint8
+                xt = (
+                    torch.from_numpy(x).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+                )  # (B, 3, S, S)
+                embs.extend(self.encoder(xt).float().cpu())
+        except Exception as e:
+            for i in per_item:
+                out[i] = e
+            return out
+        it = iter(embs)
+        zero = torch.zeros(self.dim)
+        for i, cs in per_item.items():
+            n_none = sum(c is None for c in cs)
+            self.stats["no_face_frames"] += n_none
+            if n_none == len(cs):
+                self.stats["no_face_clips"] += 1
+                out[i] = torch.zeros(
+                    0, self.dim
+                )  # no face at all: an empty sequence (fusion relies on its CLS)
+                continue
+            rows = [next(it) if c is not None else zero for c in cs]
+            if self.cfg.no_face == "skip":
+                rows = [r for r, c in zip(rows, cs, strict=True) if c is not None]
+            out[i] = torch.stack(rows).contiguous()  # (frames, 256)
+        return out

@@ -1,0 +1,86 @@
+"""Shared helpers for the Hugging Face encoders (text, speech): loading from a hub id or a local
+directory with clear errors, and the identity part of a fingerprint (weights sha256 or revision)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sseft.core.errors import ExtractionError
+
+WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "*.pt", "*.pth")
+
+
+@lru_cache(maxsize=32)
+def sha256_file(path: str, _mtime: float = 0.0, _size: int = 0) -> str:
+    """sha256 of a file (cached per path+mtime+size, so re-extraction does not re-hash GBs)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    p = Path(path)
+    st = p.stat()
+    return sha256_file(str(p.resolve()), st.st_mtime, st.st_size)
+
+
+def dir_weights_sha256(path: Path) -> str:
+    """One sha256 over every weight file of a model directory (name + content hash, sorted)."""
+    files = sorted({f for pat in WEIGHT_PATTERNS for f in path.glob(pat) if f.is_file()})
+    if not files:
+        raise ExtractionError(
+            f"{path}: no weight files (*.safetensors / pytorch_model.bin) in this model directory"
+        )
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(file_sha256(f).encode())
+    return h.hexdigest()
+
+
+def identity(model: str, resolved: str, hf_model: Any, revision: str | None) -> dict[str, Any]:
+    """{"model": ..., "weights_sha256": ...} for a local dir, {"model": ..., "revision": ...} for a hub id."""
+    p = Path(resolved)
+    if p.is_dir():
+        return {
+            "model": model if model != resolved else str(p.resolve()),
+            "weights_sha256": dir_weights_sha256(p),
+        }
+    rev = revision or getattr(hf_model.config, "_commit_hash", None) or "unknown"
+    return {"model": model, "revision": rev}
+
+
+def load_pretrained(factory: Any, resolved: str, revision: str | None, what: str) -> Any:
+    """`factory.from_pretrained(resolved)` with one-line errors that say what to do offline."""
+    p = Path(resolved)
+    looks_local = p.is_absolute() or resolved.startswith((".", "~")) or p.exists()
+    if looks_local and not p.is_dir():
+        raise ExtractionError(f"{what} {resolved!r}: no such model directory")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the extraction job has its own progress bar
+    try:
+        return factory.from_pretrained(str(p.expanduser()) if looks_local else resolved, revision=revision)
+    except OSError as e:
+        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+        hint = (
+            " (HF_HUB_OFFLINE is set: pass a local directory saved with save_pretrained)"
+            if offline
+            else " (no network? pass a local directory saved with save_pretrained)"
+        )
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ExtractionError(f"cannot load {what} {resolved!r}: {first}{hint}") from None
+
+
+def hidden_layer(outputs: Any, layer: int) -> Any:
+    """hidden_states[layer] (0 = embeddings, -1 = last layer) with an error naming the valid range."""
+    hs = outputs.hidden_states
+    if not -len(hs) <= layer < len(hs):
+        raise ExtractionError(f"layer={layer} is out of range: this model has hidden states 0..{len(hs) - 1}")
+    return hs[layer]

@@ -1,0 +1,204 @@
+"""The speech extractor (heavy half of `speech.py`)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from sseft.core.errors import DataError, ExtractionError
+
+from . import _hf
+from .media import load_audio
+from .speech import SpeechConfig
+
+
+def frame_geometry(kernels: Sequence[int], strides: Sequence[int]) -> tuple[int, int]:
+    """(receptive field, hop) in samples of a stack of 1-d convolutions without padding."""
+    field, hop = 1, 1
+    for k, s in zip(kernels, strides, strict=True):
+        field += (k - 1) * hop
+        hop *= s
+    return field, hop
+
+
+def n_frames(n_samples: int, field: int, hop: int) -> int:
+    """Frames the conv stack yields for `n_samples` (0 when shorter than one receptive field)."""
+    return 0 if n_samples < field else (n_samples - field) // hop + 1
+
+
+def plan_windows(total: int, chunk: int, context: int) -> list[tuple[int, int, int, int]]:
+    """Cover frames [0, total) with windows: (a, b, keep_from, keep_to) in frames, where the window
+    computes frames [a, b) and frames [keep_from, keep_to) of it are kept. Kept ranges tile [0, total)
+    exactly once, so no real frame is dropped or duplicated; context frames on both sides give each
+    kept frame real audio around it."""
+    out = []
+    for f0 in range(0, total, chunk):
+        f1 = min(total, f0 + chunk)
+        a, b = max(0, f0 - context), min(total, f1 + context)
+        out.append((a, b, f0 - a, f1 - a))
+    return out
+
+
+def energy_trim(wave: np.ndarray, sr: int, threshold_db: float) -> np.ndarray:
+    """Cut leading/trailing 20 ms frames whose RMS is `threshold_db` below the loudest frame.
+    A simple energy gate, not a trained VAD: keeps everything between the first and last loud frame."""
+    hop = max(1, int(0.02 * sr))
+    n = len(wave) // hop
+    if n < 2:
+        return wave
+    rms = np.sqrt(np.mean(wave[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)
+    loud = np.nonzero(20 * np.log10(rms / rms.max()) > threshold_db)[0]
+    if len(loud) == 0:
+        return wave
+    return wave[loud[0] * hop : min(len(wave), (loud[-1] + 1) * hop)]
+
+
+class SpeechExtractor:
+    """audio -> (T, dim) float32, T = encoder frames (20 ms each for wav2vec2 at 16 kHz)."""
+
+    def __init__(self, cfg: SpeechConfig, device: str | torch.device = "cpu") -> None:
+        from transformers import AutoModel
+
+        self.cfg = cfg
+        self.device = torch.device(device)
+        self.model = (
+            _hf.load_pretrained(AutoModel, cfg.model, cfg.revision, "speech model").eval().to(self.device)
+        )
+        mc = self.model.config
+        if not hasattr(mc, "conv_kernel"):
+            raise ExtractionError(
+                f"speech model {cfg.model!r} ({mc.model_type}) is not a wav2vec2-style encoder "
+                "(wav2vec2, HuBERT, WavLM, data2vec-audio)"
+            )
+        n_layers = int(mc.num_hidden_layers)
+        if not -(n_layers + 1) <= cfg.layer <= n_layers:
+            raise ExtractionError(
+                f"speech.layer={cfg.layer} is out of range: {cfg.model} has layers 0..{n_layers}"
+            )
+        self.field, self.hop = frame_geometry(mc.conv_kernel, mc.conv_stride)
+        self.dim = int(mc.hidden_size)
+        self.normalize = cfg.normalize if cfg.normalize is not None else self._model_normalizes()
+        rate = cfg.sample_rate / self.hop  # frames per second
+        self.chunk_frames = max(1, int(cfg.chunk_seconds * rate))
+        self.context_frames = int(cfg.context_seconds * rate)
+        self._ident = _hf.identity(cfg.model, cfg.model, self.model, cfg.revision)
+        self.last_meta: list[dict[str, Any]] = []
+        self.stats: dict[str, int] = {"vad_trimmed": 0, "chunked": 0}
+
+    def _model_normalizes(self) -> bool:
+        try:
+            from transformers import AutoFeatureExtractor
+
+            return bool(AutoFeatureExtractor.from_pretrained(self.cfg.model).do_normalize)
+        except Exception:  # a bare model dir (no preprocessor_config.json): wav2vec2's usual setting
+            return True
+
+    def fingerprint(self) -> dict[str, Any]:
+        c = self.cfg
+        return {
+            "modality": "speech",
+            **self._ident,
+            "settings": {
+                "layer": c.layer,
+                "sample_rate": c.sample_rate,
+                "mono": "mean",
+                "resample": "torchaudio.functional.resample",
+                "normalize": self.normalize,
+                "chunk_frames": self.chunk_frames,
+                "context_frames": self.context_frames,
+                "vad": {"method": "energy", "threshold_db": c.vad_threshold_db} if c.vad else None,
+                "dim": self.dim,
+            },
+        }
+
+    def prepare(self, raw: Any) -> torch.Tensor:
+        """raw -> (N,) float32 mono wave at the model rate, trimmed and normalised."""
+        import torchaudio.functional as AF
+
+        data, sr = load_audio(raw)  # (C, N)
+        if data.size == 0 or data.shape[-1] == 0:
+            raise DataError(f"{_name(raw)}: audio is empty (0 samples)")
+        if not np.isfinite(data).all():
+            raise DataError(f"{_name(raw)}: audio holds NaN or infinite samples")
+        wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=0)))  # mono mix
+        if sr != self.cfg.sample_rate:
+            wave = AF.resample(wave, sr, self.cfg.sample_rate)
+        w = wave.numpy()
+        if self.cfg.vad:
+            trimmed = energy_trim(w, self.cfg.sample_rate, self.cfg.vad_threshold_db)
+            if len(trimmed) < len(w):
+                self.stats["vad_trimmed"] += 1
+            w = trimmed
+        if len(w) < self.field:
+            raise DataError(
+                f"{_name(raw)}: audio too short ({len(w)} samples at {self.cfg.sample_rate} Hz; "
+                f"the encoder needs at least {self.field})"
+            )
+        wave = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
+        if self.normalize:
+            wave = (wave - wave.mean()) / torch.sqrt(wave.var(unbiased=False) + 1e-7)
+        return wave
+
+    @torch.inference_mode()
+    def __call__(self, raw: Sequence[Any]) -> list[torch.Tensor | Exception]:
+        out: list[torch.Tensor | Exception] = [DataError("not processed")] * len(raw)
+        self.last_meta = [{} for _ in raw]
+        # window length (samples) -> [(item, window start sample, keep_from, keep_to, slot)]
+        groups: dict[int, list[tuple[int, int, int, int, int]]] = defaultdict(list)
+        waves: dict[int, torch.Tensor] = {}
+        parts: dict[int, list[torch.Tensor | None]] = {}
+        for i, r in enumerate(raw):
+            try:
+                wave = self.prepare(r)
+            except Exception as e:
+                out[i] = e
+                continue
+            total = n_frames(len(wave), self.field, self.hop)
+            windows = plan_windows(total, self.chunk_frames, self.context_frames)
+            if len(windows) > 1:
+                self.stats["chunked"] += 1
+            waves[i], parts[i] = wave, [None] * len(windows)
+            self.last_meta[i] = {
+                "seconds": round(len(wave) / self.cfg.sample_rate, 3),
+                "windows": len(windows),
+            }
+            for slot, (a, b, k0, k1) in enumerate(windows):
+                n = (b - a - 1) * self.hop + self.field
+                groups[n].append((i, a * self.hop, k0, k1, slot))
+        for n, entries in sorted(groups.items()):
+            for s in range(0, len(entries), self.cfg.batch_size):
+                batch = entries[s : s + self.cfg.batch_size]
+                x = torch.stack([waves[i][a : a + n] for i, a, *_ in batch]).to(self.device)  # (B, n)
+                try:
+                    hidden = self._forward(x)  # (B, frames, D)
+                except Exception as e:
+                    for i, *_ in batch:
+                        out[i] = e
+                    continue
+                for b_idx, (i, _a, k0, k1, slot) in enumerate(batch):
+                    parts[i][slot] = hidden[b_idx, k0:k1].float().cpu()
+        for i, ps in parts.items():
+            if any(p is None for p in ps):
+                continue  # a window's forward pass failed: its error is already in out[i]
+            out[i] = torch.cat(ps, dim=0).contiguous()  # type: ignore[arg-type]
+        return out
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        want_hidden = self.cfg.layer != -1
+        res = self.model(x, output_hidden_states=want_hidden)
+        return _hf.hidden_layer(res, self.cfg.layer) if want_hidden else res.last_hidden_state
+
+
+def _name(raw: Any) -> str:
+    p = getattr(raw, "path", raw)
+    return str(p) if isinstance(p, str) or hasattr(p, "__fspath__") else "audio"
+
+
+def expected_frames(seconds: float, sample_rate: int = 16000, field: int = 400, hop: int = 320) -> int:
+    """Frames a whole utterance yields (used by tests and the benchmark)."""
+    return n_frames(int(math.floor(seconds * sample_rate)), field, hop)

@@ -1,0 +1,62 @@
+"""Speech modality plugin: wav/flac (soundfile) or a video's audio track (PyAV) -> mono 16 kHz ->
+any transformers wav2vec2 / HuBERT / WavLM encoder (hub id or local dir), layer selectable.
+
+Long audio runs in chunks cut on the encoder's frame grid with context on both sides, so every real
+frame is computed once and kept (nothing dropped, nothing masked). Optional voice-activity trimming is
+a simple energy gate (leading/trailing frames quieter than `vad_threshold_db` below the peak are cut);
+it is not a trained VAD. Imports only pydantic; the implementation loads in `build_extractor`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from sseft.core.config import StrictModel
+from sseft.core.hookspecs import hookimpl
+
+
+class SpeechConfig(StrictModel):
+    model: str = Field(
+        default="facebook/wav2vec2-base", description="hub id or local dir (wav2vec2/HuBERT/WavLM)"
+    )
+    revision: str | None = None
+    layer: int = Field(
+        default=-1, description="hidden-state index: -1 last layer, 0 = projected CNN features"
+    )
+    sample_rate: int = Field(default=16000, gt=0, description="rate the encoder expects")
+    chunk_seconds: float = Field(
+        default=30.0, gt=0.5, description="longest window fed to the encoder at once"
+    )
+    context_seconds: float = Field(default=1.0, ge=0.0, description="extra audio each side of a chunk")
+    normalize: bool | None = Field(
+        default=None, description="zero-mean/unit-var input; None: the model's setting"
+    )
+    vad: bool = Field(default=False, description="trim leading/trailing silence (energy based)")
+    vad_threshold_db: float = Field(default=-40.0, lt=0.0)
+    batch_size: int = Field(default=8, gt=0, description="windows of equal length per forward pass")
+
+
+class SpeechModality:
+    name = "speech"
+    dim = 768  # wav2vec2-base; the built extractor's dim is authoritative
+    provides_cls = False
+    max_len = 1024
+    config_model = SpeechConfig
+
+    def build_extractor(
+        self, config: SpeechConfig | dict[str, Any] | None = None, device: str = "cpu"
+    ) -> Any:
+        from ._speech_impl import SpeechExtractor
+
+        cfg = config if isinstance(config, SpeechConfig) else SpeechConfig.model_validate(config or {})
+        return SpeechExtractor(cfg, device)
+
+
+PLUGIN = SpeechModality()
+
+
+@hookimpl
+def register_modalities(register: Any) -> None:
+    register(PLUGIN)

@@ -1,0 +1,343 @@
+"""Model artifacts: a directory that rebuilds an SseftModel from config.json alone.
+
+    <dir>/config.json        format_version, model (the ModelConfig), metrics, training, packages, created
+    <dir>/model.safetensors  weights (safetensors.torch.save_model, metadata {"format": "pt"})
+    <dir>/README.md          a short model card
+    <dir>/checksums.json     sha256 of every other file
+
+Nothing is unpickled: weights are safetensors, everything else JSON. The same directory loads
+without sseft's registry code:
+
+    cfg = json.load(open(d / "config.json"))["model"]
+    model = sseft.core.model.build_model(cfg)
+    safetensors.torch.load_model(model, d / "model.safetensors")
+
+torch is imported inside the functions that need it, so `sseft models list` stays light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import sys
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from sseft.core.config import format_validation_error
+from sseft.core.errors import IntegrityError, PluginError, RegistryError
+
+from .integrity import CARD, CHECKSUMS, CONFIG, FORMAT_VERSION, WEIGHTS, check_dir, fsync_tree, read_config
+from .integrity import safetensors_header as _header
+
+if TYPE_CHECKING:
+    from sseft.core.model import ModelConfig, SseftModel
+
+_PACKAGES = ("sseft", "torch", "safetensors", "pydantic", "numpy", "transformers")
+
+
+@dataclass
+class ArtifactInfo:
+    """What an artifact says about itself; attached to a loaded model as `model.artifact_info`."""
+
+    path: Path
+    format_version: int
+    created: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    packages: dict[str, str] = field(default_factory=dict)
+    plugins: dict[str, str] = field(default_factory=dict)
+    checksums: dict[str, str] = field(default_factory=dict)
+    label_names: list[str] = field(default_factory=list)
+    task: str = ""
+    # Set when the artifact was loaded from the registry by name.
+    name: str | None = None
+    version: int | None = None
+    source: str = "directory"
+
+
+# -- saving ---------------------------------------------------------------------------------------
+def _jsonable(x: Any) -> Any:
+    """Metrics/training summaries as strict JSON: tensors/arrays to lists, NaN/inf to None."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "tolist"):  # torch.Tensor, numpy array or scalar
+        return _jsonable(x.tolist())
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if x is None or isinstance(x, (bool, int, str)):
+        return x
+    if isinstance(x, Path):
+        return str(x)
+    return repr(x)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for dist in _PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[dist] = metadata.version(dist)
+    return out
+
+
+def _plugin_providers(cfg: ModelConfig) -> dict[str, str]:
+    """Which installed package provided the head and each named modality (for the model card)."""
+    from sseft.core.plugins import get_manager
+
+    pm = get_manager()
+    out: dict[str, str] = {}
+    wanted = [("head", cfg.head.name)] + [
+        ("modality", m.fingerprint["modality"])
+        for m in cfg.modalities
+        if m.fingerprint and "modality" in m.fingerprint
+    ]
+    for kind, name in wanted:
+        try:
+            package = pm.provider(kind, name)
+        except Exception:  # not installed through an entry point: record nothing
+            continue
+        version = ""
+        with contextlib.suppress(metadata.PackageNotFoundError, ValueError):
+            version = " " + metadata.version(package)
+        out[f"{kind}:{name}"] = package + version
+    return out
+
+
+def _model_section(cfg: ModelConfig) -> dict[str, Any]:
+    """The ModelConfig as JSON with the head config's defaults filled in, so that a later change of
+    a head's defaults cannot silently change the model this artifact rebuilds."""
+    data = cfg.model_dump(mode="json")
+    from sseft.core.plugins import get_head
+
+    with contextlib.suppress(Exception):  # unknown head: keep the config as given
+        head_cfg = get_head(cfg.head.name).config_model.model_validate(cfg.head.config)
+        data["head"]["config"] = head_cfg.model_dump(mode="json")
+    return data
+
+
+def artifact_config(
+    model: SseftModel, metrics: dict[str, Any] | None, training: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The config.json content for `model`."""
+    cfg = model.config
+    return {
+        "format_version": FORMAT_VERSION,
+        "model": _model_section(cfg),
+        "metrics": _jsonable(metrics or {}),
+        "training": _jsonable(training or {}),
+        "packages": _versions(),
+        "plugins": _plugin_providers(cfg),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def model_card(data: dict[str, Any], n_params: int) -> str:
+    """A short README.md: what the model predicts from what, how well, and how to load it."""
+    m = data["model"]
+    lines = [
+        "# sseft model",
+        "",
+        f"SSE-FT fusion of {len(m['modalities'])} modalit{'y' if len(m['modalities']) == 1 else 'ies'} "
+        f"with a `{m['head']['name']}` head ({m['task']}), {n_params:,} parameters.",
+        "",
+        f"**Labels:** {', '.join(m['label_names'])}",
+        "",
+        "| modality | dim | features from |",
+        "|---|---|---|",
+    ]
+    for s in m["modalities"]:
+        fp = s.get("fingerprint") or {}
+        src = fp.get("model") or fp.get("source") or "unknown"
+        lines.append(f"| {s['name']} | {s['dim']} | {src} |")
+    if data["metrics"]:
+        lines += ["", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in data["metrics"].items() if not isinstance(v, (dict, list))]
+    lines += [
+        "",
+        f"Created {data['created']} with sseft {data['packages'].get('sseft', '?')}, torch {data['packages'].get('torch', '?')}.",
+        "",
+        "```python",
+        "import sseft",
+        'model = sseft.load("path/to/this/directory")  # or a registry name',
+        "```",
+        "",
+        "Files: config.json (everything needed to rebuild the model), model.safetensors (weights),",
+        "checksums.json (sha256 of each file; `sseft models verify` checks them).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_artifact_files(
+    model: SseftModel,
+    directory: Path,
+    metrics: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+) -> None:
+    """Write the four artifact files into an existing, empty `directory` (no atomicity here)."""
+    from safetensors.torch import save_model
+
+    data = artifact_config(model, metrics, training)
+    n_params = sum(p.numel() for p in model.parameters())
+    (directory / CONFIG).write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    save_model(model, str(directory / WEIGHTS), metadata={"format": "pt"})
+    (directory / CARD).write_text(model_card(data, n_params), encoding="utf-8")
+    from .integrity import write_checksums
+
+    write_checksums(directory)
+
+
+def save_artifact(
+    model: SseftModel,
+    directory: str | os.PathLike[str],
+    metrics: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Save `model` as an artifact directory, atomically: written beside `directory`, then renamed.
+
+    Refuses a non-empty existing `directory` unless `overwrite=True`.
+    """
+    if not hasattr(model, "config") or not hasattr(model.config, "model_dump"):
+        raise RegistryError(
+            f"cannot save {type(model).__name__}: expected an SseftModel (with a ModelConfig .config)"
+        )
+    target = Path(directory).expanduser().absolute()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
+        raise RegistryError(
+            f"{target}: already exists and is not empty; pass overwrite=True or choose a new directory"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir()
+    try:
+        write_artifact_files(model, tmp, metrics, training)
+        fsync_tree(tmp)
+        old = None
+        if target.exists():  # move the old one aside first so the swap is two renames
+            old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:12]}"
+            target.rename(old)
+        tmp.rename(target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+# -- loading --------------------------------------------------------------------------------------
+def _artifact_dir(path: str | os.PathLike[str]) -> Path:
+    p = Path(path).expanduser()
+    if p.is_file():
+        if p.name in (CONFIG, WEIGHTS, CHECKSUMS) and (p.parent / CONFIG).is_file():
+            return p.parent
+        kind = "a single .safetensors file" if p.suffix == ".safetensors" else "a file"
+        raise IntegrityError(
+            f"{p}: is {kind}; sseft loads an artifact directory (config.json + model.safetensors + checksums.json), "
+            "as written by sseft.save"
+        )
+    if not p.is_dir():
+        raise RegistryError(f"{p}: no such artifact directory")
+    return p
+
+
+def check_plugins(cfg: ModelConfig, path: Path) -> None:
+    """Raise PluginError naming the head/modality plugin a model needs but this install lacks."""
+    from sseft.core.plugins import get_manager
+
+    pm = get_manager()
+    heads = pm.names("head")
+    if cfg.head.name not in heads:
+        raise PluginError(
+            f"{path}: this model needs the head plugin {cfg.head.name!r}, which is not installed "
+            f"(installed heads: {', '.join(heads) or 'none'}); install the package that provides it, see `sseft plugins`"
+        )
+    mods = pm.names("modality")
+    for spec in cfg.modalities:
+        plugin = (spec.fingerprint or {}).get("modality")
+        if plugin is not None and plugin not in mods:
+            raise PluginError(
+                f"{path}: modality {spec.name!r} of this model was extracted by the modality plugin {plugin!r}, "
+                f"which is not installed (installed: {', '.join(mods) or 'none'}); install the package that "
+                "provides it, see `sseft plugins`"
+            )
+
+
+def _short(keys: list[str], n: int = 8) -> str:
+    keys = sorted(keys)
+    more = f" (+{len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def load_weights(model: Any, path: Path, device: str = "cpu") -> None:
+    """Load safetensors weights into `model`; IntegrityError listing missing/unexpected keys or bad shapes."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_model
+
+    _header(path)  # truncated / garbled files get a clear message before safetensors sees them
+    try:
+        missing, unexpected = load_model(model, str(path), strict=False, device=device)
+    except SafetensorError as e:
+        raise IntegrityError(f"{path}: unreadable safetensors file ({e})") from None
+    except RuntimeError as e:  # shape mismatches from load_state_dict
+        detail = " ".join(line.strip() for line in str(e).splitlines()[1:4])
+        raise IntegrityError(f"{path}: weights do not fit the model in config.json: {detail}") from None
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {_short(list(missing))}")
+        if unexpected:
+            parts.append(f"unexpected keys: {_short(list(unexpected))}")
+        raise IntegrityError(
+            f"{path}: weights do not match the model described by config.json; {'; '.join(parts)}"
+        )
+
+
+def load_artifact(path: str | os.PathLike[str], device: str = "cpu", *, verify: bool = True) -> SseftModel:
+    """Rebuild the model of an artifact directory, load its weights, return it in eval mode.
+
+    Checks checksums first (unless verify=False), then the config, the plugins it names, and
+    the weights' keys and shapes. The result carries `model.artifact_info` (ArtifactInfo).
+    """
+    from sseft.core import model as core_model
+
+    d = _artifact_dir(path)
+    checksums = check_dir(d) if verify else {}
+    data = read_config(d)
+    try:
+        cfg = core_model.ModelConfig.model_validate(data["model"])
+    except ValidationError as e:
+        raise IntegrityError(format_validation_error(e, f"{d / CONFIG} (model section)")) from None
+    check_plugins(cfg, d)
+    try:
+        model = core_model.build_model(cfg)
+    except ValidationError as e:  # the head's own config model rejected config.head.config
+        raise IntegrityError(format_validation_error(e, f"{d / CONFIG} (head config)")) from None
+    model.to(device)
+    load_weights(model, d / WEIGHTS, device=device)
+    model.eval()
+    model.artifact_info = ArtifactInfo(
+        path=d.absolute(),
+        format_version=data["format_version"],
+        created=str(data.get("created", "")),
+        metrics=dict(data.get("metrics") or {}),
+        training=dict(data.get("training") or {}),
+        packages=dict(data.get("packages") or {}),
+        plugins=dict(data.get("plugins") or {}),
+        checksums=checksums,
+        label_names=list(cfg.label_names),
+        task=cfg.task,
+    )
+    return model

@@ -1,0 +1,423 @@
+"""The local model registry: named, versioned artifacts under one root, published atomically.
+
+    $SSEFT_HOME/models/<name>/<N>/       version N of <name> (an artifact directory)
+    $SSEFT_HOME/models/<name>/refs.json  {"last_version": N, "aliases": {"prod": 3}}
+    $SSEFT_HOME/.locks/<name>.lock       serialises version numbering and alias edits per name
+    $SSEFT_HOME/.staging/<id>/ + <id>.lock   publishes in progress (the lock is held while writing)
+
+Publishing writes into .staging (same filesystem), verifies, fsyncs, then takes the name's lock,
+picks N and renames the staging directory to models/<name>/<N>: a version is either complete or
+absent. A publisher that dies leaves only a staging directory whose lock nobody holds; `gc` removes
+those. References are validated as strings (names.py) before any path is built.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from sseft.core.errors import IntegrityError, RegistryError, UnknownNameError
+from sseft.core.plugins import unknown_name_message
+
+from .integrity import CHECKSUMS, check_dir, fsync_dir, fsync_tree, read_checksums, verify_dir
+from .names import NAME_RE, VERSION_RE, ModelRef, parse_ref, validate_alias
+
+# Fault-injection seam for tests: called with the name of each publish step as it completes
+# ("staged", "written", "verified", "fsynced", "locked", "renamed", "refs"). A hook that raises
+# or calls os._exit simulates a crash at that point.
+FAULT_HOOK: Callable[[str], None] | None = None
+LOCK_TIMEOUT = 120.0
+
+
+def _step(name: str) -> None:
+    if FAULT_HOOK is not None:
+        FAULT_HOOK(name)
+
+
+def registry_root() -> Path:
+    """$SSEFT_HOME, else the user's cache directory (e.g. ~/.cache/sseft). Nothing is created."""
+    env = os.environ.get("SSEFT_HOME", "").strip()
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("sseft", appauthor=False))
+
+
+@dataclass
+class ModelEntry:
+    """One listed model version (or a plugin-shipped artifact, with version None)."""
+
+    name: str
+    version: int | None
+    path: Path
+    source: str = "local"
+    aliases: list[str] = field(default_factory=list)
+    latest: bool = False
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return self.name if self.version is None else f"{self.name}@{self.version}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "ref": self.ref,
+            "aliases": self.aliases,
+            "latest": self.latest,
+            "source": self.source,
+            "path": str(self.path),
+            **self.summary,
+        }
+
+
+def _summary(path: Path) -> dict[str, Any]:
+    """A few config.json fields for listings; never raises (a broken artifact shows its error)."""
+    try:
+        data = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        m = data["model"]
+        return {
+            "task": m["task"],
+            "head": m["head"]["name"],
+            "modalities": [s["name"] for s in m["modalities"]],
+            "label_names": m["label_names"],
+            "metrics": data.get("metrics", {}),
+            "created": data.get("created"),
+        }
+    except Exception as e:
+        return {"error": f"unreadable config.json: {type(e).__name__}: {e}"}
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def copy_artifact_files(src: Path, dest: Path) -> None:
+    """Copy exactly the files an artifact's checksum list names, plus the list itself."""
+    for name in [*read_checksums(src), CHECKSUMS]:
+        if not (src / name).is_file():
+            raise IntegrityError(
+                f"{src / name}: listed in {CHECKSUMS} but missing; the artifact is incomplete"
+            )
+        shutil.copyfile(src / name, dest / name)
+
+
+class Registry:
+    """Named, versioned artifacts under `root` (default: registry_root(), read when first used)."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self._root = Path(root) if root is not None else None
+
+    # -- paths (only ever built from validated names) ---------------------------------------------
+    @property
+    def root(self) -> Path:
+        return self._root if self._root is not None else registry_root()
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    def _lock(self, name: str) -> FileLock:
+        locks = self.root / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(locks / f"{name}.lock"), timeout=LOCK_TIMEOUT)
+
+    def _refs(self, name: str) -> dict[str, Any]:
+        p = self.models_dir / name / "refs.json"
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+            return {
+                "last_version": int(data.get("last_version", 0)),
+                "aliases": dict(data.get("aliases", {})),
+            }
+        except FileNotFoundError:
+            return {"last_version": 0, "aliases": {}}
+        except (ValueError, TypeError, AttributeError) as e:
+            raise RegistryError(
+                f"{p}: unreadable ({e}); fix or delete it (aliases of {name!r} are lost)"
+            ) from None
+
+    def versions(self, name: str) -> list[int]:
+        """Published versions of `name`, ascending (empty if none)."""
+        d = self.models_dir / name
+        if not d.is_dir():
+            return []
+        return sorted(int(p.name) for p in d.iterdir() if VERSION_RE.match(p.name) and p.is_dir())
+
+    def names(self) -> list[str]:
+        if not self.models_dir.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.models_dir.iterdir() if NAME_RE.match(p.name) and self.versions(p.name)
+        )
+
+    # -- resolving --------------------------------------------------------------------------------
+    def resolve(self, ref: str | ModelRef) -> ModelEntry:
+        """The entry a reference points at: local versions first, then plugin-shipped artifacts."""
+        r = ref if isinstance(ref, ModelRef) else parse_ref(ref)  # validated before any filesystem access
+        versions = self.versions(r.name)
+        if versions:
+            refs = self._refs(r.name)
+            if r.version is not None:
+                v = r.version
+                if v not in versions:
+                    raise UnknownNameError(
+                        f"model {r.name!r} has no version {v}; published versions: {', '.join(map(str, versions))}"
+                    )
+            elif r.alias is not None:
+                if r.alias not in refs["aliases"]:
+                    known = ", ".join(sorted(refs["aliases"])) or "none"
+                    raise UnknownNameError(
+                        f"model {r.name!r} has no alias {r.alias!r} (aliases: {known}); see `sseft models tag`"
+                    )
+                v = int(refs["aliases"][r.alias])
+                if v not in versions:
+                    raise RegistryError(
+                        f"alias {r.name}@{r.alias} points at version {v}, which was removed; re-tag it"
+                    )
+            else:
+                v = versions[-1]
+            return self._entry(r.name, v, versions, refs)
+        plugin = self._plugin_models().get(r.name)
+        if plugin is not None:
+            if not r.is_latest:
+                raise UnknownNameError(
+                    f"model {r.name!r} is shipped by a plugin and has no versions or aliases; use {r.name!r}"
+                )
+            return plugin
+        names = self.names() + [*self._plugin_models()]
+        raise UnknownNameError(unknown_name_message("model", r.name, names))
+
+    def _entry(self, name: str, v: int, versions: list[int], refs: dict[str, Any]) -> ModelEntry:
+        path = self.models_dir / name / str(v)
+        aliases = sorted(a for a, x in refs["aliases"].items() if int(x) == v)
+        return ModelEntry(name, v, path, "local", aliases, v == versions[-1], _summary(path))
+
+    def _plugin_models(self) -> dict[str, ModelEntry]:
+        """Artifacts shipped by plugins through the `register_models` hook."""
+        from sseft.core.plugins import get_manager
+
+        pm = get_manager()
+        out = {}
+        for name, obj in pm.items("model"):
+            path = Path(obj.path)
+            out[name] = ModelEntry(
+                name, None, path, f"plugin:{pm.provider('model', name)}", [], True, _summary(path)
+            )
+        return out
+
+    def list(self, pattern: str = "*") -> builtins.list[ModelEntry]:
+        """Every local version and plugin artifact whose name (or name@version, if the pattern has
+        an '@') matches the fnmatch pattern."""
+        out: builtins.list[ModelEntry] = []
+        for name in self.names():
+            versions, refs = self.versions(name), self._refs(name)
+            out += [self._entry(name, v, versions, refs) for v in versions]
+        local = {e.name for e in out}
+        out += [e for n, e in sorted(self._plugin_models().items()) if n not in local]
+        key = (lambda e: e.ref) if "@" in pattern else (lambda e: e.name)
+        return [e for e in out if fnmatchcase(key(e), pattern)]
+
+    # -- publishing -------------------------------------------------------------------------------
+    def publish_dir(self, src: str | os.PathLike[str], name: str) -> ModelEntry:
+        """Publish a copy of the artifact directory `src` as the next version of `name`."""
+        name = _plain_name(name)  # validated before any filesystem access
+        src_path = Path(src).expanduser()
+        check_dir(src_path)  # refuse to publish something that would not load
+        return self.publish_with(lambda d: copy_artifact_files(src_path, d), name)
+
+    def publish_with(self, fill: Callable[[Path], None], name: str) -> ModelEntry:
+        """Publish whatever `fill(staging_dir)` writes as the next version of `name`, atomically."""
+        name = _plain_name(name)
+        staging_root = self.root / ".staging"
+        staging_root.mkdir(parents=True, exist_ok=True)
+        sid = f"{name}-{uuid.uuid4().hex[:12]}"
+        staging = staging_root / sid
+        lock_path = staging_root / f"{sid}.lock"
+        try:
+            # Held for the whole publish: gc removes only staging dirs whose lock is free (owner gone).
+            with FileLock(str(lock_path), timeout=0):
+                staging.mkdir()
+                try:
+                    _step("staged")
+                    fill(staging)
+                    _step("written")
+                    check_dir(staging)
+                    _step("verified")
+                    fsync_tree(staging)
+                    _step("fsynced")
+                    version = self._commit(staging, name)
+                except BaseException:
+                    shutil.rmtree(staging, ignore_errors=True)
+                    raise
+        finally:
+            lock_path.unlink(missing_ok=True)
+        return self.resolve(ModelRef(name, version=version))
+
+    def _commit(self, staging: Path, name: str) -> int:
+        """Under the name's lock: pick the next version, rename staging into place, record it."""
+        with self._lock(name):
+            _step("locked")
+            mdir = self.models_dir / name
+            mdir.mkdir(parents=True, exist_ok=True)
+            refs = self._refs(name)
+            # Never reuse a number, even of a removed version (a cached `name@3` must stay unique).
+            version = max([refs["last_version"], *self.versions(name)]) + 1
+            staging.rename(mdir / str(version))
+            fsync_dir(mdir)
+            _step("renamed")
+            refs["last_version"] = version
+            _write_json_atomic(mdir / "refs.json", refs)
+            _step("refs")
+        return version
+
+    # -- aliases, removal -------------------------------------------------------------------------
+    def tag(self, ref: str, alias: str) -> ModelEntry:
+        """Point `name@alias` at the version `ref` resolves to (moving it if it exists)."""
+        r = parse_ref(ref)
+        validate_alias(alias)
+        entry = self.resolve(r)
+        if entry.version is None:
+            raise RegistryError(
+                f"{entry.name!r} is shipped by a plugin ({entry.source}); only local models can be tagged"
+            )
+        with self._lock(r.name):
+            refs = self._refs(r.name)
+            refs["aliases"][alias] = entry.version
+            _write_json_atomic(self.models_dir / r.name / "refs.json", refs)
+        return self.resolve(ModelRef(r.name, version=entry.version))
+
+    def remove(self, ref: str) -> builtins.list[str]:
+        """`name@N`: that version; `name@alias`: the alias only; `name`: every version. Returns what went."""
+        r = parse_ref(ref)
+        with self._lock(r.name):
+            versions = self.versions(r.name)
+            if not versions:
+                raise UnknownNameError(unknown_name_message("model", r.name, self.names()))
+            refs = self._refs(r.name)
+            mdir = self.models_dir / r.name
+            if r.alias is not None:
+                if refs["aliases"].pop(r.alias, None) is None:
+                    raise UnknownNameError(f"model {r.name!r} has no alias {r.alias!r}")
+                _write_json_atomic(mdir / "refs.json", refs)
+                return [f"{r.name}@{r.alias}"]
+            if r.version is not None:
+                if r.version not in versions:
+                    raise UnknownNameError(f"model {r.name!r} has no version {r.version}")
+                self._trash(mdir / str(r.version))
+                refs["aliases"] = {a: v for a, v in refs["aliases"].items() if int(v) != r.version}
+                _write_json_atomic(mdir / "refs.json", refs)
+                return [f"{r.name}@{r.version}"]
+            for v in versions:
+                self._trash(mdir / str(v))
+            # Keep refs.json (last_version) so that numbers are not reused after a full removal.
+            refs["aliases"] = {}
+            _write_json_atomic(mdir / "refs.json", refs)
+            return [f"{r.name}@{v}" for v in versions]
+
+    def _trash(self, path: Path) -> None:
+        """Make `path` vanish atomically (rename into .staging), then delete it."""
+        staging_root = self.root / ".staging"
+        staging_root.mkdir(parents=True, exist_ok=True)
+        gone = staging_root / f"trash-{uuid.uuid4().hex[:12]}"
+        path.rename(gone)
+        fsync_dir(path.parent)
+        shutil.rmtree(gone, ignore_errors=True)
+
+    # -- maintenance ------------------------------------------------------------------------------
+    def verify(self, pattern: str = "*") -> dict[str, builtins.list[str]]:
+        """{ref: problems} for every listed artifact matching `pattern` (a reference or a wildcard)."""
+        if not any(c in pattern for c in "*?["):
+            e = self.resolve(pattern)
+            return {e.ref: verify_dir(e.path)}
+        return {e.ref: verify_dir(e.path) for e in self.list(pattern)}
+
+    def gc(self) -> builtins.list[Path]:
+        """Remove what crashed publishers left behind: staging dirs whose lock is free, stray temp
+        files, names with no version left. Safe to run beside live publishers."""
+        removed: builtins.list[Path] = []
+        staging_root = self.root / ".staging"
+        if staging_root.is_dir():
+            for p in sorted(staging_root.iterdir()):
+                if p.suffix == ".lock":
+                    continue
+                lock_path = staging_root / f"{p.name}.lock"
+                try:
+                    with FileLock(str(lock_path), timeout=0):  # free lock: its publisher is gone
+                        if p.is_dir():
+                            shutil.rmtree(p, ignore_errors=True)
+                        else:
+                            p.unlink(missing_ok=True)
+                        lock_path.unlink(missing_ok=True)
+                        removed.append(p)
+                except Timeout:
+                    continue  # a live publisher
+            for p in sorted(staging_root.glob("*.lock")):
+                if not (staging_root / p.stem).exists():
+                    try:
+                        with FileLock(str(p), timeout=0):
+                            p.unlink(missing_ok=True)
+                            removed.append(p)
+                    except Timeout:
+                        continue
+        if self.models_dir.is_dir():
+            for mdir in sorted(self.models_dir.iterdir()):
+                if not NAME_RE.match(mdir.name) or not mdir.is_dir():
+                    continue
+                with self._lock(mdir.name):
+                    for p in mdir.glob(".refs.json.tmp-*"):
+                        p.unlink(missing_ok=True)
+                        removed.append(p)
+                    if not any(mdir.iterdir()):  # a publisher died between mkdir and rename
+                        mdir.rmdir()
+                        removed.append(mdir)
+        return removed
+
+    def export(self, ref: str, dest: str | os.PathLike[str]) -> Path:
+        """Copy a verified artifact to `dest` (new or empty directory), atomically."""
+        entry = self.resolve(ref)
+        check_dir(entry.path)
+        target = Path(dest).expanduser().absolute()
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise RegistryError(f"{target}: already exists and is not empty; choose a new directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
+        tmp.mkdir()
+        try:
+            copy_artifact_files(entry.path, tmp)
+            check_dir(tmp)
+            fsync_tree(tmp)
+            if target.exists():
+                target.rmdir()
+            tmp.rename(target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+
+def _plain_name(name: str) -> str:
+    """A publish target must be a bare name: versions are assigned, never chosen."""
+    r = parse_ref(name)
+    if not r.is_latest or "@" in name:
+        raise RegistryError(
+            f"publish to a bare name such as {r.name!r}, not {name!r}: the version number is assigned"
+        )
+    return r.name

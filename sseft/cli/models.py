@@ -1,0 +1,175 @@
+"""`sseft models ...`: list, inspect, publish, tag, remove, export, import, verify and clean the registry.
+
+Only click and the torch-free registry modules are imported here; nothing in this group builds a
+model, so none of these commands imports torch (publishing a directory only copies and verifies).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from sseft.core.errors import IntegrityError, RegistryError
+from sseft.registry.names import parse_ref, validate_name
+from sseft.registry.store import ModelEntry, Registry
+
+
+def _fmt_metrics(metrics: dict) -> str:
+    items = [(k, v) for k, v in (metrics or {}).items() if isinstance(v, (int, float))][:3]
+    return " ".join(f"{k}={v:.4g}" for k, v in items)
+
+
+@click.group()
+def models() -> None:
+    """Trained models in the registry ($SSEFT_HOME, default: the user's cache directory)."""
+
+
+@models.command("list")
+@click.argument("pattern", default="*")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_cmd(pattern: str, as_json: bool) -> None:
+    """List model versions whose name matches PATTERN (wildcards: * ? [..]; 'name@*' matches versions)."""
+    entries = Registry().list(pattern)
+    if as_json:
+        click.echo(json.dumps([e.as_dict() for e in entries], indent=2, default=str))
+        return
+    if not entries:
+        click.echo(f"no models match {pattern!r} in {Registry().root}")
+        return
+    rows = [("REF", "ALIASES", "TASK", "HEAD", "MODALITIES", "METRICS", "SOURCE")]
+    for e in entries:
+        s = e.summary
+        aliases = ",".join((["latest"] if e.latest and e.version is not None else []) + e.aliases)
+        rows.append(
+            (
+                e.ref,
+                aliases or "-",
+                s.get("task", "?"),
+                s.get("head", "?"),
+                ",".join(s.get("modalities", [])) or "?",
+                _fmt_metrics(s.get("metrics", {})) or "-",
+                e.source if "error" not in s else f"{e.source} (BROKEN)",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+@models.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(name: str, as_json: bool) -> None:
+    """Details of NAME (name, name@3, name@prod): path, aliases, config, metrics."""
+    e = Registry().resolve(name)
+    try:
+        config = json.loads((e.path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise IntegrityError(f"{e.path / 'config.json'}: unreadable ({err})") from None
+    data = {**e.as_dict(), "config": config}
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    m = config.get("model", {})
+    click.echo(f"{e.ref}  ({e.source})")
+    click.echo(f"  path        {e.path}")
+    click.echo(f"  aliases     {', '.join(e.aliases) or '-'}{'  (latest)' if e.latest else ''}")
+    click.echo(f"  task        {m.get('task')}  head={m.get('head', {}).get('name')}")
+    click.echo(f"  labels      {', '.join(m.get('label_names', []))}")
+    for s in m.get("modalities", []):
+        fp = s.get("fingerprint") or {}
+        click.echo(
+            f"  modality    {s.get('name')} dim={s.get('dim')} from {fp.get('model') or fp.get('source') or '?'}"
+        )
+    click.echo(f"  fusion      {json.dumps(m.get('fusion', {}))}")
+    for k, v in (config.get("metrics") or {}).items():
+        click.echo(f"  metric      {k} = {v}")
+    click.echo(f"  created     {config.get('created')}  sseft {config.get('packages', {}).get('sseft', '?')}")
+
+
+@models.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("name")
+def publish(directory: Path, name: str) -> None:
+    """Publish the artifact DIRECTORY as the next version of NAME (verified, atomic)."""
+    e = Registry().publish_dir(directory, name)
+    click.echo(f"published {e.ref}")
+
+
+@models.command()
+@click.argument("ref")
+@click.argument("alias")
+def tag(ref: str, alias: str) -> None:
+    """Point NAME@ALIAS at the version REF resolves to (moves an existing alias)."""
+    e = Registry().tag(ref, alias)
+    click.echo(f"{e.name}@{alias} -> {e.ref}")
+
+
+@models.command()
+@click.argument("ref")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before removing every version of a name.")
+def rm(ref: str, yes: bool) -> None:
+    """Remove NAME@V (one version), NAME@ALIAS (the alias only) or NAME (every version)."""
+    r = parse_ref(ref)
+    if r.is_latest and "@" not in ref and not yes:
+        click.confirm(f"remove every version of {r.name!r}?", abort=True)
+    for gone in Registry().remove(ref):
+        click.echo(f"removed {gone}")
+
+
+@models.command()
+@click.argument("ref")
+@click.argument("directory", type=click.Path(path_type=Path))
+def export(ref: str, directory: Path) -> None:
+    """Copy model REF (verified) into the new or empty DIRECTORY."""
+    out = Registry().export(ref, directory)
+    click.echo(f"exported {ref} to {out}")
+
+
+@models.command("import")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("name", required=False)
+def import_cmd(directory: Path, name: str | None) -> None:
+    """Publish the artifact DIRECTORY under NAME (default: the directory's name, lowercased)."""
+    if name is None:
+        candidate = directory.resolve().name.lower()
+        try:
+            name = validate_name(candidate)
+        except RegistryError:
+            raise RegistryError(
+                f"{directory}: {candidate!r} is not a valid model name; pass NAME explicitly"
+            ) from None
+    e = Registry().publish_dir(directory, name)
+    click.echo(f"imported {directory} as {e.ref}")
+
+
+@models.command()
+@click.argument("ref", default="*")
+def verify(ref: str) -> None:
+    """Check the checksums and files of REF (a reference or wildcard pattern; default: everything)."""
+    results = Registry().verify(ref)
+    bad = 0
+    for name, problems in results.items():
+        if problems:
+            bad += 1
+            click.echo(f"FAIL {name}: {'; '.join(problems)}")
+        else:
+            click.echo(f"ok   {name}")
+    if not results:
+        click.echo(f"no models match {ref!r}")
+    if bad:
+        raise IntegrityError(f"{bad} of {len(results)} artifacts failed verification")
+
+
+@models.command()
+def gc() -> None:
+    """Remove leftovers of interrupted publishes (safe while others publish)."""
+    removed = Registry().gc()
+    for p in removed:
+        click.echo(f"removed {p}")
+    click.echo(f"{len(removed)} leftover{'s' if len(removed) != 1 else ''} removed")
+
+
+__all__ = ["models", "ModelEntry"]

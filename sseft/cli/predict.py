@@ -1,0 +1,171 @@
+"""`sseft predict`: a trained model's prediction for a clip, or for every row of a manifest.
+
+    sseft predict --model meld-emotion --video clip.mp4 --text "Oh my God!"
+    sseft predict --model mosi-sentiment --audio x.wav --text-file x.txt --json
+    sseft predict --model meld-emotion --manifest items.csv --out predictions.csv --explain plots/
+
+The model's extractors are rebuilt from the fingerprints it recorded (`--set text.model=DIR` points
+at a local copy of an encoder). text -> text, audio (or the video's audio track) -> speech, video ->
+face; other modality plugins declare their own input kind (`--input eeg=rec.npy`).
+Exit code (batch): 0 when every item was predicted or already in --out, else the number of failed
+items (capped at 125; listed in failures.jsonl next to --out).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sseft.core.errors import ConfigError, DataError
+
+
+@click.command()
+@click.option("--model", "model_ref", required=True, metavar="NAME", help="Registry name (name, name@3) or artifact dir.")
+@click.option("--text", help="The utterance's transcript.")
+@click.option("--text-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the transcript from a UTF-8 file.")
+@click.option("--audio", type=click.Path(dir_okay=False, path_type=Path), help="Audio file (wav/flac/...) for speech.")
+@click.option("--video", type=click.Path(dir_okay=False, path_type=Path), help="Video for face (and speech, if no --audio).")
+@click.option("--input", "extra_inputs", multiple=True, metavar="KIND=VALUE", help="Input of another kind a plugin declares (eeg=rec.npy).")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path), help="CSV/JSONL of items (id + one column per modality or input kind).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Predictions CSV for --manifest (resumed if it exists).")
+@click.option("--json", "as_json", is_flag=True, help="Print the prediction as JSON.")
+@click.option("--allow-missing", is_flag=True, help="Predict without a modality that has no input (fed as an empty sequence).")
+@click.option("--explain", type=click.Path(file_okay=False, path_type=Path), help="Write an attention plot (PNG) per item here.")
+@click.option("--set", "sets", multiple=True, metavar="MOD.FIELD=VALUE", help="Extractor override, e.g. text.model=/models/roberta-large.")
+@click.option("--device", default=None, help="torch device (default cpu).")
+@click.option("--batch-size", default=8, show_default=True, help="Items per forward pass (--manifest).")
+@click.option("--no-progress", is_flag=True, help="No progress bar (--manifest).")
+def predict(
+    model_ref: str, text: str | None, text_file: Path | None, audio: Path | None, video: Path | None,
+    extra_inputs: tuple[str, ...], manifest: Path | None, out: Path | None, as_json: bool, allow_missing: bool,
+    explain: Path | None, sets: tuple[str, ...], device: str | None, batch_size: int, no_progress: bool,
+) -> None:  # fmt: skip
+    """Predict emotion/sentiment of a clip (text, audio, video) or of every item of a manifest."""
+    raw = _inputs(text, text_file, audio, video, extra_inputs)
+    if manifest is not None:
+        if raw:
+            raise click.UsageError("--manifest reads the inputs from the manifest: drop --text/--audio/--video/--input")
+        if out is None:
+            raise click.UsageError("--manifest needs --out FILE.csv (the predictions; resumed if it exists)")
+    elif not raw:
+        raise click.UsageError("give at least one input (--text, --text-file, --audio, --video, --input) or --manifest")
+    if batch_size < 1:
+        raise click.UsageError("--batch-size must be >= 1")
+    import sseft
+    from sseft.core.inference import Predictor
+
+    model = sseft.load(model_ref, device=device or "cpu")
+    predictor = Predictor(model, sets, allow_missing=True if allow_missing else None, device=device)
+    if manifest is not None:
+        assert out is not None
+        _batch(predictor, manifest, out, batch_size, not no_progress, explain)
+        return
+    item_id = next((p.stem for p in (video, audio, text_file) if p is not None), "input")
+    (res,) = predictor.predict_items([raw], ids=[item_id], explain=explain)
+    if not hasattr(res, "task"):  # an ItemError: one line, exit code 2
+        raise DataError(res.reason)
+    if as_json:
+        click.echo(json.dumps({"model": predictor.ref, **res.to_dict()}, indent=2, ensure_ascii=False))
+    else:
+        click.echo(_report(predictor, res))
+
+
+def _inputs(
+    text: str | None, text_file: Path | None, audio: Path | None, video: Path | None, extra: tuple[str, ...]
+) -> dict[str, Any]:
+    if text is not None and text_file is not None:
+        raise click.UsageError("give --text or --text-file, not both")
+    if text_file is not None:
+        if not text_file.is_file():
+            raise DataError(f"{text_file}: text file not found")
+        text = text_file.read_text(encoding="utf-8").strip()
+    raw: dict[str, Any] = {k: v for k, v in (("text", text), ("audio", audio), ("video", video)) if v is not None}
+    for item in extra:
+        kind, sep, value = item.partition("=")
+        if not sep or not kind.strip():
+            raise ConfigError(f"--input {item!r}: expected KIND=VALUE, e.g. eeg=recording.npy")
+        raw[kind.strip()] = value
+    return raw
+
+
+def _report(predictor: Any, res: Any) -> str:
+    """The human-readable single-item output."""
+    used_kind = res.notes.get("inputs", {})
+    lines = [
+        f"model: {predictor.ref} ({res.task}; labels: {', '.join(res.label_names)})",
+        "modalities used: " + (", ".join(f"{m} (from {used_kind.get(m, 'features')})" for m in res.modalities_used)),
+    ]
+    if res.missing:
+        lines.append(f"missing (fed as empty sequences): {', '.join(res.missing)}")
+    if res.notes.get("unused_inputs"):
+        lines.append(f"inputs this model does not use: {', '.join(res.notes['unused_inputs'])}")
+    for m in res.notes.get("empty", []):
+        lines.append(f"note: {m} gave an empty sequence (e.g. no face found); the model relied on its CLS")
+    for m, c in res.notes.get("cropped", {}).items():
+        lines.append(f"note: {m} cropped from {c['from']} to {c['to']} frames (the model's max_len)")
+    lines += [f"prediction: {res.summary()}", "", res.table()]
+    if "explain" in res.notes:
+        lines.append(f"\nexplain: {res.notes['explain']}")
+    return "\n".join(lines)
+
+
+def _batch(predictor: Any, manifest: Path, out: Path, batch_size: int, progress: bool, explain: Path | None) -> None:
+    from sseft.core.inference import predict_rows
+
+    rows, extra = manifest_rows(predictor, manifest)
+    summary = predict_rows(
+        predictor, rows, out, batch_size=batch_size, progress=progress, explain=explain, extra_columns=extra
+    )
+    click.echo(summary.line())
+    sys.exit(summary.exit_code)
+
+
+def manifest_rows(predictor: Any, manifest: Path) -> tuple[list[Any], list[str]]:
+    """The manifest's rows as RowInputs (inputs by modality name or input kind) + extra output columns.
+
+    Format as the `manifest` dataset plugin reads it (CSV or JSONL, `id` column, relative paths against
+    the manifest's folder); `split` and labels are optional here, a `label` column is copied to `true_label`.
+    """
+    from sseft.core.inference import RowInput
+    from sseft.plugins.datasets.manifest import ManifestConfig, read_rows
+
+    columns, rows = read_rows(ManifestConfig(root=manifest))
+    if "id" not in columns:
+        raise DataError(f"{manifest}: no column 'id' (columns: {', '.join(columns)}); one unique id per item")
+    kinds = predictor.input_kinds()
+    text_cols = {"text", *(m for m, ks in kinds.items() if ks[0] == "text")}
+    usable = set(kinds) | {k for ks in kinds.values() for k in ks}
+    cols = [c for c in columns if c in usable]
+    if not cols:
+        raise DataError(
+            f"{manifest}: no column this model reads (columns: {', '.join(columns)}; expected some of {', '.join(sorted(usable))})"
+        )
+    extra = ["true_label"] if "label" in columns else []
+    out = []
+    for line, rec in rows:
+        item_id = str(rec.get("id") or "").strip()
+        if not item_id:
+            out.append(RowInput(id=f"{manifest.name}:line{line}", error=f"line {line}: empty id"))
+            continue
+        inputs: dict[str, Any] = {}
+        for c in cols:
+            v = rec.get(c)
+            if v is None or not str(v).strip():
+                continue
+            if c in text_cols:
+                inputs[c] = str(v)
+            else:
+                p = Path(str(v).strip()).expanduser()
+                inputs[c] = p if p.is_absolute() else manifest.parent / p
+        for c in cols:  # a `face` column holding a video also feeds `video` readers (speech's audio track)
+            first = kinds.get(c, ("",))[0]
+            if c in inputs and first and first != c and first not in inputs and first not in text_cols:
+                inputs[first] = inputs[c]
+        if extra:
+            inputs["_extra"] = {"true_label": rec.get("label", "")}
+        out.append(RowInput(id=item_id, inputs=inputs))
+    return out, extra

@@ -1,0 +1,92 @@
+"""`sseft train`, `sseft evaluate`, `sseft ablate` (torch is imported inside the command bodies)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a config field (repeatable)."
+)
+@click.option("--resume", is_flag=True, help="Continue from the run's latest checkpoint.")
+@click.option("--register", metavar="NAME", help="Publish the best model to the registry under NAME.")
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run directory (default runs/<name>).",
+)
+@click.option("--no-export", is_flag=True, help="Do not write the artifact directory <run>/model.")
+def train(
+    config: Path, overrides: tuple[str, ...], resume: bool, register: str | None, output_dir: Path | None,
+    no_export: bool,
+) -> None:  # fmt: skip
+    """Train an SSE-FT model on a feature store (works under `accelerate launch -m sseft train`)."""
+    from sseft.core.training.experiment import load_experiment
+    from sseft.core.training.report import metrics_table
+    from sseft.core.training.trainer import train as run
+
+    cfg = load_experiment(config, overrides)
+    res = run(cfg, output_dir, resume=resume, register=register, export=not no_export)
+    from accelerate import PartialState
+
+    if not PartialState().is_main_process:
+        return
+    click.echo(f"run: {res.output_dir} (world size {res.world_size}, best epoch {res.best_epoch})")
+    if res.test_metrics is not None:
+        from sseft.core.training.evaluate import scalar_metrics
+
+        m = scalar_metrics(res.test_metrics)
+        m.pop("best_epoch", None)
+        click.echo(metrics_table({cfg.name: m}, list(m)), nl=False)
+    if res.artifact:
+        click.echo(f"model: {res.artifact}")
+    if res.registered:
+        click.echo(f"registered: {res.registered}")
+
+
+@click.command()
+@click.argument("model")
+@click.option(
+    "--data", "store", required=True, type=click.Path(path_type=Path), help="Feature store directory."
+)
+@click.option("--split", default="test", show_default=True)
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate(model: str, store: Path, split: str, batch_size: int, as_json: bool) -> None:
+    """Recompute the metrics of a trained model (registry name or artifact/run directory) on a split."""
+    from sseft.core.training.evaluate import scalar_metrics
+    from sseft.core.training.report import metrics_table
+    from sseft.core.training.run_eval import evaluate_model
+
+    metrics = evaluate_model(model, store, split=split, batch_size=batch_size)
+    if metrics is None:  # not the main process
+        return
+    if as_json:
+        click.echo(json.dumps(metrics, indent=2))
+    else:
+        click.echo(metrics_table({model: scalar_metrics(metrics)}, list(scalar_metrics(metrics))), nl=False)
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a config field (repeatable)."
+)
+@click.option(
+    "--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Default runs/<name>-ablate."
+)
+@click.option("--only", multiple=True, help="Run only these presets (repeatable).")
+def ablate(config: Path, overrides: tuple[str, ...], output_dir: Path | None, only: tuple[str, ...]) -> None:
+    """Run the paper's Table 8 ablations (uni/dual/tri-modal, no IMA, concat) and compare them."""
+    from sseft.core.training.ablate import run_ablation
+    from sseft.core.training.experiment import load_experiment
+
+    cfg = load_experiment(config, overrides)
+    table = run_ablation(cfg, output_dir, only=list(only) or None)
+    if table is not None:
+        click.echo(table, nl=False)

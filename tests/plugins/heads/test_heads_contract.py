@@ -1,0 +1,97 @@
+"""One contract test over EVERY head in the plugin registry (built-in and third-party alike)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from sseft.core.errors import DataError
+from sseft.core.plugins import get_manager
+
+HEADS = get_manager().names("head")
+B, D = 6, 12
+
+
+def _labels(task: str, k: int, gen: torch.Generator) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """label names, valid labels, and labels with one value out of the head's range."""
+    if task == "regression":
+        names = ["sentiment"]
+        good = torch.randn(B, generator=gen) * 2
+        bad = good.clone()
+        bad[2] = float("nan")
+    elif task == "multiclass":
+        names = [f"class{i}" for i in range(k)]
+        good = torch.randint(0, k, (B,), generator=gen)
+        bad = good.clone()
+        bad[2] = k + 2
+    else:
+        names = [f"emotion{i}" for i in range(k)]
+        good = torch.randint(0, 2, (B, k), generator=gen)
+        bad = good.clone()
+        bad[2, 1] = 2
+    return names, good, bad
+
+
+def test_the_builtin_heads_are_registered() -> None:
+    assert {"regression", "multiclass", "multilabel-binary"} <= set(HEADS)
+
+
+@pytest.mark.parametrize("name", HEADS)
+def test_head_contract(name: str) -> None:
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    plugin = get_manager().get("head", name)
+    assert plugin.task in ("regression", "multiclass", "multilabel")
+    names, labels, bad = _labels(plugin.task, 4, gen)
+
+    # the config round-trips through JSON unchanged
+    cfg = plugin.config_model()
+    again = plugin.config_model.model_validate(json.loads(cfg.model_dump_json()))
+    assert again == cfg
+
+    head = plugin.build(D, names, cfg)
+    assert isinstance(head, torch.nn.Module)
+    assert head.primary_metric in head.metric_names
+    assert isinstance(head.greater_is_better, bool)
+
+    fused = torch.randn(B, D, requires_grad=True)
+    out = head(fused)
+    expected_shape = {
+        "regression": (B, len(names)),
+        "multiclass": (B, len(names)),
+        "multilabel": (B, len(names), 2),
+    }
+    assert tuple(out.shape) == expected_shape[plugin.task]
+
+    # loss: finite, scalar, differentiable down to the input and every parameter
+    loss = head.loss(out, labels.to(head.label_dtype))
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert fused.grad is not None and torch.isfinite(fused.grad).all()
+    assert all(p.grad is not None for p in head.parameters() if p.requires_grad)
+
+    # predictions: one entry per item in every field
+    pred = head.predict(out.detach())
+    assert pred and all(len(v) == B for v in pred.values())
+    json.dumps(pred)  # plain JSON-able values
+
+    # metrics over the split: the declared keys, from tensors or numpy alike
+    m = head.metrics(out.detach(), labels)
+    assert set(head.metric_names) <= set(m)
+    m_np = head.metrics(out.detach().numpy(), labels.numpy())
+    primary = m[head.primary_metric]
+    assert primary == m_np[head.primary_metric] or (
+        math.isnan(primary) and math.isnan(m_np[head.primary_metric])
+    )
+
+    # labels outside the head's range: a DataError that names the value; empty split: DataError
+    head.validate_labels(labels)
+    with pytest.raises(
+        DataError, match={"regression": "is nan", "multiclass": "is 6", "multilabel": "is 2"}[plugin.task]
+    ):
+        head.validate_labels(bad)
+    with pytest.raises(DataError, match="empty"):
+        head.metrics(out.detach()[:0], labels[:0])

@@ -1,0 +1,276 @@
+"""The registry: names, versions, aliases, concurrent and interrupted publishing, gc, verify."""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import registry_workers
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from regtools import make_model
+
+import sseft
+from sseft.core.errors import IntegrityError, RegistryError, UnknownNameError
+from sseft.registry import api
+from sseft.registry import store as store_mod
+from sseft.registry.names import NAME_RE, looks_like_path, parse_ref
+from sseft.registry.store import Registry
+
+STEPS = ["staged", "written", "verified", "fsynced", "locked", "renamed", "refs"]
+
+
+@pytest.fixture
+def art(engine, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return sseft.save(make_model(engine, "regression", 2), tmp_path_factory.mktemp("src") / "art")
+
+
+def _home() -> Path:
+    return Path(os.environ["SSEFT_HOME"])
+
+
+# -- names ------------------------------------------------------------------------------------
+BAD_REFS = [
+    "",
+    "../x",
+    "/etc/passwd",
+    "a/b",
+    "a\\b",
+    "..",
+    ".hidden",
+    "A",
+    "a b",
+    "x@",
+    "x@../y",
+    "x@0",
+    "x@1/2",
+    "x@latest/..",
+    "é",
+    "x" * 65,
+    "a..b",
+    "x@prod@1",
+    "-x",
+    "x\x00y",
+]
+
+
+@contextlib.contextmanager
+def no_fs():
+    """Any filesystem access raises inside this block: names must be rejected before touching disk."""
+
+    def boom(*a, **k):
+        raise AssertionError(f"filesystem touched: {a[:1]}")
+
+    with pytest.MonkeyPatch.context() as m:
+        for fn in (
+            "stat",
+            "lstat",
+            "open",
+            "mkdir",
+            "makedirs",
+            "listdir",
+            "scandir",
+            "rename",
+            "replace",
+            "unlink",
+        ):
+            m.setattr(os, fn, boom)
+        m.setattr(builtins, "open", boom)
+        yield
+
+
+@pytest.mark.parametrize("bad", BAD_REFS)
+def test_bad_names_rejected_before_filesystem_access(bad: str, art: Path) -> None:
+    reg = Registry()
+    calls = [
+        lambda: reg.resolve(bad),
+        lambda: reg.publish_dir(art, bad),
+        lambda: reg.remove(bad),
+        lambda: reg.tag(bad, "prod"),
+        lambda: reg.tag("ok@1", bad),
+        lambda: sseft.publish(art, bad),
+    ]
+    if not looks_like_path(bad):  # a path-looking string is a directory for load(), by design
+        calls.append(lambda: sseft.load(bad))
+    errors = []
+    with no_fs():
+        for call in calls:
+            try:
+                call()
+            except RegistryError as e:
+                errors.append(str(e))
+    assert len(errors) == len(calls) and all("invalid" in e for e in errors), errors
+
+
+def test_publish_needs_a_bare_name(art: Path) -> None:
+    for ref in ("m@3", "m@prod", "m@latest"):
+        with pytest.raises(RegistryError, match="bare name"):
+            sseft.publish(art, ref)
+    assert not (_home() / "models").exists()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.text(max_size=30))
+def test_parsed_names_are_always_one_safe_path_component(text: str) -> None:
+    try:
+        r = parse_ref(text)
+    except RegistryError:
+        return
+    assert NAME_RE.match(r.name) and "/" not in r.name and "\\" not in r.name and ".." not in r.name
+    assert r.alias is None or ("/" not in r.alias and r.alias != "latest")
+
+
+# -- versions, aliases, removal ------------------------------------------------------------------
+def test_publish_resolve_tag_remove(art: Path, engine) -> None:
+    assert sseft.publish(art, "demo") == "demo@1"
+    assert sseft.publish(art, "demo") == "demo@2"
+    reg = Registry()
+    assert reg.resolve("demo").version == 2 and reg.resolve("demo@latest").version == 2
+    reg.tag("demo@1", "prod")
+    assert reg.resolve("demo@prod").version == 1
+    reg.tag("demo", "prod")  # aliases move
+    assert reg.resolve("demo@prod").version == 2
+    assert [e.ref for e in sseft.list_models("de*")] == ["demo@1", "demo@2"]
+    assert [e.ref for e in sseft.list_models("demo@2")] == ["demo@2"]
+    assert sseft.list_models("other*") == []
+    model = sseft.load("demo@prod")
+    assert (model.artifact_info.name, model.artifact_info.version) == ("demo", 2)
+    assert reg.remove("demo@2") == ["demo@2"]
+    with pytest.raises(UnknownNameError, match="no alias 'prod'"):  # removed with its version
+        reg.resolve("demo@prod")
+    assert sseft.publish(art, "demo") == "demo@3"  # numbers are never reused
+    assert reg.remove("demo") == ["demo@1", "demo@3"]
+    with pytest.raises(UnknownNameError, match="unknown model 'demo'"):
+        sseft.load("demo")
+    assert sseft.publish(art, "demo") == "demo@4"
+
+
+def test_unknown_names_suggest_and_hint_directories(art: Path, tmp_path: Path, monkeypatch) -> None:
+    sseft.publish(art, "meld-text")
+    with pytest.raises(UnknownNameError, match="did you mean 'meld-text'"):
+        sseft.load("meld-txt")
+    with pytest.raises(UnknownNameError, match="no version 7"):
+        sseft.load("meld-text@7")
+    shutil.copytree(art, tmp_path / "localdir")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UnknownNameError, match="pass './localdir'"):
+        sseft.load("localdir")
+    assert sseft.load("./localdir").label_names == ["sentiment"]
+
+
+def test_publishing_a_corrupt_directory_is_refused(art: Path) -> None:
+    (art / "README.md").write_text("edited")
+    with pytest.raises(IntegrityError, match=r"README\.md: sha256 does not match"):
+        sseft.publish(art, "demo")
+    assert Registry().list() == []
+
+
+def test_registry_copy_tampered_after_publish_is_refused(art: Path) -> None:
+    sseft.publish(art, "demo")
+    p = Registry().resolve("demo").path / "model.safetensors"
+    p.write_bytes(p.read_bytes()[:-8])
+    assert Registry().verify("demo")["demo@1"]
+    with pytest.raises(IntegrityError, match=r"demo/1/model\.safetensors"):
+        sseft.load("demo")
+
+
+def test_plugin_shipped_models_are_listed_and_load(art: Path, engine) -> None:
+    from sseft.core.plugins import PluginInfo, get_manager
+
+    class Shipped:
+        name, path = "pretrained-demo", art
+
+    class Plugin:
+        @staticmethod
+        def register_models(register) -> None:
+            register(Shipped())
+
+    get_manager().add_plugin(Plugin(), PluginInfo("shipper", "sseft-demo-models", "1.0", "x"))
+    sseft.publish(art, "local-one")
+    listed = {e.ref: e.source for e in sseft.list_models()}
+    assert listed == {"local-one@1": "local", "pretrained-demo": "plugin:sseft-demo-models"}
+    assert sseft.load("pretrained-demo").artifact_info.source == "plugin:sseft-demo-models"
+    assert api.verify("pretrained-demo") == {"pretrained-demo": []}
+
+
+# -- concurrency and crashes ---------------------------------------------------------------------
+@pytest.mark.slow
+def test_eight_concurrent_publishers_get_distinct_versions(art: Path) -> None:
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(8), ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=registry_workers.publish_after_barrier, args=(str(_home()), str(art), "race", barrier, out)
+        )
+        for _ in range(8)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0] * 8
+    refs = sorted(out.get(timeout=5) for _ in range(8))
+    assert sorted(refs, key=lambda r: int(r.split("@")[1])) == [f"race@{i}" for i in range(1, 9)]
+    assert all(not problems for problems in api.verify("race*").values())
+    for r in refs:
+        assert sseft.load(r).label_names == ["sentiment"]
+    assert list((_home() / ".staging").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_killed_publish_leaves_all_or_nothing(art: Path) -> None:
+    ctx = mp.get_context("spawn")
+    for step in STEPS:
+        p = ctx.Process(
+            target=registry_workers.publish_and_die_at, args=(str(_home()), str(art), "crashy", step)
+        )
+        p.start()
+        p.join(timeout=60)
+        assert p.exitcode == 17, step
+    # "renamed" and "refs" died after the rename: those two versions are complete, the rest absent.
+    listed = sseft.list_models("crashy")
+    assert [e.ref for e in listed] == ["crashy@1", "crashy@2"]
+    assert all(not v for v in api.verify("*").values())
+    leftovers = list((_home() / ".staging").iterdir())
+    assert leftovers, "the killed publishers should have left staging directories"
+    removed = Registry().gc()
+    assert removed and list((_home() / ".staging").iterdir()) == []
+    assert sseft.publish(art, "crashy") == "crashy@3"
+    assert json.loads((_home() / "models/crashy/refs.json").read_text())["last_version"] == 3
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_failed_publish_in_process_cleans_up(art: Path, step: str, monkeypatch) -> None:
+    class Boom(RuntimeError):
+        pass
+
+    def hook(s: str) -> None:
+        if s == step:
+            raise Boom(s)
+
+    monkeypatch.setattr(store_mod, "FAULT_HOOK", hook)
+    with pytest.raises(Boom):
+        sseft.publish(art, "flaky")
+    monkeypatch.setattr(store_mod, "FAULT_HOOK", None)
+    refs = [e.ref for e in sseft.list_models()]
+    assert refs == (["flaky@1"] if step in ("renamed", "refs") else [])
+    assert all(not v for v in api.verify("*").values())
+    assert list((_home() / ".staging").iterdir()) == []
+
+
+def test_gc_spares_live_publishers(art: Path, monkeypatch) -> None:
+    seen = {}
+
+    def hook(s: str) -> None:
+        if s == "fsynced":  # mid-publish: gc must not remove our staging directory
+            seen["removed"] = Registry().gc()
+
+    monkeypatch.setattr(store_mod, "FAULT_HOOK", hook)
+    assert sseft.publish(art, "live") == "live@1"
+    assert seen["removed"] == []
