@@ -44,6 +44,9 @@ class SSEFTFusion(nn.Module):
         self.ima = InterModalityAttention(specs, cfg) if cfg.ima and len(specs) > 1 else None
         # "batched" (fast) or "loop" (one block at a time); both CLS-only and numerically equal.
         self.ima_impl: IMAMode = "batched"
+        # Cut every batch to its longest item (True) or compute over the given padding, as the authors'
+        # fixed-length batches did (False; benchmarks and masking tests only: same outputs, slower).
+        self.trim_padding = True
         n, dims = len(specs), [s.dim for s in specs]
         self.out_dim = sum(dims) * (n - 1) if self.ima is not None and cfg.reduce == "concat" else sum(dims)
         self.apply(functools.partial(_init_bert, std=cfg.init_std))
@@ -131,7 +134,8 @@ class SSEFTFusion(nn.Module):
                 raise DataError(
                     f"fusion input {m!r}: length {longest} exceeds the padded length {x.shape[1]}"
                 )
-            keep = max(longest, 1 if s.uses_own_cls else 0)  # an own-CLS sequence keeps position 0
+            # an own-CLS sequence always keeps position 0 (its CLS, zero if the item is empty)
+            keep = max(longest if self.trim_padding else x.shape[1], 1 if s.uses_own_cls else 0)
             x = (
                 x[:, :keep]
                 if x.shape[1] >= keep

@@ -24,6 +24,7 @@ _LAZY = {
     "BatchSummary": ".batch",
     "predict_rows": ".batch",
     "build_extractor": ".inputs",
+    "clear_extractor_cache": ".inputs",
     "input_kinds": ".inputs",
     "route_inputs": ".inputs",
     "FALLBACK_INPUT_KINDS": ".inputs",

@@ -66,6 +66,11 @@ class BatchSummary:
         )
 
 
+def one_line(value: Any) -> str:
+    """A CSV value without line breaks (ids are compared in this form when resuming)."""
+    return " ".join(str(value).replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+
+
 class PredictionWriter:
     """Appends prediction rows to a CSV, resuming an existing file written for the same model."""
 
@@ -87,8 +92,11 @@ class PredictionWriter:
             self._write_atomic(self._line(dict(zip(self.columns, self.columns, strict=True))))
 
     def _line(self, row: dict[str, Any]) -> str:
+        """One physical line per row (line breaks inside values become spaces), so that a row cut
+        short by a crash is exactly the text after the last newline."""
         buf = io.StringIO()
-        csv.DictWriter(buf, fieldnames=self.columns, lineterminator="\n").writerow(row)
+        flat = {k: one_line(v) for k, v in row.items()}
+        csv.DictWriter(buf, fieldnames=self.columns, lineterminator="\n").writerow(flat)
         return buf.getvalue()
 
     def _write_atomic(self, text: str) -> None:
@@ -124,7 +132,7 @@ class PredictionWriter:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        self.done_ids.update(str(r["id"]) for r in rows)
+        self.done_ids.update(one_line(r["id"]) for r in rows)
 
     def record_failure(self, item_id: str, reason: str) -> None:
         line = {"id": item_id, "reason": " ".join(reason.split()), "out": str(self.out), "time": time.time()}
@@ -157,11 +165,13 @@ def predict_rows(
     writer = PredictionWriter(out, columns)
     summary = BatchSummary(total=len(rows), out=Path(out))
     seen: set[str] = set()
-    bar = tqdm(total=len(rows), unit="item", desc="predict", disable=None if progress is None else not progress)
+    bar = tqdm(
+        total=len(rows), unit="item", desc="predict", disable=None if progress is None else not progress
+    )
     try:
         todo: list[RowInput] = []
         for row in rows:
-            if row.id in writer.done_ids:
+            if one_line(row.id) in writer.done_ids:
                 summary.skipped += 1
                 bar.update(1)
             elif row.error or row.id in seen:

@@ -61,7 +61,10 @@ def axis_for(spec: ModalitySpec, extractor: Any = None, raw: Any = None) -> Axis
     if tok is not None and isinstance(raw, str):
         max_len = getattr(extractor, "max_len", None) or spec.max_len
         ids = tok(raw, truncation=True, max_length=max_len)["input_ids"]
-        tokens = [t.replace("\u0120", " ").replace("\u2581", " ").strip() or "_" for t in tok.convert_ids_to_tokens(ids)]
+        tokens = [
+            t.replace("\u0120", " ").replace("\u2581", " ").strip() or "_"
+            for t in tok.convert_ids_to_tokens(ids)
+        ]
         return Axis("tokens", tokens=tokens)
     rate = frame_rate(spec, extractor)
     if rate:
@@ -102,7 +105,14 @@ def plot_item(
             head += f"   (weight on {j}'s own CLS: {float(w[0]):.2f})"
         ax.set_title(head, fontsize=9, loc="left")
         if n == 0:
-            ax.text(0.5, 0.5, f"{j}: empty sequence (missing input)", ha="center", va="center", transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                f"{j}: empty sequence (missing input)",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
             ax.set_yticks([])
             continue
         if axis.kind == "seconds":
@@ -146,5 +156,7 @@ def explain_batch(
         title = f"{p.id}: {p.summary()}   [{used}]"
         weights = {pair: a[b] for pair, a in attn.items()}
         n = {m: int(v[b]) for m, v in lengths.items()}
-        out.append(plot_item(out_dir / f"{safe_name(str(p.id))}.png", title, predictor.specs, weights, n, axes))
+        out.append(
+            plot_item(out_dir / f"{safe_name(str(p.id))}.png", title, predictor.specs, weights, n, axes)
+        )
     return out

@@ -79,7 +79,13 @@ def derive_config(config_model: type[BaseModel], fp: Mapping[str, Any]) -> dict[
     """Best effort for fingerprints without a recorded `config`: the fingerprint's top-level and
     `settings` values whose names are fields of the plugin's config model (invalid ones dropped)."""
     fields = config_model.model_fields
-    flat = {**dict(fp.get("settings") or {}), **{k: v for k, v in fp.items() if k != "settings"}}
+    settings = dict(fp.get("settings") or {})
+    nested: dict[str, Any] = {}
+    for k, v in settings.items():  # {"detector": {"max_size": 96}} -> detector_max_size, max_size
+        if isinstance(v, dict):
+            nested.update({leaf: x for leaf, x in v.items() if leaf not in nested})
+            nested.update({f"{k}_{leaf}": x for leaf, x in v.items()})
+    flat = {**nested, **settings, **{k: v for k, v in fp.items() if k != "settings"}}
     out = {k: v for k, v in flat.items() if k in fields}
     for _ in range(len(out) + 1):
         try:
@@ -99,7 +105,9 @@ def extractor_config(
 ) -> BaseModel:
     """The extractor config that reproduces `spec.fingerprint`, with `overrides` (`field=value`) applied."""
     fp = dict(spec.fingerprint or {})
-    base = dict(fp["config"]) if isinstance(fp.get("config"), dict) else derive_config(plugin.config_model, fp)
+    base = (
+        dict(fp["config"]) if isinstance(fp.get("config"), dict) else derive_config(plugin.config_model, fp)
+    )
     values = apply_overrides(base, overrides)
     return validate(plugin.config_model, values, source=f"{where}: extractor of modality {spec.name!r}")
 
@@ -133,9 +141,10 @@ def fingerprint_diff(recorded: Mapping[str, Any], rebuilt: Mapping[str, Any]) ->
 
 
 def _provide_hint(plugin: Any, spec: ModalitySpec) -> str:
+    """`--set text.model=PATH`, or every weights field (`face.detector_weights`, `face.fabnet_weights`)."""
     fields = list(getattr(plugin.config_model, "model_fields", {}))
-    field = "model" if "model" in fields else next((f for f in fields if f.endswith("weights")), "FIELD")
-    return f"--set {spec.name}.{field}=PATH"
+    chosen = ["model"] if "model" in fields else [f for f in fields if f.endswith("weights")] or ["FIELD"]
+    return " / ".join(f"--set {spec.name}.{f}=PATH" for f in chosen)
 
 
 def build_extractor(
@@ -168,8 +177,9 @@ def build_extractor(
     fp = spec.fingerprint or {}
     ident = fp.get("model", name)
     version = fp.get("revision") or (fp.get("weights_sha256") or "")[:12] or "?"
+    key = (name, cfg.model_dump_json(), str(device))
     try:
-        ex = plugin.build_extractor(cfg, device=device)
+        ex = _SHARED[key] if key in _SHARED else plugin.build_extractor(cfg, device=device)
     except ExtractionError as e:
         raise ExtractionError(
             f"{where}: the {name} encoder {ident!r} ({version}) of modality {spec.name!r} is not available "
@@ -188,7 +198,18 @@ def build_extractor(
         raise ExtractionError(
             f"{where}: the {name} extractor gives {ex.dim}-d features but modality {spec.name!r} expects {spec.dim}"
         )
+    _SHARED[key] = ex
     return ex
+
+
+# Built extractors, shared by every Predictor of this process with the same plugin, config and device
+# (two models on RoBERTa-large features hold one RoBERTa-large). `clear_extractor_cache()` frees them.
+_SHARED: dict[tuple[str, str, str], Any] = {}
+
+
+def clear_extractor_cache() -> None:
+    """Drop the extractors shared between Predictors (frees their encoders' memory)."""
+    _SHARED.clear()
 
 
 def split_overrides(sets: Iterable[str], modalities: Sequence[str]) -> dict[str, list[str]]:

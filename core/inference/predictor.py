@@ -146,7 +146,9 @@ class Predictor:
             missing = [s.name for s in self.specs if s.name not in r]
             if not r:
                 wanted = sorted({k for ks in kinds.values() for k in ks})
-                results[b] = ItemError(ids[b], f"no input for any modality of {self.ref} (give {', '.join(wanted)})")
+                results[b] = ItemError(
+                    ids[b], f"no input for any modality of {self.ref} (give {', '.join(wanted)})"
+                )
             elif missing and not self.allow_missing:
                 m = missing[0]
                 results[b] = ItemError(
@@ -163,7 +165,9 @@ class Predictor:
             outs, metas = _run_extractor(ex, [routed[b][s.name] for b in todo])
             for k, (b, o) in enumerate(zip(todo, outs, strict=True)):
                 if isinstance(o, BaseException):
-                    results[b] = ItemError(ids[b], f"{s.name}: {' '.join(str(o).split()) or type(o).__name__}")
+                    results[b] = ItemError(
+                        ids[b], f"{s.name}: {' '.join(str(o).split()) or type(o).__name__}"
+                    )
                     continue
                 feats[b][s.name] = o
                 if k < len(metas) and metas[k]:
@@ -179,7 +183,9 @@ class Predictor:
         return [r for r in results if r is not None]
 
     # -- features ------------------------------------------------------------------------------
-    def predict_features(self, batch: Batch | Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[Prediction]:
+    def predict_features(
+        self, batch: Batch | Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> list[Prediction]:
         """Predictions from features: a `Batch`, a mapping {"features": {m: (B, L, D)}, "lengths":
         {m: (B,)} (optional: full length)}, or store items [{"id", "features": {m: (L, D)}}, ...]."""
         if isinstance(batch, Sequence) and not isinstance(batch, Mapping):
@@ -261,7 +267,6 @@ class Predictor:
                 else:
                     p.notes["explain"] = "no IMA blocks in this model: nothing to plot"
         return out
-
 
 
 def _run_extractor(ex: Any, raws: list[Any]) -> tuple[list[Any], list[dict[str, Any]]]:

@@ -59,6 +59,9 @@ class TrainConfig(StrictModel):
     keep_checkpoints: int = Field(default=2, ge=1)
     early_stopping_patience: int | None = Field(default=None, ge=1)
     log_every: int = 20
+    # Intra-op CPU threads (torch.set_num_threads); None: torch's default. For small fusion models
+    # one thread is faster, and far faster when other processes share the cores (no spin-waiting).
+    num_threads: int | None = Field(default=None, ge=1)
     # None: take mixed precision from the launch config (`accelerate launch --mixed_precision ...`
     # or ACCELERATE_MIXED_PRECISION); a value here is passed to Accelerator explicitly.
     mixed_precision: Literal["no", "fp16", "bf16"] | None = None

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from ..config import write_resolved
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, FeatureStoreError
 from ..model import ModelConfig, SseftModel, build_model
 from . import checkpoint as ck
 from .config import ExperimentConfig
@@ -90,14 +90,25 @@ def _step_seed(seed: int, rank: int, epoch: int, batch: int) -> int:
 def ensure_store(cfg: ExperimentConfig, accelerator: Any) -> None:
     """Generate the built-in synthetic store when configured (main process, then barrier).
 
-    Always called when `data.synthetic` is set: the writer completes an interrupted generation, is a
-    no-op on a complete store, and refuses a store generated with other options (a clear error).
+    A finished store generated with the same options is used as is (several runs may share it);
+    one generated with other options is refused; a missing or unfinished one is (re)generated,
+    the writer resuming where an interrupted generation stopped.
     """
     root = Path(cfg.data.store)
     if cfg.data.synthetic is not None and accelerator.is_main_process:
-        from sseft.plugins.datasets.synthetic import write_synthetic_store
+        from sseft.plugins.datasets.synthetic import as_config, write_synthetic_store
+        from sseft.plugins.datasets.synthetic_gen import fingerprint
 
-        write_synthetic_store(cfg.data.synthetic, root)
+        want = fingerprint(as_config(cfg.data.synthetic))
+        if (root / "index.json").is_file():
+            have = open_store(root).source
+            if have != want:
+                raise FeatureStoreError(
+                    f"{root}: this synthetic store was generated with other options ({have}); delete it or "
+                    "point data.store at a new directory"
+                )
+        else:
+            write_synthetic_store(cfg.data.synthetic, root)
     accelerator.wait_for_everyone()
 
 
@@ -137,6 +148,8 @@ def train(
 
     out = Path(output_dir or cfg.output_dir or Path("runs") / cfg.name)
     tc = cfg.train
+    if tc.num_threads is not None:
+        torch.set_num_threads(tc.num_threads)
     accelerator = make_accelerator(cfg)
     main = accelerator.is_main_process
     say = accelerator.print

@@ -24,18 +24,62 @@ from sseft.core.errors import ConfigError, DataError
 
 
 @click.command()
-@click.option("--model", "model_ref", required=True, metavar="NAME", help="Registry name (name, name@3) or artifact dir.")
+@click.option(
+    "--model",
+    "model_ref",
+    required=True,
+    metavar="NAME",
+    help="Registry name (name, name@3) or artifact dir.",
+)
 @click.option("--text", help="The utterance's transcript.")
-@click.option("--text-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the transcript from a UTF-8 file.")
-@click.option("--audio", type=click.Path(dir_okay=False, path_type=Path), help="Audio file (wav/flac/...) for speech.")
-@click.option("--video", type=click.Path(dir_okay=False, path_type=Path), help="Video for face (and speech, if no --audio).")
-@click.option("--input", "extra_inputs", multiple=True, metavar="KIND=VALUE", help="Input of another kind a plugin declares (eeg=rec.npy).")
-@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path), help="CSV/JSONL of items (id + one column per modality or input kind).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Predictions CSV for --manifest (resumed if it exists).")
+@click.option(
+    "--text-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the transcript from a UTF-8 file.",
+)
+@click.option(
+    "--audio", type=click.Path(dir_okay=False, path_type=Path), help="Audio file (wav/flac/...) for speech."
+)
+@click.option(
+    "--video",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Video for face (and speech, if no --audio).",
+)
+@click.option(
+    "--input",
+    "extra_inputs",
+    multiple=True,
+    metavar="KIND=VALUE",
+    help="Input of another kind a plugin declares (eeg=rec.npy).",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV/JSONL of items (id + one column per modality or input kind).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Predictions CSV for --manifest (resumed if it exists).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the prediction as JSON.")
-@click.option("--allow-missing", is_flag=True, help="Predict without a modality that has no input (fed as an empty sequence).")
-@click.option("--explain", type=click.Path(file_okay=False, path_type=Path), help="Write an attention plot (PNG) per item here.")
-@click.option("--set", "sets", multiple=True, metavar="MOD.FIELD=VALUE", help="Extractor override, e.g. text.model=/models/roberta-large.")
+@click.option(
+    "--allow-missing",
+    is_flag=True,
+    help="Predict without a modality that has no input (fed as an empty sequence).",
+)
+@click.option(
+    "--explain",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write an attention plot (PNG) per item here.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="MOD.FIELD=VALUE",
+    help="Extractor override, e.g. text.model=/models/roberta-large.",
+)
 @click.option("--device", default=None, help="torch device (default cpu).")
 @click.option("--batch-size", default=8, show_default=True, help="Items per forward pass (--manifest).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (--manifest).")
@@ -48,11 +92,15 @@ def predict(
     raw = _inputs(text, text_file, audio, video, extra_inputs)
     if manifest is not None:
         if raw:
-            raise click.UsageError("--manifest reads the inputs from the manifest: drop --text/--audio/--video/--input")
+            raise click.UsageError(
+                "--manifest reads the inputs from the manifest: drop --text/--audio/--video/--input"
+            )
         if out is None:
             raise click.UsageError("--manifest needs --out FILE.csv (the predictions; resumed if it exists)")
     elif not raw:
-        raise click.UsageError("give at least one input (--text, --text-file, --audio, --video, --input) or --manifest")
+        raise click.UsageError(
+            "give at least one input (--text, --text-file, --audio, --video, --input) or --manifest"
+        )
     if batch_size < 1:
         raise click.UsageError("--batch-size must be >= 1")
     import sseft
@@ -83,7 +131,9 @@ def _inputs(
         if not text_file.is_file():
             raise DataError(f"{text_file}: text file not found")
         text = text_file.read_text(encoding="utf-8").strip()
-    raw: dict[str, Any] = {k: v for k, v in (("text", text), ("audio", audio), ("video", video)) if v is not None}
+    raw: dict[str, Any] = {
+        k: v for k, v in (("text", text), ("audio", audio), ("video", video)) if v is not None
+    }
     for item in extra:
         kind, sep, value = item.partition("=")
         if not sep or not kind.strip():
@@ -97,7 +147,8 @@ def _report(predictor: Any, res: Any) -> str:
     used_kind = res.notes.get("inputs", {})
     lines = [
         f"model: {predictor.ref} ({res.task}; labels: {', '.join(res.label_names)})",
-        "modalities used: " + (", ".join(f"{m} (from {used_kind.get(m, 'features')})" for m in res.modalities_used)),
+        "modalities used: "
+        + (", ".join(f"{m} (from {used_kind.get(m, 'features')})" for m in res.modalities_used)),
     ]
     if res.missing:
         lines.append(f"missing (fed as empty sequences): {', '.join(res.missing)}")
@@ -113,12 +164,20 @@ def _report(predictor: Any, res: Any) -> str:
     return "\n".join(lines)
 
 
-def _batch(predictor: Any, manifest: Path, out: Path, batch_size: int, progress: bool, explain: Path | None) -> None:
+def _batch(
+    predictor: Any, manifest: Path, out: Path, batch_size: int, progress: bool, explain: Path | None
+) -> None:
     from sseft.core.inference import predict_rows
 
     rows, extra = manifest_rows(predictor, manifest)
     summary = predict_rows(
-        predictor, rows, out, batch_size=batch_size, progress=progress, explain=explain, extra_columns=extra
+        predictor,
+        rows,
+        out,
+        batch_size=batch_size,
+        progress=None if progress else False,
+        explain=explain,
+        extra_columns=extra,
     )
     click.echo(summary.line())
     sys.exit(summary.exit_code)

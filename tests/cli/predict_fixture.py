@@ -25,7 +25,24 @@ import media_factory as mf  # noqa: E402
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-WORDS = "hello world this is a test of the tiny tokenizer for sseft speech text face fusion".split()
+WORDS = [
+    "hello",
+    "world",
+    "this",
+    "is",
+    "a",
+    "test",
+    "of",
+    "the",
+    "tiny",
+    "tokenizer",
+    "for",
+    "sseft",
+    "speech",
+    "text",
+    "face",
+    "fusion",
+]
 FACE_CFG = {"random_init": True, "detector_max_size": 96, "confidence": 0.5, "fps": 5}
 
 
@@ -80,7 +97,9 @@ def tiny_model() -> TinyModel:
     plugin, dcfg = resolve_dataset("manifest", manifest)
     store = root / "store"
     mods = {"text": {"model": str(rob)}, "speech": {"model": str(w2v)}, "face": FACE_CFG}
-    summary = extract_items(list(plugin.items(dcfg)), plugin.task(dcfg), mods, store, batch_size=8, threads=1, progress=False)
+    summary = extract_items(
+        list(plugin.items(dcfg)), plugin.task(dcfg), mods, store, batch_size=8, threads=1, progress=False
+    )
     assert summary.failed == 0, summary.line()
 
     from sseft.core.training.experiment import load_experiment

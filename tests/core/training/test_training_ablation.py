@@ -13,12 +13,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.mark.slow
 def test_sseft_beats_unimodal_and_no_ima(tmp_path: Path) -> None:
-    import torch
-
     from sseft.core.training.ablate import run_ablation
     from sseft.core.training.experiment import load_experiment
 
-    torch.set_num_threads(2)
     cfg = load_experiment(REPO / "configs" / "synthetic.yaml", [f"data.store={tmp_path / 'store'}"])
     presets = ["full", "text-only", "speech-only", "face-only", "no-ima"]
     table = run_ablation(cfg, tmp_path / "abl", only=presets, progress=False)

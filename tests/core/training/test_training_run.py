@@ -39,7 +39,7 @@ def synth_config(tmp: Path, store: Path, **train: object) -> Path:
     return write_config(
         tmp / "cfg.yaml", store, name="tiny-synth", head={"name": "multiclass"},
         data={"store": str(store), "synthetic": TINY_SYNTH},
-        train={"epochs": 3, "batch_size": 16, "lr": 3e-3, "seed": 5, **train},
+        train={"epochs": 3, "batch_size": 16, "lr": 3e-3, "seed": 5, "num_threads": 1, **train},
     )  # fmt: skip
 
 
@@ -151,3 +151,14 @@ def test_sigkill_then_resume_matches_uninterrupted_run(synth: Path, tmp_path: Pa
         assert x["valid"]["loss"] == pytest.approx(y["valid"]["loss"], rel=1e-4)
     assert not list(ckpts.glob(".tmp-*"))
     assert len(list(ckpts.glob("ckpt-*"))) == 2  # rotation
+
+
+def test_synthetic_store_with_other_options_is_refused(synth: Path, tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        synth,
+        name="tiny-synth",
+        data={"store": str(synth), "synthetic": {**TINY_SYNTH, "cue_scale": 2.0}},
+    )
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--no-export", "--output-dir", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "other options" in res.output, res.output

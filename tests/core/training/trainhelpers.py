@@ -56,7 +56,7 @@ def write_config(path: Path, store: Path, **over: Any) -> Path:
         "data": {"store": str(store)},
         "fusion": {"n_self": 1, "n_ima": 1, "heads": 2, "ffn_dim": 16, "dropout": 0.1, "attn_dropout": 0.0},
         "head": {"name": "multiclass"},
-        "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3, "seed": 3},
+        "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3, "seed": 3, "num_threads": 1},
     }
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(cfg.get(k), dict):
