@@ -6,17 +6,15 @@ import json
 import platform
 import sys
 from dataclasses import asdict
-from importlib import metadata
 
 import click
-
-from sseft.core.plugins import get_manager
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json: bool) -> None:
     """List every plugin: package, version, what it registers, load errors."""
+    from sseft.core.plugins import get_manager
     pm = get_manager().load()
     infos = list(pm.plugins.values())
     if as_json:
@@ -36,6 +34,8 @@ def plugins(as_json: bool) -> None:
 
 
 def _version(dist: str) -> str:
+    from importlib import metadata
+
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
@@ -46,6 +46,9 @@ def _version(dist: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def env(as_json: bool) -> None:
     """Versions, devices and plugins: what a bug report needs."""
+
+    from sseft.core.plugins import get_manager
+
     info: dict[str, object] = {
         "python": sys.version.split()[0],
         "platform": platform.platform(),

@@ -13,7 +13,13 @@ import click
 
 from sseft.core.errors import IntegrityError, RegistryError
 from sseft.registry.names import parse_ref, validate_name
-from sseft.registry.store import ModelEntry, Registry
+
+
+def Registry():  # noqa: N802 - reads like the class it returns an instance of
+    """The registry at SSEFT_HOME, imported on first use so that `sseft --help` stays light."""
+    from sseft.registry.store import Registry as _Registry
+
+    return _Registry()
 
 
 def _fmt_metrics(metrics: dict) -> str:
@@ -172,4 +178,4 @@ def gc() -> None:
     click.echo(f"{len(removed)} leftover{'s' if len(removed) != 1 else ''} removed")
 
 
-__all__ = ["models", "ModelEntry"]
+__all__ = ["models"]
