@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sseft.core.errors import UnknownNameError
 
@@ -45,7 +45,8 @@ def load(ref: str | os.PathLike[str], device: str = "cpu", *, verify: bool = Tru
             ) from None
         raise
     model = load_artifact(entry.path, device, verify=verify)
-    info: ArtifactInfo = model.artifact_info
+    # set by load_artifact; Module.__getattr__ is typed Tensor | Module, hence the cast
+    info = cast(ArtifactInfo, model.artifact_info)
     info.name, info.version, info.source = entry.name, entry.version, entry.source
     return model
 

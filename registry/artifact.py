@@ -328,7 +328,8 @@ def load_artifact(path: str | os.PathLike[str], device: str = "cpu", *, verify: 
     model.to(device)
     load_weights(model, d / WEIGHTS, device=device)
     model.eval()
-    model.artifact_info = ArtifactInfo(
+    # torch types Module.__setattr__ as Tensor | Module only; plain attributes are fine at runtime
+    model.artifact_info = ArtifactInfo(  # type: ignore[assignment]
         path=d.absolute(),
         format_version=data["format_version"],
         created=str(data.get("created", "")),

@@ -245,7 +245,7 @@ def extract_items(
     except BaseException:
         bar.close()
         raise
-    local = dict(bar.counts)
+    local: dict[str, Any] = dict(bar.counts)  # the counts, plus per-modality extractor stats
     local["stats"] = {m: dict(getattr(ex, "stats", {}) or {}) for m, ex in extractors.items()}
     gathered = ctx.gather(local)
     bar.close(final=sum(g["done"] + g["skipped"] + g["failed"] for g in gathered))

@@ -24,7 +24,7 @@ Three ways to run the same parameters (same numbers, tests check it):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -113,7 +113,8 @@ class InterModalityAttention(nn.Module):
         Returns cross[(i, j)]: (B, D_i) = CLS_{i->j}, and (if asked) attn[(i, j)]: (B, L_j)."""
         kv = self._project_kv(seqs) if mode == "batched" else None
         cross, attn = {}, {}
-        for i, group in self.groups.items():
+        for i in self.groups:
+            group = self.group(i)
             if kv is None:  # one K/V GEMM per block, as separate blocks would do
                 kv_i = {j: group.kv_proj[j](seqs[j]) for j in group.keys}
             else:
@@ -126,12 +127,17 @@ class InterModalityAttention(nn.Module):
                     attn[i, j] = weights[p][:, 0]  # (B, L_j)
         return cross, attn
 
+    def group(self, i: str) -> IMAGroup:
+        """The IMA blocks with query modality i (ModuleDict lookups are typed as plain Modules)."""
+        return cast(IMAGroup, self.groups[i])
+
     def _project_kv(self, seqs: dict[str, torch.Tensor]) -> dict[Pair, torch.Tensor]:
         """K/V of every block and layer reading j in one GEMM over j's sequence -> kv[(i, j)]."""
         kv = {}
         for j in self.names:
             readers = [i for i in self.names if i != j]
-            projs = [self.groups[i].kv_proj[j] for i in readers]
+            # ModuleDict items are typed as plain Modules; kv_proj holds nn.Linear (see IMAGroup)
+            projs = [cast(nn.Linear, self.group(i).kv_proj[j]) for i in readers]
             w = torch.cat([p.weight for p in projs])  # (sum_i n_ima 2 D_i, D_j)
             out = F.linear(seqs[j], w, torch.cat([p.bias for p in projs]))  # (B, L_j, sum_i n_ima 2 D_i)
             for i, chunk in zip(readers, out.split([p.out_features for p in projs], dim=-1), strict=True):

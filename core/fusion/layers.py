@@ -101,6 +101,20 @@ class StackedCrossAttentionLayer(nn.Module):
     Parameter names: q_/out_ (attention projections), fc1_/fc2_ (FFN), attn_ln_/ffn_ln_ (LayerNorms).
     """
 
+    # Registered in __init__ via register_parameter; declared here so type checkers see Parameters.
+    q_weight: nn.Parameter
+    q_bias: nn.Parameter
+    out_weight: nn.Parameter
+    out_bias: nn.Parameter
+    attn_ln_weight: nn.Parameter
+    attn_ln_bias: nn.Parameter
+    fc1_weight: nn.Parameter
+    fc1_bias: nn.Parameter
+    fc2_weight: nn.Parameter
+    fc2_bias: nn.Parameter
+    ffn_ln_weight: nn.Parameter
+    ffn_ln_bias: nn.Parameter
+
     def __init__(
         self, pairs: int, dim: int, heads: int, ffn_dim: int, dropout: float, attn_dropout: float
     ) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from torch import nn
 
 if TYPE_CHECKING:
+    from .encoder import CLSEncoder
     from .model import SSEFTFusion
 
 
@@ -21,7 +22,7 @@ def block_counts(model: SSEFTFusion) -> list[tuple[str, str, int]]:
     specs = {s.name: s for s in model.specs}
     for s in model.specs:
         if s.name in model.encoders:
-            enc = model.encoders[s.name]
+            enc = cast("CLSEncoder", model.encoders[s.name])  # ModuleDict values are typed as Module
             what = f"CLS + {s.max_len + 1} positions + {len(enc.layers)} self-attn layers @ {s.dim}"
             rows.append((f"encoder[{s.name}]", what, parameter_count(enc)))
         else:
@@ -31,7 +32,7 @@ def block_counts(model: SSEFTFusion) -> list[tuple[str, str, int]]:
             what = (
                 f"{model.ima.n_layers} cross-attn layers @ {specs[i].dim}, kv {specs[j].dim}->{specs[i].dim}"
             )
-            rows.append((f"ima[{i}->{j}]", what, model.ima.groups[i].pair_parameter_count(j)))
+            rows.append((f"ima[{i}->{j}]", what, model.ima.group(i).pair_parameter_count(j)))
     return rows
 
 

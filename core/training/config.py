@@ -59,6 +59,9 @@ class TrainConfig(StrictModel):
     keep_checkpoints: int = Field(default=2, ge=1)
     early_stopping_patience: int | None = Field(default=None, ge=1)
     log_every: int = 20
+    # Probability of hiding each modality of a training item (its sequence becomes empty; at least
+    # one modality is always kept). A model trained with it predicts with modalities missing.
+    modality_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     # Intra-op CPU threads (torch.set_num_threads); None: torch's default. For small fusion models
     # one thread is faster, and far faster when other processes share the cores (no spin-waiting).
     num_threads: int | None = Field(default=None, ge=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch.utils.data import Sampler
@@ -118,6 +118,12 @@ def check_labels(head: Any, store: Any, split: str) -> None:
             f"{getattr(store, 'root', 'feature store')} split {split!r}: labels do not fit the "
             f"{type(head).__name__} head: {e}"
         ) from None
+
+
+class EpochSetter(Protocol):
+    """A batch sampler whose order depends on the epoch (EpochBatchSampler, LengthBucketSampler)."""
+
+    def set_epoch(self, epoch: int) -> None: ...
 
 
 class EpochSampler:

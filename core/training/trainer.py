@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -28,7 +28,15 @@ from ..errors import ConfigError, DataError, FeatureStoreError
 from ..model import ModelConfig, SseftModel, build_model
 from . import checkpoint as ck
 from .config import ExperimentConfig
-from .data import check_labels, check_specs_match, check_split, make_loader, modality_specs, open_store
+from .data import (
+    EpochSetter,
+    check_labels,
+    check_specs_match,
+    check_split,
+    make_loader,
+    modality_specs,
+    open_store,
+)
 from .evaluate import evaluate_loader, scalar_metrics
 from .report import confusion_matrix, plot_confusion, plot_curves, write_json, write_jsonl
 
@@ -74,6 +82,21 @@ def lr_lambda(schedule: str, warmup: int, total: int):
         return max(0.0, 1.0 - progress)
 
     return f
+
+
+def drop_modalities(lengths: dict[str, torch.Tensor], p: float) -> dict[str, torch.Tensor]:
+    """Modality dropout: each (item, modality) is hidden with probability p by setting its length
+    to 0 (the fusion model then relies on that modality's CLS); every item keeps at least one."""
+    if p <= 0 or len(lengths) < 2:
+        return lengths
+    names = list(lengths)
+    b = lengths[names[0]].shape[0]
+    dev = lengths[names[0]].device
+    drop = torch.rand(b, len(names), device=dev) < p  # (B, N)
+    all_gone = drop.all(dim=1)
+    keep = torch.randint(len(names), (b,), device=dev)
+    drop[all_gone, keep[all_gone]] = False
+    return {m: lengths[m].masked_fill(drop[:, k], 0) for k, m in enumerate(names)}
 
 
 def _is_better(new: float, old: float | None, greater: bool) -> bool:
@@ -197,7 +220,8 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_lambda(tc.schedule, int(tc.warmup_ratio * total), total)
     )
-    train_sampler = train_dl.batch_sampler  # Accelerate wraps it; set_epoch goes to the original
+    # Accelerate wraps it; set_epoch goes to the original (make_loader's samplers all have it)
+    train_sampler = cast(EpochSetter, train_dl.batch_sampler)
     prepared = accelerator.prepare(model, optimizer, train_dl, valid_dl, scheduler)
     model, optimizer, train_dl, valid_dl, scheduler = prepared
     if test_dl is not None:
@@ -257,8 +281,9 @@ def train(
         for i, batch in enumerate(loader, start=skip):
             torch.manual_seed(_step_seed(tc.seed, rank, epoch, i))
             with accelerator.accumulate(model):
+                lengths = drop_modalities(batch.lengths, tc.modality_dropout)
                 with accelerator.autocast():
-                    outputs = model(batch.features, batch.lengths)
+                    outputs = model(batch.features, lengths)
                 loss = head.loss(outputs.float(), batch.labels.to(head.label_dtype))
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and tc.clip_grad_norm:

@@ -106,7 +106,9 @@ def scan_csd(name: str, config: Any, task: TaskInfo) -> Iterator[Event]:
             for k in range(len(y)):
                 item_id = key if ("[" in key and len(y) == 1) else f"{key}[{k}]"
                 label = _label(y[k], task, lab_path, key)
-                inputs, absent, bad = {}, [], 0
+                inputs: dict[str, np.ndarray | None] = {}
+                absent: list[tuple[str, str]] = []
+                bad = 0
                 for m, (_, g) in feats.items():
                     x, n_bad = _frames(g, vid if vid in g["data"] else key, iv[k])
                     if x is None:

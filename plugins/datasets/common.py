@@ -35,6 +35,12 @@ MEDIA_SUFFIXES = (".wav", ".flac", ".mp3", ".mp4", ".avi", ".mkv", ".webm", ".mo
 # What to do with an item whose media file is missing: drop it, keep it with the modalities that
 # are present, or stop with an error (the report of `sseft data check` lists them all either way).
 MissingPolicy = Literal["drop", "partial", "error"]
+MediaModality = Literal["text", "speech", "face"]  # what MELD / IEMOCAP clips provide
+
+
+def all_media_modalities() -> list[MediaModality]:
+    """Default `modalities` of the MELD / IEMOCAP configs: all three (a typed default factory)."""
+    return ["text", "speech", "face"]
 
 
 def normalise_split(value: str) -> str | None:
@@ -118,7 +124,7 @@ class DataReport:
             total = sum(c.values())
             labels = ", ".join(f"{k} {v}" for k, v in sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
             lines.append(f"  {split:<6} {total:>6}  {labels}")
-            cov = self.coverage.get(split, {})
+            cov: dict[str, int] = self.coverage.get(split, {})
             if cov:
                 lines.append(
                     "         coverage: " + ", ".join(f"{m} {n}/{total}" for m, n in sorted(cov.items()))

@@ -29,7 +29,15 @@ from sseft.core.errors import DataError
 from sseft.core.hookspecs import hookimpl
 from sseft.core.protocols import Item, MediaSlice, TaskInfo
 
-from .common import DataReport, Event, MissingPolicy, items_from_events, report_from_events
+from .common import (
+    DataReport,
+    Event,
+    MediaModality,
+    MissingPolicy,
+    all_media_modalities,
+    items_from_events,
+    report_from_events,
+)
 
 CODES = {
     "neu": "neutral", "hap": "happy", "sad": "sad", "ang": "angry", "exc": "excited",
@@ -49,9 +57,7 @@ class IemocapConfig(StrictModel):
     train_sessions: list[int] = Field(default_factory=lambda: [1, 2, 3, 4])
     test_sessions: list[int] = Field(default_factory=lambda: [5])
     valid_speakers: list[str] = Field(default_factory=lambda: ["Ses04F"])
-    modalities: list[Literal["text", "speech", "face"]] = Field(
-        default_factory=lambda: ["text", "speech", "face"], min_length=1
-    )
+    modalities: list[MediaModality] = Field(default_factory=all_media_modalities, min_length=1)
     missing_media: MissingPolicy = "partial"
     probe_media: bool = False
 

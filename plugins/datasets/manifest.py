@@ -69,9 +69,9 @@ def read_rows(config: ManifestConfig) -> tuple[list[str], list[Row]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
+        bad_line = raw[: e.start].count(b"\n") + 1
         raise DataError(
-            f"{path}: line {line}: not valid UTF-8 ({e.reason}); save the manifest as UTF-8"
+            f"{path}: line {bad_line}: not valid UTF-8 ({e.reason}); save the manifest as UTF-8"
         ) from None
     fmt = config.format
     if fmt == "auto":
@@ -116,7 +116,7 @@ def modality_kinds(config: ManifestConfig, columns: list[str], rows: list[Row]) 
     """modality -> 'text' | 'file'."""
     reserved = {config.id_column, config.split_column, *config.label_columns}
     wanted = config.modalities or {c: "auto" for c in columns if c not in reserved}
-    kinds = {}
+    kinds: dict[str, str] = {}
     for m, kind in wanted.items():
         if kind == "auto":
             values = [str(r[m]).strip() for _, r in rows if r.get(m) not in (None, "")]

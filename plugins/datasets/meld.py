@@ -40,7 +40,15 @@ from sseft.core.errors import DataError
 from sseft.core.hookspecs import hookimpl
 from sseft.core.protocols import Item, TaskInfo
 
-from .common import DataReport, Event, items_from_events, normalise_split, report_from_events
+from .common import (
+    DataReport,
+    Event,
+    MediaModality,
+    all_media_modalities,
+    items_from_events,
+    normalise_split,
+    report_from_events,
+)
 
 EMOTIONS = ("neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger")
 SENTIMENTS = ("negative", "neutral", "positive")
@@ -61,9 +69,7 @@ class MeldConfig(StrictModel):
     root: Path = Field(description="folder holding the three CSVs and the clip folders")
     labels: Literal["emotion", "sentiment"] = "emotion"
     splits: list[str] = Field(default_factory=lambda: ["train", "valid", "test"])
-    modalities: list[Literal["text", "speech", "face"]] = Field(
-        default_factory=lambda: ["text", "speech", "face"], min_length=1
-    )
+    modalities: list[MediaModality] = Field(default_factory=all_media_modalities, min_length=1)
     missing_clip: Literal["drop", "text_only", "error"] = "text_only"
     encoding: Literal["auto", "utf-8", "cp1252"] = "auto"
     fix_mojibake: bool = True

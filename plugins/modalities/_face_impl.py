@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -66,7 +66,8 @@ def align_crop(frame: np.ndarray, det: Detection, size: int, margin: float, alig
         if rx < lx:  # eyes given right-to-left: keep the face upright
             (lx, ly), (rx, ry) = (rx, ry), (lx, ly)
         angle = math.degrees(math.atan2(ry - ly, rx - lx))
-    m = cv2.getRotationMatrix2D((cx, cy), angle, size / side)
+    # (2, 3) float64 already; asarray (no copy) only gives the type checker that dtype
+    m = np.asarray(cv2.getRotationMatrix2D((cx, cy), angle, size / side), dtype=np.float64)
     m[:, 2] += (size / 2 - cx, size / 2 - cy)
     return cv2.warpAffine(frame, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
@@ -90,7 +91,7 @@ class RetinaFaceDetector:
         w = cfg.detector_weights
         if w:
             self.model.load_state_dict(_load_detector_state(w))
-            self.identity = (
+            self.identity: dict[str, Any] = (
                 {"weights": w, "weights_sha256": _hf.file_sha256(w)} if Path(w).is_file() else {"url": w}
             )
         elif cfg.random_init:
@@ -110,7 +111,8 @@ class RetinaFaceDetector:
             if len(r["bbox"]) != 4:  # retinaface's "no face" marker
                 continue
             lm = np.asarray(r["landmarks"], dtype=np.float32) if r["landmarks"] else None
-            out.append(Detection(tuple(float(v) for v in r["bbox"]), float(r["score"]), lm))
+            x0, y0, x1, y1 = (float(v) for v in r["bbox"])
+            out.append(Detection((x0, y0, x1, y1), float(r["score"]), lm))
         return out
 
 
@@ -161,7 +163,8 @@ class FaceExtractor:
                 "`sseft extract convert-fabnet CKPT OUT.safetensors` and pass --set face.fabnet_weights=OUT.safetensors "
                 "(or face.random_init=true for plumbing tests)"
             )
-        self.dim = int(self.encoder.encoder[-1].out_channels)
+        last = cast(torch.nn.Conv2d, self.encoder.encoder[-1])  # the embedding conv (fabnet._encoder_layers)
+        self.dim = int(last.out_channels)
         self._enc_id = enc_id
         self._det_id = getattr(self.detector, "identity", {"custom": type(self.detector).__name__})
         self.last_meta: list[dict[str, Any]] = []
@@ -172,6 +175,7 @@ class FaceExtractor:
         return {
             "modality": "face",
             **self._enc_id,
+            "config": _hf.config_record(self.cfg),
             "settings": {
                 "encoder": "fabnet",
                 "detector": {

@@ -56,6 +56,17 @@ def identity(model: str, resolved: str, hf_model: Any, revision: str | None) -> 
     return {"model": model, "revision": rev}
 
 
+def config_record(cfg: Any, exclude: tuple[str, ...] = ("batch_size",)) -> dict[str, Any]:
+    """The extractor config as JSON, for the fingerprint's `config` key: lets a trained model rebuild
+    exactly this extractor (`sseft predict`). Run-time-only fields are left out; values naming an
+    existing local file or folder are made absolute, so the record works from any directory."""
+    data = cfg.model_dump(mode="json", exclude=set(exclude))
+    for k, v in data.items():
+        if isinstance(v, str) and v and "://" not in v and Path(v).expanduser().exists():
+            data[k] = str(Path(v).expanduser().resolve())
+    return data
+
+
 def load_pretrained(factory: Any, resolved: str, revision: str | None, what: str) -> Any:
     """`factory.from_pretrained(resolved)` with one-line errors that say what to do offline."""
     p = Path(resolved)

@@ -103,6 +103,7 @@ class SpeechExtractor:
         return {
             "modality": "speech",
             **self._ident,
+            "config": _hf.config_record(self.cfg),
             "settings": {
                 "layer": c.layer,
                 "sample_rate": c.sample_rate,

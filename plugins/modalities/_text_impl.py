@@ -64,6 +64,7 @@ class TextExtractor:
         return {
             "modality": "text",
             **self._ident,
+            "config": _hf.config_record(self.cfg),
             "settings": {
                 "layer": self.cfg.layer,
                 "max_len": self.max_len,
@@ -88,21 +89,24 @@ class TextExtractor:
         bs = self.cfg.batch_size
         for start in range(0, len(ok), bs):
             idx = ok[start : start + bs]
+            feats: Sequence[torch.Tensor | Exception]  # an Exception where a text failed on its own
             try:
                 feats, full = self._encode([raw[i] for i in idx])
             except Exception as e:  # a batch-level failure: retry one by one so one bad text stays alone
                 if len(idx) == 1:
                     out[idx[0]] = e
                     continue
-                feats, full = [], []
+                retried: list[torch.Tensor | Exception] = []
+                full = []
                 for i in idx:
                     try:
                         f1, n1 = self._encode([raw[i]])
-                        feats.append(f1[0])
+                        retried.append(f1[0])
                         full.append(n1[0])
                     except Exception as e1:
-                        feats.append(e1)
+                        retried.append(e1)
                         full.append(0)
+                feats = retried
             for i, feat, n in zip(idx, feats, full, strict=True):
                 out[i] = feat
                 if n > self.max_len:

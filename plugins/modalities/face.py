@@ -45,6 +45,7 @@ class FaceModality:
     dim = 256
     provides_cls = False
     max_len = 512
+    input_kinds = ("video",)  # --video
     config_model = FaceConfig
 
     def build_extractor(self, config: FaceConfig | dict[str, Any] | None = None, device: str = "cpu") -> Any:

@@ -162,14 +162,17 @@ def iter_video_frames(raw: Any, fps: float) -> Iterator[tuple[float, np.ndarray]
                 raise DataError(f"{path}: no video stream in this file (streams: {_stream_kinds(container)})")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            time_base = stream.time_base  # None only when FFmpeg reports no time base (0 denominator)
+            if time_base is None:
+                raise DataError(f"{path}: video stream has no time base; cannot place frames in time")
             if start:
-                container.seek(int(start / stream.time_base), stream=stream, any_frame=False, backward=True)
+                container.seek(int(start / time_base), stream=stream, any_frame=False, backward=True)
             next_t = start or 0.0
             step = 1.0 / fps
             for frame in container.decode(stream):
                 if frame.pts is None:
                     continue
-                t = float(frame.pts * stream.time_base)
+                t = float(frame.pts * time_base)
                 if start is not None and t < start - 1e-6:
                     continue
                 if end is not None and t >= end:

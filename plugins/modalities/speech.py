@@ -43,6 +43,7 @@ class SpeechModality:
     dim = 768  # wav2vec2-base; the built extractor's dim is authoritative
     provides_cls = False
     max_len = 1024
+    input_kinds = ("audio", "video")  # --audio, else the --video's audio track
     config_model = SpeechConfig
 
     def build_extractor(

@@ -37,6 +37,7 @@ class TextModality:
     dim = 1024  # roberta-large; the built extractor's dim is authoritative
     provides_cls = True
     max_len = 512
+    input_kinds = ("text",)  # raw inputs `sseft predict` feeds it (--text / --text-file)
     config_model = TextConfig
 
     def build_extractor(self, config: TextConfig | dict[str, Any] | None = None, device: str = "cpu") -> Any:

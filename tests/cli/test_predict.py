@@ -143,6 +143,11 @@ def test_python_api_matches_stored_features(tiny: pf.TinyModel, tmp_path: Path) 
     from sseft.core.features import FeatureStore
 
     m = sseft.load("tiny-emotion")
+    fps = {s.name: s.fingerprint for s in m.config.modalities}
+    assert fps["face"]["config"]["detector_max_size"] == 96 and "batch_size" not in fps["face"]["config"]
+    assert fps["text"]["config"]["model"] == str(
+        tiny.text_model.resolve()
+    )  # rebuilt from the recorded config
     store = FeatureStore.open(tiny.root / "store")
     items = [store.get(i) for i in store.ids("test")]
     by_items = m.predict_features(items)
