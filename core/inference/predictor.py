@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -194,10 +194,11 @@ class Predictor:
             return self._forward([dict(it["features"]) for it in items], ids, [{} for _ in items])
         if isinstance(batch, Batch):
             features, lengths, ids = batch.features, batch.lengths, list(batch.ids)
-        else:
-            features = dict(batch["features"])
-            lengths = dict(batch.get("lengths") or {})
-            ids = [str(i) for i in batch.get("ids") or []]
+        else:  # the mapping form (mypy does not narrow the negated `and` above)
+            mapping = cast(Mapping[str, Any], batch)
+            features = dict(mapping["features"])
+            lengths = dict(mapping.get("lengths") or {})
+            ids = [str(i) for i in mapping.get("ids") or []]
         per_item: list[dict[str, torch.Tensor]] = []
         n = next(iter(features.values())).shape[0]
         for b in range(n):

@@ -15,6 +15,7 @@ import click
 def plugins(as_json: bool) -> None:
     """List every plugin: package, version, what it registers, load errors."""
     from sseft.core.plugins import get_manager
+
     pm = get_manager().load()
     infos = list(pm.plugins.values())
     if as_json:
