@@ -7,7 +7,6 @@ read bytes and JSON, so `sseft models verify/list` and publishing stay fast and 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import struct
@@ -17,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sseft.core.errors import IntegrityError
+from sseft.core.files import sha256_file
 from sseft.core.specs import FusionConfig, ModalitySpec
 
 FORMAT_VERSION = 1
@@ -27,16 +27,6 @@ CHECKSUMS = "checksums.json"
 # Files every artifact must list in its checksums (the card is optional for hand-made artifacts).
 REQUIRED = (CONFIG, WEIGHTS)
 TASKS = ("regression", "multiclass", "multilabel")
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_checksums(directory: Path) -> dict[str, str]:

@@ -20,7 +20,6 @@ sorted by item id, so that N writers and one writer produce the same index up to
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -107,14 +106,6 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
             f"{path}: {what} has format_version {got!r}, this sseft reads {FORMAT_VERSION}; re-extract the store"
         )
     return data
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 # -- header (what every index and partial index agrees on) -------------------------------------------

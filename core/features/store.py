@@ -15,6 +15,7 @@ import torch
 from safetensors import safe_open
 
 from ..errors import FeatureStoreError
+from ..files import sha256_file
 from ..protocols import TaskInfo
 from .index import (
     INDEX_NAME,
@@ -23,7 +24,6 @@ from .index import (
     ModalityInfo,
     read_json,
     read_partials,
-    sha256_file,
     task_from_json,
 )
 from .writer import DTYPES

@@ -13,7 +13,6 @@ values (MOSEI's COVAREP has -inf) are replaced by 0, as MulT's loader does, and 
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from sseft.core.errors import DataError
+from sseft.core.files import sha256_file
 from sseft.core.protocols import Item, TaskInfo
 
 from .cmu import require_trusted
@@ -44,14 +44,6 @@ def load_pickle(path: Path, trusted: bool) -> dict[str, Any]:
     if not isinstance(data, dict) or not any(normalise_split(k) for k in data):
         raise DataError(f"{path}: expected a dict with train/valid/test entries, got {type(data).__name__}")
     return data
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def pickle_task(data: dict[str, Any]) -> TaskInfo:

@@ -10,24 +10,21 @@ from pathlib import Path
 from typing import Any
 
 from sseft.core.errors import ExtractionError
+from sseft.core.files import sha256_file
 
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "*.pt", "*.pth")
 
 
 @lru_cache(maxsize=32)
-def sha256_file(path: str, _mtime: float = 0.0, _size: int = 0) -> str:
+def _cached_sha256(path: str, _mtime: float = 0.0, _size: int = 0) -> str:
     """sha256 of a file (cached per path+mtime+size, so re-extraction does not re-hash GBs)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def file_sha256(path: str | Path) -> str:
     p = Path(path)
     st = p.stat()
-    return sha256_file(str(p.resolve()), st.st_mtime, st.st_size)
+    return _cached_sha256(str(p.resolve()), st.st_mtime, st.st_size)
 
 
 def dir_weights_sha256(path: Path) -> str:

@@ -15,7 +15,7 @@ from safetensors.torch import save_file
 from sseft.core.batch import collate
 from sseft.core.errors import FeatureStoreError
 from sseft.core.features import FeatureStore, FeatureStoreWriter, LengthBucketSampler, ModalityInfo
-from sseft.core.features.index import sha256_file
+from sseft.core.files import sha256_file
 from sseft.core.protocols import TaskInfo
 
 
