@@ -25,24 +25,7 @@ import media_factory as mf  # noqa: E402
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-WORDS = [
-    "hello",
-    "world",
-    "this",
-    "is",
-    "a",
-    "test",
-    "of",
-    "the",
-    "tiny",
-    "tokenizer",
-    "for",
-    "sseft",
-    "speech",
-    "text",
-    "face",
-    "fusion",
-]
+WORDS = mf.WORDS
 FACE_CFG = {"random_init": True, "detector_max_size": 96, "confidence": 0.5, "fps": 5}
 
 

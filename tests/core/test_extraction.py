@@ -22,24 +22,7 @@ from sseft.core.errors import FeatureStoreError  # noqa: E402
 from sseft.core.protocols import Item, TaskInfo  # noqa: E402
 
 TASK = TaskInfo("multiclass", ("neg", "neu", "pos"))
-WORDS = [
-    "hello",
-    "world",
-    "this",
-    "is",
-    "a",
-    "test",
-    "of",
-    "the",
-    "tiny",
-    "tokenizer",
-    "for",
-    "sseft",
-    "speech",
-    "text",
-    "face",
-    "fusion",
-]
+WORDS = mf.WORDS
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+# A small vocabulary for generated utterances (the tiny tokenizers are trained on any text).
+WORDS = ["hello", "world", "this", "is", "a", "test", "of", "the", "tiny", "tokenizer", "for", "sseft"]
+WORDS += ["speech", "text", "face", "fusion"]
+
 
 def tiny_roberta(d: Path, max_positions: int = 40) -> Path:
     """A 2-layer RoBERTa (hidden 32) with a byte-level BPE tokenizer: `<s>` first, `</s>` last."""
