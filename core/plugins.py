@@ -130,7 +130,7 @@ class PluginManager:
         if missing:
             raise ValueError(f"registered {kind} {obj!r} lacks {', '.join(missing)}")
         name = obj.name
-        if not isinstance(name, str) or not NAME_RE.match(name):
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
             raise ValueError(
                 f"{kind} name {name!r} is invalid: use lowercase letters, digits, '.', '_' or '-'"
             )

@@ -15,11 +15,12 @@ from typing import Any
 
 from sseft.core.errors import RegistryError
 
+# Always used with fullmatch: `re.match` + `$` would accept a trailing newline ("evil\n").
 # One path component: starts with a letter or digit, then letters, digits, '.', '_' or '-'.
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 # Aliases start with a letter so that they can never be mistaken for a version number.
-ALIAS_RE = re.compile(r"^[a-z][a-z0-9._-]{0,31}$")
-VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}$")
+ALIAS_RE = re.compile(r"[a-z][a-z0-9._-]{0,31}")
+VERSION_RE = re.compile(r"[1-9][0-9]{0,8}")
 LATEST = "latest"
 
 _NAME_HELP = (
@@ -52,14 +53,14 @@ def validate_name(name: Any) -> str:
     """Return `name` if it is a valid model name, else raise RegistryError saying why."""
     if not isinstance(name, str) or not name:
         raise RegistryError(f"invalid model name {name!r}: the name is empty; {_NAME_HELP}")
-    if not NAME_RE.match(name) or ".." in name:
+    if not NAME_RE.fullmatch(name) or ".." in name:
         raise RegistryError(f"invalid model name {name!r}: {_NAME_HELP}")
     return name
 
 
 def validate_alias(alias: Any) -> str:
     """Return `alias` if it is a valid, non-reserved alias, else raise RegistryError."""
-    if not isinstance(alias, str) or not ALIAS_RE.match(alias) or ".." in alias:
+    if not isinstance(alias, str) or not ALIAS_RE.fullmatch(alias) or ".." in alias:
         raise RegistryError(f"invalid alias {alias!r}: {_ALIAS_HELP}")
     if alias == LATEST:
         raise RegistryError(f"alias {LATEST!r} is reserved: it always means the newest version")
@@ -78,9 +79,9 @@ def parse_ref(ref: Any) -> ModelRef:
         return ModelRef(name)
     if sel == LATEST:
         return ModelRef(name)
-    if VERSION_RE.match(sel):
+    if VERSION_RE.fullmatch(sel):
         return ModelRef(name, version=int(sel))
-    if ALIAS_RE.match(sel) and ".." not in sel:
+    if ALIAS_RE.fullmatch(sel) and ".." not in sel:
         return ModelRef(name, alias=sel)
     raise RegistryError(
         f"invalid model reference {ref!r}: after '@' put a version number (name@3), 'latest' or an alias (name@prod)"

@@ -160,13 +160,13 @@ class Registry:
         d = self.models_dir / name
         if not d.is_dir():
             return []
-        return sorted(int(p.name) for p in d.iterdir() if VERSION_RE.match(p.name) and p.is_dir())
+        return sorted(int(p.name) for p in d.iterdir() if VERSION_RE.fullmatch(p.name) and p.is_dir())
 
     def names(self) -> list[str]:
         if not self.models_dir.is_dir():
             return []
         return sorted(
-            p.name for p in self.models_dir.iterdir() if NAME_RE.match(p.name) and self.versions(p.name)
+            p.name for p in self.models_dir.iterdir() if NAME_RE.fullmatch(p.name) and self.versions(p.name)
         )
 
     # -- resolving --------------------------------------------------------------------------------
@@ -380,7 +380,7 @@ class Registry:
                         continue
         if self.models_dir.is_dir():
             for mdir in sorted(self.models_dir.iterdir()):
-                if not NAME_RE.match(mdir.name) or not mdir.is_dir():
+                if not NAME_RE.fullmatch(mdir.name) or not mdir.is_dir():
                     continue
                 with self._lock(mdir.name):
                     for p in mdir.glob(".refs.json.tmp-*"):

@@ -55,7 +55,7 @@ class ModalityInfo(StrictModel):
 
 def check_safe_name(kind: str, name: str) -> str:
     """Refuse a writer id / split name that cannot safely be part of a file name."""
-    if not isinstance(name, str) or not SAFE_NAME_RE.match(name):
+    if not isinstance(name, str) or not SAFE_NAME_RE.fullmatch(name):
         raise FeatureStoreError(
             f"{kind} {name!r} is not allowed: use letters, digits, '.', '_' or '-' (at most 64 characters)"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,10 @@ def test_cli_lifecycle(art: Path, tmp_path: Path) -> None:
 def test_cli_errors_are_one_line(art: Path) -> None:
     r = run("publish", str(art), "../evil")
     assert r.exit_code == 2 and "invalid model name '../evil'" in r.output
+    for args in (["publish", str(art), "evil\n"], ["rm", "evil\n", "--yes"], ["tag", "m", "prod\n"]):
+        r = run(*args)
+        assert r.exit_code == 2 and r.output.count("\n") == 1 and "invalid" in r.output, (args, r.output)
+    assert not (Path(os.environ["SSEFT_HOME"]) / "models").exists()
     r = run("show", "nothing-here")
     assert r.exit_code == 2 and "unknown model 'nothing-here'" in r.output
     run("publish", str(art), "m")

@@ -20,7 +20,7 @@ import sseft
 from sseft.core.errors import IntegrityError, RegistryError, UnknownNameError
 from sseft.registry import api
 from sseft.registry import store as store_mod
-from sseft.registry.names import NAME_RE, looks_like_path, parse_ref
+from sseft.registry.names import ALIAS_RE, NAME_RE, looks_like_path, parse_ref
 from sseft.registry.store import Registry
 
 STEPS = ["staged", "written", "verified", "fsynced", "locked", "renamed", "refs"]
@@ -57,6 +57,10 @@ BAD_REFS = [
     "x@prod@1",
     "-x",
     "x\x00y",
+    "evil\n",  # `re.match` + `$` accepts a trailing newline: names are validated with fullmatch
+    "x@3\n",
+    "x@prod\n",
+    "\nx",
 ]
 
 
@@ -115,15 +119,80 @@ def test_publish_needs_a_bare_name(art: Path) -> None:
     assert not (_home() / "models").exists()
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.text(max_size=30))
+# Mostly well-formed references with, in about a third of the draws, one hostile character or
+# fragment spliced in: most draws parse (and reach the safety assertions), the rest must be refused
+# with a RegistryError and nothing else.
+_HOSTILE = st.sampled_from(["/", "\\", "..", "\n", "\x00", " ", "A", "é", "@", "@@", "~", "\t", ""])
+_NAMES = st.from_regex(NAME_RE, fullmatch=True)
+_SELECTORS = st.one_of(
+    st.just(""),
+    st.just("@latest"),
+    st.integers(1, 10**6).map(lambda v: f"@{v}"),
+    st.from_regex(ALIAS_RE, fullmatch=True).map(lambda a: "@" + a),
+)
+
+
+@st.composite
+def _refs(draw: st.DrawFn) -> str:
+    text = draw(_NAMES) + draw(_SELECTORS)
+    if draw(st.integers(0, 2)) == 0:
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(_HOSTILE) + text[at:]
+    return text
+
+
+@settings(max_examples=60, deadline=None)
+@given(_refs())
 def test_parsed_names_are_always_one_safe_path_component(text: str) -> None:
     try:
         r = parse_ref(text)
-    except RegistryError:
-        return
-    assert NAME_RE.match(r.name) and "/" not in r.name and "\\" not in r.name and ".." not in r.name
-    assert r.alias is None or ("/" not in r.alias and r.alias != "latest")
+    except RegistryError as e:
+        assert "invalid" in str(e) or "reserved" in str(e), str(e)
+        assert any(c in text for c in "/\\\n\x00 A\té~@") or ".." in text, text
+    else:
+        assert NAME_RE.fullmatch(r.name) and ".." not in r.name, text
+        assert "/" not in r.name and "\\" not in r.name and "\n" not in r.name
+        assert r.alias is None or (ALIAS_RE.fullmatch(r.alias) and r.alias != "latest")
+        assert str(r) == text or text.endswith("@latest")  # nothing was dropped or rewritten
+
+
+def test_reference_strategy_mostly_reaches_the_assertions() -> None:
+    """The property test above is only worth something if most draws parse."""
+    accepted = []
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(_refs())
+    def sample(text: str) -> None:
+        try:
+            parse_ref(text)
+            accepted.append(True)
+        except RegistryError:
+            accepted.append(False)
+
+    sample()
+    assert len(accepted) >= 100 and sum(accepted) / len(accepted) > 0.5, sum(accepted) / len(accepted)
+
+
+def test_trailing_newline_is_refused_by_every_name_check() -> None:
+    from sseft.core.features.index import check_safe_name
+    from sseft.core.plugins import PluginInfo, PluginManager
+
+    with pytest.raises(RegistryError, match="invalid model name 'evil\\\\n'"):
+        parse_ref("evil\n")
+    with pytest.raises(RegistryError, match="invalid alias 'prod\\\\n'"):
+        Registry().tag("x", "prod\n")
+    from sseft.core.errors import FeatureStoreError
+
+    with pytest.raises(FeatureStoreError, match="is not allowed"):
+        check_safe_name("split", "train\n")
+
+    class Mod:
+        name, dim, provides_cls, max_len, config_model = "evil\n", 4, False, 8, None
+
+        def build_extractor(self, config=None, device="cpu"): ...
+
+    with pytest.raises(ValueError, match="is invalid"):
+        PluginManager().register("modality", Mod(), PluginInfo("p", "pkg", "1", "m"))
 
 
 # -- versions, aliases, removal ------------------------------------------------------------------
