@@ -44,8 +44,10 @@ def to_numpy(x: Any) -> np.ndarray:
     """A numpy array from a numpy array, a torch tensor (any device, bf16 included) or a list."""
     if hasattr(x, "detach"):  # torch.Tensor, without importing torch here
         x = x.detach().cpu()
-        if x.is_floating_point():
-            x = x.float()  # bf16/fp16 have no numpy equivalent / lose precision in sums
+        # Only half precision is widened: bf16 has no numpy dtype and fp16 loses precision in sums.
+        # float64 stays float64 (casting it down moves 2.5000001 onto the rounding boundary 2.5).
+        if str(x.dtype) in ("torch.float16", "torch.bfloat16"):
+            x = x.float()
         return x.numpy()
     return np.asarray(x)
 

@@ -246,3 +246,15 @@ def test_classification_matches_sklearn(case: tuple[int, list[tuple[int, int]]])
         assert swapped["weighted_f1"] == pytest.approx(f1_score(p, y, average="weighted"))
     assert got["confusion_matrix"] == confusion_matrix(y, p, labels=list(range(c))).tolist()
     assert np.sum(got["confusion_matrix"]) == len(y)
+
+
+def test_float64_inputs_are_not_cast_to_float32() -> None:
+    """#13.19: Acc7 of [2.5000001, 0.5000001, -1.4999999] vs [3, 1, -1] is 1.0 in float64 (float32
+    would round the predictions onto the half-to-even boundaries 2.5, 0.5, -1.5 -> 2, 0, -2)."""
+    pred = torch.tensor([2.5000001, 0.5000001, -1.4999999], dtype=torch.float64)
+    truth = torch.tensor([3.0, 1.0, -1.0], dtype=torch.float64)
+    assert M.to_numpy(pred).dtype == np.float64
+    assert M.sentiment_acc(pred, truth, 3, "half_even") == 1.0
+    assert M.regression_metrics(pred, truth)["acc7"] == 1.0
+    assert M.to_numpy(pred.half()).dtype == np.float32  # half precision is still widened
+    assert M.to_numpy(pred.bfloat16()).dtype == np.float32
