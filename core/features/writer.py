@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -270,14 +269,9 @@ class FeatureStoreWriter:
         }
         if split is not None:
             line["split"] = split
-        data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
-        with FileLock(str(self.root / LOCK_NAME)):
-            fd = os.open(self.root / FAILURES_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        from ..failures import append_failure  # lock + dedupe (a rerun adds no duplicate) + fsync
+
+        append_failure(self.root / FAILURES_NAME, line, lock=self.root / LOCK_NAME)
         self.failures += 1
 
     def flush(self) -> None:

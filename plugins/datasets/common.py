@@ -56,16 +56,19 @@ class DataReport:
     task: TaskInfo | None = None
     counts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     coverage: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
-    missing: list[str] = field(default_factory=list)  # "id: modality file PATH not found"
+    missing: list[str] = field(default_factory=list)  # "id: modality file PATH not found (where)"
     duplicates: list[str] = field(default_factory=list)  # "id (rows 3 and 7)"
     problems: list[str] = field(default_factory=list)  # malformed rows: row, column, expected form
     notes: list[str] = field(default_factory=list)  # things that are fine but worth knowing
     dropped: int = 0
+    missing_policy: str = "partial"  # what a job does with `missing`: only 'error' makes them blocking
 
     @property
     def ok(self) -> bool:
-        """No malformed rows and no duplicate ids (missing media is reported, handled by policy)."""
-        return not self.problems and not self.duplicates
+        """Nothing to fix before extracting: no malformed rows, no duplicate ids, and no missing
+        input that the missing-media policy turns into an error (stop or per-item failure)."""
+        blocking = self.missing_policy == "error" and bool(self.missing)
+        return not self.problems and not self.duplicates and not blocking
 
     @property
     def n_items(self) -> int:
@@ -142,7 +145,15 @@ class DataReport:
                 lines.extend(f"  {e}" for e in entries[:limit])
                 if len(entries) > limit:
                     lines.append(f"  ... and {len(entries) - limit} more (use --json for all)")
-        lines.append("ok" if self.ok else "NOT OK: fix the problems above before extracting")
+        if self.ok:
+            lines.append("ok")
+        elif not self.problems and not self.duplicates:
+            lines.append(
+                f"NOT OK: {len(self.missing)} item(s) lack an input and the missing-media policy is 'error': "
+                "restore the files, or set the policy to 'partial' (keep them without it) or 'drop'"
+            )
+        else:
+            lines.append("NOT OK: fix the problems above before extracting")
         return "\n".join(lines)
 
 
@@ -191,15 +202,61 @@ def check_unique(ids: Mapping[str, list[str]]) -> list[str]:
 # -- the scan/driver pattern --------------------------------------------------------------------
 # Each plugin writes one `scan(config)` generator of events; `items()` and `check()` both run it,
 # so the dry run sees exactly what a job would see:
-#   ("item", Item, [(modality, path), ...missing files])
+#   ("item", Item, [(modality, Path | reason), ...])   a Path: that file is missing;
+#                                                      a str: the item has no such input (empty cell)
 #   ("problem", "file: line N: column C: what is wrong; expected ...")  -> items() raises
 #   ("note", "...")                                                    -> only reported
 Event = tuple[Any, ...]
+Absent = list[tuple[str, Any]]
 
 
-def items_from_events(events: Iterable[Event], missing: MissingPolicy) -> Iterable[Item]:
+def absent_reason(modality: str, what: Any, where: str) -> str:
+    """One line naming the file (or why there is no input) and where the item comes from."""
+    if isinstance(what, str):
+        return f"no {modality} input: {what.strip('()')} ({where})"
+    return f"{modality} file {what} not found ({where})"
+
+
+def apply_absent(item: Item, absent: Absent, missing: MissingPolicy, hint: str) -> Item | None:
+    """The missing-media policy for one item, shared by every dataset plugin.
+
+    A missing file (a Path) under `error` stops the job (DataError). Otherwise the absent inputs
+    are removed from `item.inputs`, and (see INTERFACES "Absent modalities"):
+    - `partial`: listed in `meta["missing"]` (stored as empty sequences) with the reasons in
+      `meta["missing_reason"]`;
+    - `error` (only inputs the item lacks, such as an empty cell): the reasons go to
+      `meta["absent"]`, so extraction records the item as a failure naming them;
+    - `drop`: the item is skipped (None)."""
+    if not absent:
+        return item
+    where = str(item.meta.get("where", "?"))
+    if missing == "error":
+        for m, what in absent:
+            if not isinstance(what, str):
+                raise DataError(
+                    f"{item.id}: {absent_reason(m, what, where)}; restore it, or {hint} "
+                    "(run `sseft data check` to list every missing file)"
+                )
+    if missing == "drop":
+        return None
+    reasons = {m: absent_reason(m, what, where) for m, what in absent}
+    for m in reasons:
+        item.inputs.pop(m, None)
+    if missing == "partial":
+        if not item.inputs:
+            return None  # nothing left to keep (the report counts it as dropped)
+        item.meta["missing"] = list(reasons)
+        item.meta["missing_reason"] = reasons
+    else:
+        item.meta["absent"] = {m: f"{r}; {hint} to keep the item without {m}" for m, r in reasons.items()}
+    return item
+
+
+def items_from_events(
+    events: Iterable[Event], missing: MissingPolicy, hint: str = "set missing_media to 'drop' or 'partial'"
+) -> Iterable[Item]:
     """Turn scan events into items: raise on the first problem or duplicate id, apply the
-    missing-file policy (drop / partial / error)."""
+    missing-media policy (`apply_absent`). `hint` says how this plugin's policy is set."""
     seen: dict[str, str] = {}
     for ev in events:
         kind = ev[0]
@@ -213,28 +270,16 @@ def items_from_events(events: Iterable[Event], missing: MissingPolicy) -> Iterab
                 f"duplicate item id {item.id!r} ({seen[item.id]} and {item.meta.get('where', '?')}); ids must be unique"
             )
         seen[item.id] = str(item.meta.get("where", "?"))
-        if absent:
-            if missing == "error":
-                m, p = absent[0]
-                raise DataError(
-                    f"{item.id}: {m} file {p} not found; restore it, or set the missing-media option to "
-                    "'drop' or 'partial' (run `sseft data check` to list every missing file)"
-                )
-            if missing == "drop":
-                continue
-            for m, _ in absent:
-                item.inputs.pop(m, None)
-            item.meta["missing"] = [m for m, _ in absent]
-            if not item.inputs:
-                continue
-        yield item
+        kept = apply_absent(item, absent, missing, hint)
+        if kept is not None:
+            yield kept
 
 
 def report_from_events(
     name: str, task: TaskInfo, events: Iterable[Event], missing: MissingPolicy
 ) -> DataReport:
     """Run a whole scan and collect every problem, duplicate, missing file and note."""
-    rep = DataReport(name, task)
+    rep = DataReport(name, task, missing_policy=missing)
     seen: dict[str, list[str]] = defaultdict(list)
     for ev in events:
         kind = ev[0]
@@ -244,19 +289,21 @@ def report_from_events(
             rep.notes.append(ev[1])
         elif kind == "item":
             item, absent = ev[1], ev[2]
-            seen[item.id].append(str(item.meta.get("where", "?")))
+            where = str(item.meta.get("where", "?"))
+            seen[item.id].append(where)
             if len(seen[item.id]) > 1:
                 continue
-            by_path: dict[str, list[str]] = defaultdict(list)
-            for m, p in absent:
-                by_path[str(p)].append(m)
-            for p, ms in by_path.items():
-                rep.missing.append(f"{item.id}: {'/'.join(ms)} file {p} not found")
+            by_what: dict[tuple[bool, str], list[str]] = defaultdict(list)
+            for m, what in absent:  # one entry per file (a clip that feeds speech and face: one line)
+                by_what[(isinstance(what, str), str(what))].append(m)
+            for (is_reason, what), ms in by_what.items():
+                shown: Any = what if is_reason else Path(what)
+                rep.missing.append(f"{item.id}: {absent_reason('/'.join(ms), shown, where)}")
             if absent and missing == "drop":
                 rep.dropped += 1
                 continue
             inputs = {m: v for m, v in item.inputs.items() if m not in {a for a, _ in absent}}
-            if not inputs:
+            if absent and not inputs and missing == "partial":
                 rep.dropped += 1
                 continue
             rep.add_item(Item(item.id, item.split, item.label, inputs, item.meta))

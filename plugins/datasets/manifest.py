@@ -8,18 +8,25 @@
 - Labels, per `task`: multiclass: one column of class names (`label_names` fixes their order,
   otherwise the sorted distinct values); regression: one or more float columns; multilabel:
   several 0/1 columns (one per label) or one column holding a list (JSONL) or `a;b` names (CSV).
-- One column per modality: inline text, or a path (relative to the manifest's folder) to a
-  wav/flac/mp3/mp4/avi/mkv/webm/mov/npy/safetensors file. With `modalities` unset, every other
-  column is a modality; a column whose every value ends in a media suffix holds files.
+- One column per modality: inline text, or a path (relative to the manifest's folder) to a file
+  with a suffix some installed modality plugin reads (its `suffixes`; .npy/.safetensors arrays
+  always). Columns map to modalities by name, by alias (`audio`/`wav` -> speech, `video` -> face
+  and speech from its audio track) or by `columns: {my_col: speech}`; see manifest_columns.py.
+- An empty cell: the item lacks that modality (`missing_media: partial` keeps it without, `error`
+  makes it a per-item failure with that reason). A named file that does not exist is a missing
+  file (`error`: stop; `partial`: keep the item without; `drop`). Both name the manifest line.
 Every error names the manifest, the line, the column and the expected form.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
+import logging
 import math
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -32,7 +39,6 @@ from sseft.core.hookspecs import hookimpl
 from sseft.core.protocols import Item, TaskInfo
 
 from .common import (
-    MEDIA_SUFFIXES,
     DataReport,
     Event,
     MissingPolicy,
@@ -40,6 +46,9 @@ from .common import (
     normalise_split,
     report_from_events,
 )
+from .manifest_columns import column_kind, file_suffixes, installed_modalities, map_columns
+
+log = logging.getLogger(__name__)
 
 Row = tuple[int, dict[str, Any]]  # (line number, values by column)
 
@@ -56,6 +65,10 @@ class ManifestConfig(StrictModel):
     label_names: list[str] | None = None
     # modality name -> what its column holds; None: every other column, kind detected per column.
     modalities: dict[str, Literal["auto", "text", "file"]] | None = None
+    columns: dict[str, str] | None = Field(
+        default=None, description="column -> modality it feeds ('meta': item meta, 'ignore': left out)"
+    )
+    meta_columns: list[str] = Field(default_factory=list, description="columns kept as item meta")
     missing_media: MissingPolicy = "error"
     probe_media: bool = Field(default=False, description="check only: open every media file with PyAV")
 
@@ -73,6 +86,10 @@ def read_rows(config: ManifestConfig) -> tuple[list[str], list[Row]]:
         raise DataError(
             f"{path}: line {bad_line}: not valid UTF-8 ({e.reason}); save the manifest as UTF-8"
         ) from None
+    if not text.strip():
+        raise DataError(
+            f"{path}: the file is empty; expected a header line (id,split,label,...) and one row per item"
+        )
     fmt = config.format
     if fmt == "auto":
         fmt = "jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"
@@ -92,6 +109,10 @@ def read_rows(config: ManifestConfig) -> tuple[list[str], list[Row]]:
                     f"{path}: line {reader.line_num}: {n} fields where the header has {len(columns)}"
                 )
             rows.append((reader.line_num, dict(rec)))
+        if not rows:
+            raise DataError(
+                f"{path}: only a header line ({', '.join(columns)}), no rows; add one row per item"
+            )
         return columns, rows
     columns, rows = [], []
     for n, line in enumerate(text.splitlines(), start=1):
@@ -112,18 +133,27 @@ def read_rows(config: ManifestConfig) -> tuple[list[str], list[Row]]:
     return columns, rows
 
 
-def modality_kinds(config: ManifestConfig, columns: list[str], rows: list[Row]) -> dict[str, str]:
-    """modality -> 'text' | 'file'."""
+def modality_sources(
+    config: ManifestConfig, columns: list[str], rows: list[Row]
+) -> dict[str, tuple[str, str]]:
+    """modality -> (column, 'text' | 'file'), for the installed modality plugins."""
+    installed = installed_modalities()
     reserved = {config.id_column, config.split_column, *config.label_columns}
-    wanted = config.modalities or {c: "auto" for c in columns if c not in reserved}
-    kinds: dict[str, str] = {}
-    for m, kind in wanted.items():
-        if kind == "auto":
-            values = [str(r[m]).strip() for _, r in rows if r.get(m) not in (None, "")]
-            is_file = bool(values) and all(v.lower().endswith(MEDIA_SUFFIXES) for v in values)
-            kind = "file" if is_file else "text"
-        kinds[m] = kind
-    return kinds
+    mapped = map_columns(
+        Path(config.root),
+        columns,
+        reserved,
+        config.columns,
+        config.meta_columns,
+        config.modalities,
+        installed,
+    )
+    suffixes = file_suffixes(installed)
+    out = {}
+    for m, (col, kind) in mapped.items():
+        values = [str(r[col]) for _, r in rows if r.get(col) not in (None, "")]
+        out[m] = (col, column_kind(kind, values, suffixes))
+    return out
 
 
 class ManifestDataset:
@@ -156,7 +186,9 @@ class ManifestDataset:
         yield from items_from_events(self.scan(config), config.missing_media)
 
     def check(self, config: ManifestConfig) -> DataReport:
-        rep = report_from_events(self.name, self.task(config), self.scan(config), config.missing_media)
+        rep = report_from_events(
+            self.name, self.task(config), self.scan(config, warn=False), config.missing_media
+        )
         if config.probe_media:
             from ._media import probe_items
 
@@ -164,7 +196,7 @@ class ManifestDataset:
             rep.problems.extend(probe_items(self.items(cfg)))
         return rep
 
-    def scan(self, config: ManifestConfig) -> Iterator[Event]:
+    def scan(self, config: ManifestConfig, warn: bool = True) -> Iterator[Event]:
         path = Path(config.root)
         columns, rows = read_rows(config)
         for col in (config.id_column, config.split_column, *config.label_columns):
@@ -172,18 +204,22 @@ class ManifestDataset:
                 raise DataError(
                     f"{path}: no column {col!r} (columns: {', '.join(columns)}); rename it or set the *_column option"
                 )
-        kinds = modality_kinds(config, columns, rows)
-        if not kinds:
+        sources = modality_sources(config, columns, rows)
+        if not sources:
             raise DataError(
                 f"{path}: no modality columns besides id, split and labels (columns: {', '.join(columns)})"
             )
-        for m in kinds:
-            if m not in columns:
-                raise DataError(
-                    f"{path}: modalities names column {m!r}, which the manifest lacks (columns: {', '.join(columns)})"
-                )
-        yield ("note", "modality columns: " + ", ".join(f"{m} ({k})" for m, k in kinds.items()))
+        yield ("note", "modality columns: " + ", ".join(f"{m} <- {c} ({k})" for m, (c, k) in sources.items()))
         task = self.task(config)
+        if task.type == "multiclass" and config.label_names is None:
+            note = _inferred_classes_note(config, rows)
+            if warn:  # a job; `check` shows it among its notes instead
+                log.warning("%s", note)
+            yield ("note", note)
+        suffixes = file_suffixes(installed_modalities())
+        used = {c for c, _ in sources.values()} | {
+            c for c, t in (config.columns or {}).items() if t == "ignore"
+        }
         base = path.parent
         for line, row in rows:
             where = f"{path.name} line {line}"
@@ -195,17 +231,20 @@ class ManifestDataset:
             inputs: dict[str, Any] = {}
             absent: list[tuple[str, Any]] = []
             bad = None
-            for m, kind in kinds.items():
-                v = row.get(m)
+            for m, (col, kind) in sources.items():
+                v = row.get(col)
                 if v is None or (isinstance(v, str) and not v.strip()):
-                    absent.append((m, "(empty cell)"))
+                    absent.append((m, f"empty cell in column {col}"))
                     continue
                 if kind == "text":
                     inputs[m] = str(v)
                     continue
                 p = Path(str(v).strip()).expanduser()
-                if not p.name.lower().endswith(MEDIA_SUFFIXES):
-                    bad = f"column {m}: {str(v)!r} is not a media file; expected a path ending in {', '.join(MEDIA_SUFFIXES)}"
+                if not p.name.lower().endswith(suffixes):
+                    bad = (
+                        f"column {col}: {str(v)!r} is not a media file any installed modality reads; "
+                        f"expected a path ending in {', '.join(suffixes)}"
+                    )
                     break
                 p = p if p.is_absolute() else base / p
                 inputs[m] = p
@@ -217,7 +256,7 @@ class ManifestDataset:
             extra = {
                 k: v
                 for k, v in row.items()
-                if k not in kinds and k not in (config.id_column, config.split_column)
+                if k not in used and k not in (config.id_column, config.split_column)
             }
             yield ("item", Item(item_id, split, label, inputs, {"where": where, **extra}), absent)
 
@@ -290,6 +329,26 @@ def parse_label(config: ManifestConfig, task: TaskInfo, row: dict[str, Any]) -> 
             f"column {cols[0]}: {unknown[0]!r} is not a label; expected ';'-separated names from {', '.join(names)}"
         )
     return [int(n in parts) for n in names]
+
+
+def _inferred_classes_note(config: ManifestConfig, rows: list[Row]) -> str:
+    """label_names unset: the classes are whatever the column holds, so a typo is a class of its own."""
+    col = config.label_columns[0]
+    counts = Counter(str(r[col]).strip() for _, r in rows if r.get(col) not in (None, ""))
+    listed = ", ".join(f"{k} {n}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    # A typo is a rare value spelled almost like a frequent one (hapy 1 vs happy 40).
+    suspects = []
+    for k, n in sorted(counts.items()):
+        close = difflib.get_close_matches(
+            k, [o for o in counts if o != k and counts[o] > n], n=1, cutoff=0.75
+        )
+        if close:
+            suspects.append(f"{k!r} looks like {close[0]!r}")
+    hint = f" ({'; '.join(suspects)}: a typo?)" if suspects else ""
+    return (
+        f"{config.root}: label_names not set, so the {len(counts)} classes are the distinct values of column "
+        f"{col}: {listed}{hint}; set label_names to fix the classes and their order"
+    )
 
 
 MANIFEST = ManifestDataset()

@@ -17,6 +17,8 @@ from pydantic import Field
 from sseft.core.config import StrictModel
 from sseft.core.hookspecs import hookimpl
 
+from .suffixes import VIDEO_FILES
+
 RETINAFACE_URL = "https://github.com/ternaus/retinaface/releases/download/0.01/retinaface_resnet50_2020-07-20-f168fae3c.zip"
 
 
@@ -46,6 +48,7 @@ class FaceModality:
     provides_cls = False
     max_len = 512
     input_kinds = ("video",)  # --video
+    suffixes: tuple[str, ...] = VIDEO_FILES
     config_model = FaceConfig
 
     def build_extractor(self, config: FaceConfig | dict[str, Any] | None = None, device: str = "cpu") -> Any:

@@ -16,6 +16,8 @@ from pydantic import Field
 from sseft.core.config import StrictModel
 from sseft.core.hookspecs import hookimpl
 
+from .suffixes import AUDIO_FILES, VIDEO_FILES
+
 
 class SpeechConfig(StrictModel):
     model: str = Field(
@@ -44,6 +46,7 @@ class SpeechModality:
     provides_cls = False
     max_len = 1024
     input_kinds = ("audio", "video")  # --audio, else the --video's audio track
+    suffixes: tuple[str, ...] = AUDIO_FILES + VIDEO_FILES  # wav/flac/..., or a video's audio track
     config_model = SpeechConfig
 
     def build_extractor(

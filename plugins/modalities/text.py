@@ -38,6 +38,7 @@ class TextModality:
     provides_cls = True
     max_len = 512
     input_kinds = ("text",)  # raw inputs `sseft predict` feeds it (--text / --text-file)
+    suffixes: tuple[str, ...] = ()  # inline text only
     config_model = TextConfig
 
     def build_extractor(self, config: TextConfig | dict[str, Any] | None = None, device: str = "cpu") -> Any:

@@ -189,7 +189,7 @@ def test_csd_labels_and_feature_alignment(tmp_path: Path) -> None:
     assert MOSEI.task(cfg).label_names == EMOTIONS
     rep = MOSEI.check(cfg)
     assert any("1 labelled segments belong to videos outside every split" in n for n in rep.notes)
-    assert any("vidB[0]: audio file (no audio frames" in m for m in rep.missing)
+    assert any("vidB[0]: no audio input: no audio frames in" in m for m in rep.missing)
     items = {it.id: it for it in MOSEI.items(cfg)}
     assert set(items) == {
         "vidA[0]",

@@ -50,13 +50,38 @@ def test_csv_items(tmp_path: Path) -> None:
 def test_missing_file_policies(tmp_path: Path) -> None:
     body = GOOD + "u3,test,sad,hello,clips/nope.wav,clips/u1.mp4\n"
     path = make_csv(tmp_path, body)
-    with pytest.raises(DataError, match=r"u2: face file \(empty cell\) not found"):
+    # a named file that does not exist: the missing-file case, naming the file and the manifest line
+    with pytest.raises(
+        DataError, match=r"u3: speech file \S*clips/nope.wav not found \(manifest.csv line 4\)"
+    ):
         list(MANIFEST.items(ManifestConfig(root=path)))  # default policy: error
     dropped = [it.id for it in MANIFEST.items(ManifestConfig(root=path, missing_media="drop"))]
     assert dropped == ["u1"]
     rep = MANIFEST.check(ManifestConfig(root=path, missing_media="drop"))
-    assert rep.dropped == 2 and any("nope.wav not found" in m for m in rep.missing)
+    assert rep.dropped == 2 and any("nope.wav not found (manifest.csv line 4)" in m for m in rep.missing)
     assert rep.coverage["train"]["speech"] == 1
+    partial = {it.id: it for it in MANIFEST.items(ManifestConfig(root=path, missing_media="partial"))}
+    assert partial["u3"].meta["missing"] == ["speech"] and "speech" not in partial["u3"].inputs
+    assert "nope.wav not found (manifest.csv line 4)" in partial["u3"].meta["missing_reason"]["speech"]
+
+
+def test_empty_cell_means_the_item_lacks_that_modality(tmp_path: Path) -> None:
+    path = make_csv(tmp_path, GOOD)  # u2's face cell is empty, every named file exists
+    # default policy (error): no stop; the item is kept without face and extraction records it as a
+    # failure with that reason (the engine reads meta["absent"])
+    items = {it.id: it for it in MANIFEST.items(ManifestConfig(root=path))}
+    u2 = items["u2"]
+    assert "face" not in u2.inputs and "missing" not in u2.meta
+    assert "no face input: empty cell in column face (manifest.csv line 3)" in u2.meta["absent"]["face"]
+    assert "missing_media" in u2.meta["absent"]["face"]  # says how to keep such items
+    assert "file" not in u2.meta["absent"]["face"]  # never called a missing file
+    # partial: kept without face, recorded
+    kept = {it.id: it for it in MANIFEST.items(ManifestConfig(root=path, missing_media="partial"))}
+    assert kept["u2"].meta["missing"] == ["face"] and "absent" not in kept["u2"].meta
+    rep = MANIFEST.check(ManifestConfig(root=path))
+    assert rep.missing == ["u2: no face input: empty cell in column face (manifest.csv line 3)"]
+    assert not rep.ok  # under 'error' the item would fail: something to fix
+    assert MANIFEST.check(ManifestConfig(root=path, missing_media="partial")).ok
 
 
 @pytest.mark.parametrize(
@@ -117,7 +142,7 @@ def test_jsonl_multilabel_regression_and_bad_lines(tmp_path: Path) -> None:
     cfg = ManifestConfig(root=p, task="multilabel", label_columns=["labels"], label_names=["happy", "sad"])
     items = list(MANIFEST.items(cfg))
     assert [(it.id, it.split, it.label) for it in items] == [("1", "valid", [1, 1]), ("2", "train", [0, 1])]
-    assert items[0].inputs["audio"] == tmp_path / "a.wav"
+    assert items[0].inputs["speech"] == tmp_path / "a.wav"  # the `audio` column feeds speech
     p.write_text(json.dumps(lines[0]) + "\n{not json\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"m.jsonl: line 2: not valid JSON"):
         list(MANIFEST.items(cfg))
