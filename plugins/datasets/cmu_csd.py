@@ -6,6 +6,10 @@ per labelled segment: item id `video_id[k]` (the SDK's naming), label row k. Key
 already segments (`video_id[3]`, as written by the SDK after alignment) are used as they are.
 Each modality's frames for a segment are those whose interval overlaps the segment's interval;
 a segment with no overlapping frame lacks that modality (reported, policy `missing_media`).
+
+Word sequences (`CMU_MOSI_TimestampedWords.csd`: features are byte strings, one word per row, `sp`
+for silence) are text, never cast to float: a segment's overlapping words are joined with spaces
+into one string for the text modality (`csd_features: {words: ...}` or `{text: ...}` feed `text`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from sseft.core.errors import DataError
 from sseft.core.protocols import Item, TaskInfo
 
 from .common import Event, normalise_split
+
+WORD_KEYS = ("words", "text")  # csd_features keys whose word sequences feed the text modality
+SILENCE = {"sp", "sil", ""}  # the SDK's silence / padding tokens in word sequences
 
 
 def open_csd(path: Path):  # type: ignore[no-untyped-def]
@@ -92,7 +99,9 @@ def scan_csd(name: str, config: Any, task: TaskInfo) -> Iterator[Event]:
     feats = {}
     try:
         for m, p in config.csd_features.items():
-            feats[m] = open_csd(p if p.is_absolute() else root / p)
+            f, g = open_csd(p if p.is_absolute() else root / p)
+            # a word sequence given as `words` feeds the text modality
+            feats["text" if m in WORD_KEYS and is_word_csd(g) else m] = (f, g)
         outside = 0
         for key in sorted(labels["data"]):
             vid = key.split("[", 1)[0]
@@ -106,13 +115,14 @@ def scan_csd(name: str, config: Any, task: TaskInfo) -> Iterator[Event]:
             for k in range(len(y)):
                 item_id = key if ("[" in key and len(y) == 1) else f"{key}[{k}]"
                 label = _label(y[k], task, lab_path, key)
-                inputs: dict[str, np.ndarray | None] = {}
+                inputs: dict[str, np.ndarray | str | None] = {}
                 absent: list[tuple[str, str]] = []
                 bad = 0
                 for m, (_, g) in feats.items():
                     x, n_bad = _frames(g, vid if vid in g["data"] else key, iv[k])
                     if x is None:
-                        absent.append((m, f"(no {m} frames in [{iv[k][0]:.2f}, {iv[k][1]:.2f}] s)"))
+                        what = "words" if _is_text_dataset_of(g, vid, key) else "frames"
+                        absent.append((m, f"no {m} {what} in [{iv[k][0]:.2f}, {iv[k][1]:.2f}] s"))
                         inputs[m] = None
                     else:
                         inputs[m], bad = x, bad + n_bad
@@ -137,8 +147,40 @@ def _label(row: np.ndarray, task: TaskInfo, path: Path, key: str) -> Any:
     return float(row[0])
 
 
-def _frames(group: Any, key: str, interval: np.ndarray) -> tuple[np.ndarray | None, int]:
-    """Frames of `key` overlapping `interval` as (L, D) float32 (non-finite -> 0), or None."""
+def _is_text_dataset_of(group: Any, vid: str, key: str) -> bool:
+    data = group["data"]
+    k = vid if vid in data else key
+    return k in data and _is_text_dataset(data[k]["features"])
+
+
+def is_word_csd(group: Any) -> bool:
+    """True when the sequence's features are strings (a word sequence), not numbers."""
+    for key in group["data"]:
+        return _is_text_dataset(group["data"][key]["features"])
+    return False
+
+
+def _is_text_dataset(ds: Any) -> bool:
+    import h5py
+
+    return ds.dtype.kind in "SUO" or h5py.check_string_dtype(ds.dtype) is not None
+
+
+def _words(ds: Any, sel: np.ndarray) -> str:
+    """The selected rows of a word sequence as one string (silence tokens left out)."""
+    rows = np.asarray(ds[()], dtype=object).reshape(len(sel), -1)[sel]
+    out = []
+    for row in rows:
+        for w in row:
+            w = w.decode("utf-8", errors="replace") if isinstance(w, bytes) else str(w)
+            if w.strip().lower() not in SILENCE:
+                out.append(w.strip())
+    return " ".join(out)
+
+
+def _frames(group: Any, key: str, interval: np.ndarray) -> tuple[np.ndarray | str | None, int]:
+    """Frames of `key` overlapping `interval` as (L, D) float32 (non-finite -> 0), or the words
+    they hold joined into one string (a word sequence), or None when no frame overlaps."""
     if key not in group["data"]:
         return None, 0
     g = group["data"][key]
@@ -146,6 +188,9 @@ def _frames(group: Any, key: str, interval: np.ndarray) -> tuple[np.ndarray | No
     sel = (iv[:, 0] < interval[1]) & (iv[:, 1] > interval[0])
     if not sel.any():
         return None, 0
+    if _is_text_dataset(g["features"]):
+        text = _words(g["features"], sel)
+        return (text or None), 0
     x = np.asarray(g["features"], dtype=np.float32)[sel]  # (L, D)
     finite = np.isfinite(x)
     n_bad = int((~finite).sum())

@@ -203,3 +203,28 @@ def test_csd_labels_and_feature_alignment(tmp_path: Path) -> None:
     assert sent["vidA[1]"] == -1.0
     with pytest.raises(DataError, match="carry no split; set csd_splits"):
         list(MOSEI.items(cfg.model_copy(update={"csd_splits": None})))
+
+
+@pytest.mark.parametrize("vlen", [False, True])
+def test_csd_word_sequences_are_text(tmp_path: Path, vlen: bool) -> None:
+    """CMU_MOSI_TimestampedWords.csd holds byte strings: read as words joined per segment, never
+    cast to float (that cast was `OSError: Can't synchronously read data`)."""
+    import h5py
+
+    labels = {"vidA": (np.array([[1.5], [-1.0]]), np.array([[0.0, 2.0], [2.0, 4.0]]))}
+    words = [b"sp", b"I", b"liked", b"it", b"sp", b"not", b"really"]
+    t = np.array([0.0, 0.2, 0.6, 1.2, 2.0, 2.4, 3.0])
+    arr = np.array(words, dtype=object if vlen else "S8").reshape(-1, 1)
+    write_csd(tmp_path / "labels.csd", "Opinion Segment Labels", labels)
+    with h5py.File(tmp_path / "words.csd", "w") as f:
+        g = f.create_group("words/data/vidA")
+        g.create_dataset("features", data=arr, dtype=h5py.string_dtype() if vlen else arr.dtype)
+        g["intervals"] = np.stack([t, t + 0.2], 1)
+    (tmp_path / "folds.json").write_text(json.dumps({"train": ["vidA"]}))
+    cfg = CmuConfig(root=tmp_path, source="csd", csd_labels=Path("labels.csd"),
+                    csd_features={"words": Path("words.csd")}, csd_splits=Path("folds.json"))  # fmt: skip
+    items = {it.id: it for it in MOSI.items(cfg)}
+    assert items["vidA[0]"].inputs == {"text": "I liked it"}  # `words` feeds the text modality
+    assert items["vidA[1]"].inputs == {"text": "not really"}  # silence tokens left out
+    rep = MOSI.check(cfg)  # `sseft data info mosi --set source=csd ...` ran this and crashed
+    assert rep.coverage["train"] == {"text": 2}
