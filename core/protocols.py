@@ -6,25 +6,51 @@ heavy work (loading torch models) happens in `build_extractor`, `build` and `ite
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import torch
 
-TaskType = Literal["regression", "multiclass", "multilabel"]
+# A task type is free-form: a head declares the one it solves, and a new head may bring a new one.
+# The built-in heads solve "regression", "multiclass" and "multilabel".
+TaskType = str
 
 
 @dataclass(frozen=True)
 class TaskInfo:
-    """What a dataset's labels are. regression: one float per item (or per label name);
-    multiclass: one index into `label_names`; multilabel: a 0/1 vector over `label_names`."""
+    """What a dataset's labels are: a task type and the label names. Built-in types: regression
+    (one float per item, or per label name); multiclass (one index into `label_names`);
+    multilabel (a 0/1 vector over `label_names`). The store keeps labels as plain JSON; the head
+    that trains on them checks them.
+
+    A dataset whose items carry several label sets (MELD: emotion and sentiment) returns the
+    default set's TaskInfo with `name` and every set in `label_sets` (see `TaskInfo.several`), and
+    its items give every set's value in `Item.labels`.
+    """
 
     type: TaskType
     label_names: tuple[str, ...]
+    name: str | None = None  # this set's name when the dataset has several label sets
+    label_sets: Mapping[str, TaskInfo] = field(default_factory=dict, compare=False, hash=False)
+
+    @classmethod
+    def several(cls, default: str, sets: Mapping[str, TaskInfo]) -> TaskInfo:
+        """The TaskInfo of a dataset with several label sets; `default` names the one `label` holds."""
+        if default not in sets:
+            raise ValueError(f"default label set {default!r} is not one of {list(sets)}")
+        named = {n: cls(t.type, tuple(t.label_names), name=n) for n, t in sets.items()}
+        d = named[default]
+        return cls(d.type, d.label_names, name=default, label_sets=named)
+
+    def sets(self) -> dict[str, TaskInfo]:
+        """Every label set by name ({} for a dataset with a single, unnamed one)."""
+        return dict(self.label_sets)
 
 
 @dataclass
@@ -33,7 +59,10 @@ class Item:
 
     `inputs` maps a modality name to its raw input: a text string, a `Path` to a media file
     (wav/flac/mp4/avi/npy/safetensors), a `MediaSlice` (path + start/end seconds), or an array.
-    `label` is a float (regression), an int (multiclass) or a list of 0/1 ints (multilabel).
+    `label` is a plain JSON value for the task's head: a float (regression), an int (multiclass) or
+    a list of 0/1 ints (multilabel). With several label sets (`TaskInfo.several`), `labels` maps
+    every set's name to the item's value in it, and `label` is the default set's value (None: taken
+    from `labels`).
     """
 
     id: str
@@ -41,6 +70,7 @@ class Item:
     label: Any
     inputs: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -50,6 +80,32 @@ class MediaSlice:
     path: Any
     start: float
     end: float
+
+
+@dataclass(frozen=True)
+class Precomputed:
+    """Features of one modality that already exist (a generator's arrays, a CMU/MMSA pickle, a
+    manifest's .npy): the extraction engine stores them as they are, no extractor runs.
+
+    `features`: a (L, D) float array or tensor. `max_len`: the longest sequence the source can hold
+    (a padded pickle's L, a generator's max_len; None: the longest one in the job). `identity`: what
+    identifies these features beyond the modality name (generator version and settings, the source
+    file's sha256); the engine writes it into the store's fingerprint of the modality.
+    """
+
+    features: Any
+    max_len: int | None = None
+    identity: Mapping[str, Any] | None = None
+
+
+@dataclass
+class Extracted:
+    """One item's output of an extractor: its (L, dim) features and plain-JSON notes about it
+    (truncation, chunking, frames without a face ...). The notes go into the item's meta in the
+    store (`meta["extract"][modality]`) and are counted in the job's summary."""
+
+    features: Any
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -62,9 +118,9 @@ class Extractor(Protocol):
         """Identity of this extractor: model id/path, revision or weights sha256, settings."""
         ...
 
-    def __call__(self, raw: Sequence[Any]) -> list[torch.Tensor | Exception]:
-        """One `(L_i, dim)` float32 tensor per raw input, or the exception that item raised
-        (so one bad item never kills a batch)."""
+    def __call__(self, raw: Sequence[Any]) -> Sequence[Extracted | torch.Tensor | Exception]:
+        """Per raw input: its `Extracted` (features + notes), a bare `(L_i, dim)` float32 tensor (no
+        notes), or the exception that item raised (so one bad item never kills a batch)."""
         ...
 
 
@@ -91,24 +147,72 @@ class DatasetPlugin(Protocol):
 
 @runtime_checkable
 class HeadModule(Protocol):
-    """A built head (an nn.Module): owns its loss, predictions and metrics."""
+    """A built head (an nn.Module): owns everything task-shaped. Core only moves tensors and JSON:
+    labels arrive as the store's plain JSON values, and the head turns them into tensors, losses,
+    metrics, per-item prediction records, CSV cells, summaries and pictures.
+    `sseft.core.head.HeadDefaults` gives task-agnostic defaults for all but forward/loss/predict/metrics.
+    """
 
+    task: TaskType
+    label_names: Sequence[str]
     primary_metric: str
     greater_is_better: bool
 
-    def forward(self, fused: torch.Tensor) -> torch.Tensor: ...
+    def forward(self, fused: torch.Tensor) -> Any:
+        """fused (B, D) -> the head's outputs (a tensor whose first dim is B)."""
+        ...
 
-    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor: ...
+    def validate_labels(self, labels: Sequence[Any]) -> None:
+        """Raise DataError naming the item (its position) and value when a label does not fit."""
+        ...
 
-    def predict(self, outputs: torch.Tensor) -> dict[str, Any]: ...
+    def collate_labels(self, labels: Sequence[Any]) -> torch.Tensor:
+        """Plain JSON labels of a batch -> the tensor `loss` takes."""
+        ...
 
-    def metrics(self, outputs: Any, labels: Any) -> dict[str, Any]: ...
+    def loss(self, outputs: Any, labels: torch.Tensor) -> torch.Tensor: ...
+
+    def predict(self, outputs: Any) -> dict[str, Any]:
+        """Plain lists, one entry per item in every field."""
+        ...
+
+    def metrics(self, outputs: Any, labels: Any) -> dict[str, Any]:
+        """Every metric over a whole split (outputs and collated labels of all its items)."""
+        ...
+
+    def records(self, outputs: Any, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """One plain-JSON prediction record per item: {"id", "label", ...} (prediction files, compare)."""
+        ...
+
+    def csv_columns(self) -> list[str]:
+        """The head's columns of a prediction CSV (core adds "id" before, modalities after)."""
+        ...
+
+    def csv_row(self, record: dict[str, Any]) -> dict[str, Any]:
+        """One record -> the cells of `csv_columns()`."""
+        ...
+
+    def describe(self, record: dict[str, Any]) -> str:
+        """One record as one short line for a person ('joy (p=0.61)')."""
+        ...
+
+    def table(self, record: dict[str, Any]) -> str:
+        """One record as a small aligned table (per label)."""
+        ...
+
+    def report(self, outputs: Any, labels: Any, out_dir: Path) -> list[Path]:
+        """Write the head's pictures of a split (confusion matrix, ...) under out_dir; their paths."""
+        ...
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        """The metrics of a split as one line for the CLI."""
+        ...
 
 
 @runtime_checkable
 class HeadPlugin(Protocol):
     name: str
-    task: TaskType
+    task: TaskType  # the task type its built heads declare (free-form)
     config_model: type[BaseModel]
 
     def build(self, in_dim: int, label_names: Sequence[str], config: BaseModel) -> HeadModule: ...

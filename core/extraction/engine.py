@@ -25,9 +25,10 @@ from typing import Any
 
 from filelock import FileLock
 
-from ..errors import ExtractionError
-from ..protocols import Item, TaskInfo
+from ..errors import ConfigError, DataError, ExtractionError
+from ..protocols import Extracted, Item, Precomputed, TaskInfo
 from .distributed import PROGRESS_DIR, DistContext, Progress, dist_context, threads_per_process
+from .run import reason_of, run_extractor
 
 
 @dataclass
@@ -89,67 +90,132 @@ def record_failure(
             os.close(fd)
 
 
-def reason_of(e: BaseException) -> str:
-    msg = " ".join(str(e).split())
-    return msg if msg else type(e).__name__
-
-
 def _plain_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     """Item meta as plain JSON (paths and other objects as strings)."""
     return json.loads(json.dumps(dict(meta), default=str))
 
 
-def run_batch(extractors: Mapping[str, Any], batch: Sequence[Item]) -> list[dict[str, Any] | tuple[str, str]]:
-    """Run every extractor on one batch. Per item: {"features", "meta"} or (modality, reason)."""
-    results: list[dict[str, Any] | tuple[str, str]] = [{"features": {}, "meta": {}} for _ in batch]
+Result = dict[str, Any] | tuple[str, str]  # {"features", "meta"} or (modality, reason)
+
+
+def _precomputed(m: str, raw: Any, dim: int) -> Any:
+    """A Precomputed input as a (L, dim) float32 tensor; DataError naming what is wrong."""
+    import torch
+
+    x = torch.as_tensor(raw.features)
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise DataError(f"precomputed {m} features have shape {tuple(x.shape)}; expected (length, {dim})")
+    if not (x.is_floating_point() or x.dtype in (torch.int32, torch.int64)):
+        raise DataError(f"precomputed {m} features have dtype {x.dtype}; expected floats")
+    return x.to(torch.float32).contiguous()
+
+
+def run_batch(extractors: Mapping[str, Any], batch: Sequence[Item]) -> list[Result]:
+    """Every modality on one batch: an extractor (run with the shared retry), or `None` for a
+    modality whose features are precomputed (stored as given). Per item: {"features", "meta"} or
+    (modality, reason)."""
+    results: list[Result] = [{"features": {}, "meta": {}} for _ in batch]
     for m, ex in extractors.items():
-        pos = [i for i, it in enumerate(batch) if isinstance(results[i], dict)]
-        raws = []
-        for i in list(pos):
-            if batch[i].inputs.get(m) is None:
+        pos: list[int] = []
+        for i, it in enumerate(batch):
+            if not isinstance(results[i], dict):
+                continue
+            raw = it.inputs.get(m)
+            if raw is None:
                 results[i] = (m, f"no {m} input for this item")
-                pos.remove(i)
+            elif isinstance(ex, PassThrough) != isinstance(raw, Precomputed):
+                got = "precomputed features" if isinstance(raw, Precomputed) else "a raw input"
+                results[i] = (m, f"{m}: the item gives {got}, but the job's other items do not")
             else:
-                raws.append(batch[i].inputs[m])
+                pos.append(i)
         if not pos:
             continue
-        try:
-            outs = list(ex(raws))
-            if len(outs) != len(raws):
-                raise ExtractionError(f"{m} extractor returned {len(outs)} results for {len(raws)} inputs")
-        except ExtractionError:
-            raise
-        except Exception:  # the extractor broke on the batch as a whole: isolate the culprit item by item
+        outs: list[Extracted | Exception]
+        if isinstance(ex, PassThrough):
             outs = []
-            for r in raws:
+            for i in pos:
                 try:
-                    outs.append(ex([r])[0])
-                except Exception as e1:
-                    outs.append(e1)
-        notes = list(getattr(ex, "last_meta", []) or [])
-        for k, (i, o) in enumerate(zip(pos, outs, strict=True)):
-            if isinstance(o, BaseException):
+                    outs.append(Extracted(_precomputed(m, batch[i].inputs[m], ex.dim)))
+                except DataError as e:
+                    outs.append(e)
+        else:
+            outs = run_extractor(ex, [batch[i].inputs[m] for i in pos])
+        for i, o in zip(pos, outs, strict=True):
+            if isinstance(o, Exception):
                 results[i] = (m, reason_of(o))
                 continue
             res = results[i]
             assert isinstance(res, dict)
-            res["features"][m] = o
-            if k < len(notes) and notes[k]:
-                res["meta"][m] = notes[k]
+            res["features"][m] = o.features
+            if o.notes:
+                res["meta"][m] = dict(o.notes)
     return results
 
 
-def modality_info(plugin: Any, extractor: Any) -> Any:
-    """The store's ModalityInfo for one built extractor (its dim and fingerprint are authoritative)."""
+@dataclass
+class PassThrough:
+    """Stands in for the extractor of a modality whose items carry `Precomputed` features."""
+
+    dim: int
+
+
+def precomputed_info(m: str, items: Sequence[Item]) -> tuple[PassThrough, Any]:
+    """dim, max_len and fingerprint of precomputed modality `m`, from the job's items (every process
+    sees every item, so all agree)."""
+    from ..features import ModalityInfo
+
+    given = [it.inputs[m] for it in items if isinstance(it.inputs.get(m), Precomputed)]
+    if not given:
+        raise ConfigError(
+            f"modality {m!r} is marked precomputed but no item carries precomputed {m} features"
+        )
+    shape = getattr(given[0].features, "shape", ())
+    if len(shape) != 2 or int(shape[1]) < 1:
+        raise DataError(f"precomputed {m} features have shape {tuple(shape)}; expected (length, dim)")
+    declared = [p.max_len for p in given if p.max_len]
+    max_len = max(declared) if declared else max(int(getattr(p.features, "shape", (1,))[0]) for p in given)
+    fp = {"input": "precomputed", "key": m, **_plain_meta(given[0].identity or {})}
+    info = ModalityInfo(dim=int(shape[1]), provides_cls=False, max_len=max(1, max_len), fingerprint=fp)
+    return PassThrough(int(shape[1])), info
+
+
+def modality_info(plugin: Any, extractor: Any, config: Any) -> Any:
+    """The store's ModalityInfo for one built extractor. Its dim is authoritative; the fingerprint
+    is the extractor's own, with the modality plugin's name and the extractor config always written
+    here, so that a trained model can rebuild exactly this extractor (nothing guesses it later)."""
     from ..features import ModalityInfo
 
     max_len = int(getattr(extractor, "max_len", None) or plugin.max_len)
+    fp = _plain_meta(extractor.fingerprint())
+    fp["modality"] = plugin.name
+    fp.setdefault("config", config.model_dump(mode="json"))
     return ModalityInfo(
         dim=int(extractor.dim),
         provides_cls=bool(plugin.provides_cls),
         max_len=max_len,
-        fingerprint=extractor.fingerprint(),
+        fingerprint=fp,
     )
+
+
+def build_extractors(
+    modalities: Mapping[str, Any], items: Sequence[Item], device: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per modality its extractor (built on this process's device) or a PassThrough for precomputed
+    features (config None), and its store ModalityInfo. A model that cannot be built stops the job
+    before any work."""
+    from ..plugins import get_modality
+
+    extractors: dict[str, Any] = {}
+    infos: dict[str, Any] = {}
+    for name, cfg in modalities.items():
+        if cfg is None:
+            extractors[name], infos[name] = precomputed_info(name, items)
+            continue
+        plugin = get_modality(name)
+        config = cfg if not isinstance(cfg, Mapping) else plugin.config_model.model_validate(dict(cfg))
+        extractors[name] = plugin.build_extractor(config, device=device)
+        infos[name] = modality_info(plugin, extractors[name], config)
+    return extractors, infos
 
 
 def extract_items(
@@ -166,13 +232,13 @@ def extract_items(
     progress: bool = True,
     ctx: DistContext | None = None,
 ) -> ExtractionSummary:
-    """Extract `modalities` (name -> modality plugin config, a pydantic model or a dict) for `items`
-    into the store at `out`. Runs as one process or as one of the processes an `accelerate launch`
-    started; every process returns the same summary (of the whole job)."""
+    """Extract `modalities` (name -> modality plugin config, a pydantic model or a dict; None: the
+    items carry `Precomputed` features, stored as given) for `items` into the store at `out`. Runs
+    as one process or as one of the processes an `accelerate launch` started; every process
+    returns the same summary (of the whole job)."""
     import torch
 
-    from ..features import FeatureStoreWriter, merge_partial_indexes
-    from ..plugins import get_modality
+    from ..features import FeatureStoreWriter
 
     if batch_size < 1:
         raise ExtractionError(f"batch_size must be >= 1, got {batch_size}")
@@ -180,74 +246,79 @@ def extract_items(
     torch.set_num_threads(threads_per_process(ctx.world, threads))
     root = Path(out)
     all_items = list(items)
-    # Built on this process's own device; a model that cannot be built stops the job before any work.
-    extractors: dict[str, Any] = {}
-    infos: dict[str, Any] = {}
-    for name, cfg in modalities.items():
-        plugin = get_modality(name)
-        config = cfg if not isinstance(cfg, Mapping) else plugin.config_model.model_validate(dict(cfg))
-        extractors[name] = plugin.build_extractor(config, device=ctx.device)
-        infos[name] = modality_info(plugin, extractors[name])
+    extractors, infos = build_extractors(modalities, all_items, ctx.device)
     token = ctx.broadcast(uuid.uuid4().hex)
-    writer_id = str(ctx.rank)
     t0 = time.perf_counter()
-    first_seen: dict[str, int] = {}
-    summary = ExtractionSummary(total=len(all_items), processes=ctx.world, store=str(root))
     writer = FeatureStoreWriter(
-        root,
-        infos,
-        task,
-        shard_size=shard_size,
-        writer_id=writer_id,
-        source=source,
+        root, infos, task, shard_size=shard_size, writer_id=str(ctx.rank), source=source,
         merge_on_close=ctx.world == 1,
-    )
+    )  # fmt: skip
     bar = Progress(len(all_items), ctx, root, token, enabled=progress)
+    notes: dict[str, dict[str, int]] = {m: {} for m in extractors}
     try:
         with writer:
-            for k in range(0, len(all_items), batch_size):
-                batch = all_items[k : k + batch_size]
-                dup = {}
-                for j, it in enumerate(batch):  # every process sees every id, so all agree on duplicates
-                    first = first_seen.setdefault(it.id, k + j)
-                    if first != k + j:
-                        dup[j] = first
-                if (k // batch_size) % ctx.world != ctx.rank:
-                    continue
-                todo = [j for j, it in enumerate(batch) if j not in dup and not writer.has(it.id)]
-                skipped = len(batch) - len(todo) - len(dup)
-                for j, first in dup.items():
-                    record_failure(
-                        root,
-                        batch[j].id,
-                        None,
-                        f"duplicate item id (first at item {first})",
-                        writer_id,
-                        batch[j].split,
-                    )
-                if not todo:
-                    bar.report(skipped=skipped, failed=len(dup))
-                    continue
-                results = run_batch(extractors, batch)  # the whole batch: tensors independent of resume state
-                done = failed = 0
-                for j in todo:
-                    it, res = batch[j], results[j]
-                    if isinstance(res, tuple):
-                        record_failure(root, it.id, res[0], res[1], writer_id, it.split)
-                        failed += 1
-                        continue
-                    meta = _plain_meta({**it.meta, **({"extract": res["meta"]} if res["meta"] else {})})
-                    if writer.add(it.id, it.split, res["features"], it.label, meta):
-                        done += 1
-                    else:
-                        failed += 1  # refused by the store (label, NaN): it wrote failures.jsonl itself
-                bar.report(done=done, skipped=skipped, failed=failed + len(dup))
+            _loop(all_items, extractors, writer, ctx, bar, notes, batch_size)
     except BaseException:
         bar.close()
         raise
-    local: dict[str, Any] = dict(bar.counts)  # the counts, plus per-modality extractor stats
-    local["stats"] = {m: dict(getattr(ex, "stats", {}) or {}) for m, ex in extractors.items()}
-    gathered = ctx.gather(local)
+    return _finish(root, ctx, bar, notes, len(all_items), t0)
+
+
+def _loop(
+    items: list[Item],
+    extractors: Mapping[str, Any],
+    writer: Any,
+    ctx: DistContext,
+    bar: Progress,
+    notes: dict[str, dict[str, int]],
+    batch_size: int,
+) -> None:
+    """This process's batches: skip stored items, record duplicates and failures, add the rest."""
+    root, writer_id = writer.root, str(ctx.rank)
+    first_seen: dict[str, int] = {}
+    for k in range(0, len(items), batch_size):
+        batch = items[k : k + batch_size]
+        dup = {}
+        for j, it in enumerate(batch):  # every process sees every id, so all agree on duplicates
+            first = first_seen.setdefault(it.id, k + j)
+            if first != k + j:
+                dup[j] = first
+        if (k // batch_size) % ctx.world != ctx.rank:
+            continue
+        todo = [j for j, it in enumerate(batch) if j not in dup and not writer.has(it.id)]
+        skipped = len(batch) - len(todo) - len(dup)
+        for j, first in dup.items():
+            reason = f"duplicate item id (first at item {first})"
+            record_failure(root, batch[j].id, None, reason, writer_id, batch[j].split)
+        if not todo:
+            bar.report(skipped=skipped, failed=len(dup))
+            continue
+        results = run_batch(extractors, batch)  # the whole batch: tensors independent of resume state
+        done = failed = 0
+        for j in todo:
+            it, res = batch[j], results[j]
+            if isinstance(res, tuple):
+                record_failure(root, it.id, res[0], res[1], writer_id, it.split)
+                failed += 1
+                continue
+            for m, note in res["meta"].items():
+                for key in note:
+                    notes[m][key] = notes[m].get(key, 0) + 1
+            meta = _plain_meta({**it.meta, **({"extract": res["meta"]} if res["meta"] else {})})
+            if writer.add(it.id, it.split, res["features"], it.label, meta):
+                done += 1
+            else:
+                failed += 1  # refused by the store (label, NaN): it wrote failures.jsonl itself
+        bar.report(done=done, skipped=skipped, failed=failed + len(dup))
+
+
+def _finish(
+    root: Path, ctx: DistContext, bar: Progress, notes: dict[str, dict[str, int]], total: int, t0: float
+) -> ExtractionSummary:
+    """Gather every process's counts, merge the partial indexes (main process), the job's summary."""
+    from ..features import merge_partial_indexes
+
+    gathered = ctx.gather({**bar.counts, "stats": notes})
     bar.close(final=sum(g["done"] + g["skipped"] + g["failed"] for g in gathered))
     ctx.barrier()  # every process has closed its writer (flushed its shards and partial index)
     if ctx.world > 1 and ctx.is_main:
@@ -255,6 +326,7 @@ def extract_items(
     ctx.barrier()  # nobody returns before the merged index exists
     if ctx.world > 1 and ctx.is_main:
         shutil.rmtree(root / PROGRESS_DIR, ignore_errors=True)  # live progress files of this run
+    summary = ExtractionSummary(total=total, processes=ctx.world, store=str(root))
     for g in gathered:
         summary.done += g["done"]
         summary.skipped += g["skipped"]

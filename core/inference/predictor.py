@@ -19,10 +19,12 @@ from typing import Any, cast
 import torch
 
 from ..batch import Batch, collate
-from ..errors import DataError, ExtractionError, ItemError
+from ..errors import DataError, ItemError
+from ..extraction.run import reason_of, run_extractor
+from ..head import method
 from ..specs import ModalitySpec
 from .inputs import build_extractor, input_kinds, route_inputs, split_overrides
-from .prediction import Prediction, from_head_output
+from .prediction import Prediction
 
 
 def model_ref(model: Any) -> str:
@@ -162,16 +164,14 @@ class Predictor:
             if not todo:
                 continue
             ex = self.extractor(s.name)
-            outs, metas = _run_extractor(ex, [routed[b][s.name] for b in todo])
-            for k, (b, o) in enumerate(zip(todo, outs, strict=True)):
-                if isinstance(o, BaseException):
-                    results[b] = ItemError(
-                        ids[b], f"{s.name}: {' '.join(str(o).split()) or type(o).__name__}"
-                    )
+            outs = run_extractor(ex, [routed[b][s.name] for b in todo])
+            for b, o in zip(todo, outs, strict=True):
+                if isinstance(o, Exception):
+                    results[b] = ItemError(ids[b], f"{s.name}: {reason_of(o)}")
                     continue
-                feats[b][s.name] = o
-                if k < len(metas) and metas[k]:
-                    notes[b].setdefault("extract", {})[s.name] = metas[k]
+                feats[b][s.name] = o.features
+                if o.notes:
+                    notes[b].setdefault("extract", {})[s.name] = o.notes
         ok = [b for b in range(len(items)) if results[b] is None]
         if ok:
             preds = self._forward(
@@ -246,16 +246,14 @@ class Predictor:
         batch = collate(items, [s.name for s in self.specs]).to(self.device)
         model = self.model
         with torch.inference_mode():
-            fused, attn = model.fusion(batch.features, batch.lengths, return_attention=True)
-            outputs = model.head(fused)
-            pred = model.head.predict(outputs)
+            outputs, attn = model(batch.features, batch.lengths, return_attention=True)
+            records = method(model.head, "records")(outputs, ids)  # the head's records: no task here
         out = []
-        for b in range(len(items)):
+        for b, rec in enumerate(records):
             used = [s.name for s in self.specs if s.name not in missing[b]]
-            p = from_head_output(
-                self.task, self.label_names, pred, b,
-                modalities_used=used, missing=missing[b], notes=notes[b], id=ids[b],
-            )  # fmt: skip
+            p = Prediction.from_record(
+                model.head, rec, modalities_used=used, missing=missing[b], notes=notes[b]
+            )
             out.append(p)
         if explain is not None:
             from .explain import explain_batch
@@ -268,23 +266,3 @@ class Predictor:
                 else:
                     p.notes["explain"] = "no IMA blocks in this model: nothing to plot"
         return out
-
-
-def _run_extractor(ex: Any, raws: list[Any]) -> tuple[list[Any], list[dict[str, Any]]]:
-    """Outputs (tensor or exception per input) and per-input notes. An extractor that breaks on the
-    batch as a whole is retried item by item, so the culprit fails alone."""
-    try:
-        outs = list(ex(raws))
-        if len(outs) != len(raws):
-            raise ExtractionError(f"extractor returned {len(outs)} results for {len(raws)} inputs")
-        return outs, list(getattr(ex, "last_meta", []) or [])
-    except ExtractionError:
-        raise
-    except Exception:
-        outs = []
-        for r in raws:
-            try:
-                outs.append(ex([r])[0])
-            except Exception as e:
-                outs.append(e)
-        return outs, []

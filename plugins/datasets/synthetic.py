@@ -15,8 +15,10 @@ further. Given any single modality, the label is exactly uniform (classes) / sym
 (regression): a unimodal model scores chance, a model that combines modalities can reach 100%.
 With 3 modalities, two of them determine one of the two label bits (50% for 4 classes).
 
-This module only defines the config and the plugin object (cheap to import); the generator and
-`write_synthetic_store` live in `synthetic_gen.py` (numpy/torch).
+This module only defines the config and the plugin object (cheap to import); the generator lives
+in `synthetic_gen.py` (numpy). Its items carry `Precomputed` features, so the extraction engine
+writes the store like any other dataset's (`sseft extract --dataset synthetic`, or `data.synthetic`
+/ `data.generate` in an experiment config).
 """
 
 from __future__ import annotations
@@ -136,17 +138,14 @@ class SyntheticDataset:
 
         return iter_items(as_config(config))
 
-    def write_store(self, config: SyntheticConfig | dict[str, Any] | None, root: str | Path) -> FeatureStore:
-        return write_synthetic_store(config, root)
 
+def write_synthetic_store(config: SyntheticConfig | dict[str, Any] | None, root: str | Path) -> FeatureStore:
+    """Generate the dataset into a feature store at `root` through the extraction engine (resumes;
+    no-op when complete; refuses a store generated with other options)."""
+    from sseft.core.extraction.generate import generate_store
 
-def write_synthetic_store(
-    config: SyntheticConfig | dict[str, Any] | None, root: str | Path, *, writer_id: str = "0"
-) -> FeatureStore:
-    """Generate the dataset straight into a feature store at `root` (resumes; no-op when complete)."""
-    from .synthetic_gen import write_store
-
-    return write_store(as_config(config), Path(root), writer_id=writer_id)
+    cfg = as_config(config)
+    return generate_store("synthetic", cfg.model_dump(mode="json"), root, shard_size=cfg.shard_size)
 
 
 DATASET = SyntheticDataset()

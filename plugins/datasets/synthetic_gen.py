@@ -1,4 +1,4 @@
-"""Generator of the synthetic dataset (see `synthetic.py` for the label rule) and its store writer.
+"""Generator of the synthetic dataset (see `synthetic.py` for the label rule).
 
 Every item is generated from its own seed (config seed, split, index), so items come out the same
 in any order, in any process, and a resumed write regenerates exactly the missing ones.
@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sseft.core.protocols import Item
+from sseft.core.protocols import Item, Precomputed
 
-from .synthetic import SPLITS, SyntheticConfig, n_pairs, task_info
+from .synthetic import SPLITS, SyntheticConfig, n_pairs
 
 GENERATOR_VERSION = 2  # bumped whenever the same config would generate different data
 
@@ -101,34 +100,20 @@ def _meta(s: Sample) -> dict[str, Any]:
     return {"cues": {m: {"pos": s.positions[m], "sign": s.signs[m]} for m in s.features}}
 
 
-def iter_items(cfg: SyntheticConfig) -> Iterator[Item]:
-    """Dataset-plugin items: inputs are the precomputed (L, D) float32 arrays."""
-    for s in iter_samples(cfg):
-        yield Item(id=s.id, split=s.split, label=s.label, inputs=dict(s.features), meta=_meta(s))
-
-
 def fingerprint(cfg: SyntheticConfig) -> dict[str, Any]:
-    """Identity of the generated features (no "modality" key: no modality plugin is needed)."""
+    """What identifies the generated features (the engine writes it into each modality's
+    fingerprint; no "modality" key: no modality plugin made them). The item counts are left out:
+    they choose which items exist, not what an item's features are."""
     settings = cfg.model_dump(mode="json", exclude={"n_train", "n_valid", "n_test", "shard_size", "seed"})
     return {"source": "synthetic", "seed": cfg.seed, "generator": GENERATOR_VERSION, "settings": settings}
 
 
-def write_store(cfg: SyntheticConfig, root: Path, *, writer_id: str = "0") -> Any:
-    """Write every split into a feature store at `root`; items already there are skipped."""
-    import torch
-
-    from sseft.core.features import FeatureStore, FeatureStoreWriter, ModalityInfo
-
-    fp = fingerprint(cfg)
-    mods = {m.name: ModalityInfo(dim=m.dim, max_len=m.max_len, fingerprint=fp) for m in cfg.modalities}
-    dirs = cue_directions(cfg)
-    with FeatureStoreWriter(
-        root, mods, task_info(cfg), shard_size=cfg.shard_size, writer_id=writer_id, source=fp
-    ) as w:
-        for split in SPLITS:
-            for i in range(cfg.n_items(split)):
-                if w.has(f"{split}-{i:05d}"):
-                    continue
-                s = sample(cfg, split, i, dirs)
-                w.add(s.id, split, {m: torch.from_numpy(x) for m, x in s.features.items()}, s.label, _meta(s))
-    return FeatureStore.open(root)
+def iter_items(cfg: SyntheticConfig) -> Iterator[Item]:
+    """Dataset-plugin items: inputs are the precomputed (L, D) float32 arrays."""
+    ident = fingerprint(cfg)
+    max_len = {m.name: m.max_len for m in cfg.modalities}
+    for s in iter_samples(cfg):
+        inputs: dict[str, Any] = {
+            m: Precomputed(x, max_len=max_len[m], identity=ident) for m, x in s.features.items()
+        }
+        yield Item(id=s.id, split=s.split, label=s.label, inputs=inputs, meta=_meta(s))

@@ -10,6 +10,8 @@ from typing import Any
 import torch
 
 from sseft.core.errors import DataError, ExtractionError
+from sseft.core.extraction.run import run_with_retry
+from sseft.core.protocols import Extracted
 
 from . import _hf
 from .text import ALIASES, TextConfig
@@ -55,10 +57,6 @@ class TextExtractor:
         offset = 2 if self.model.config.model_type in ("roberta", "xlm-roberta", "camembert") else 0
         self.max_len = min(cfg.max_len, model_max - offset)
         self._ident = _hf.identity(cfg.model, self.resolved, self.model, cfg.revision)
-        # Notes about the last call, one dict per item (the engine stores them in the item's meta),
-        # and running counters for the job summary.
-        self.last_meta: list[dict[str, Any]] = []
-        self.stats: dict[str, int] = {"truncated": 0}
 
     def fingerprint(self) -> dict[str, Any]:
         return {
@@ -75,9 +73,8 @@ class TextExtractor:
         }
 
     @torch.inference_mode()
-    def __call__(self, raw: Sequence[Any]) -> list[torch.Tensor | Exception]:
-        out: list[torch.Tensor | Exception] = [DataError("not processed")] * len(raw)
-        self.last_meta = [{} for _ in raw]
+    def __call__(self, raw: Sequence[Any]) -> list[Extracted | Exception]:
+        out: list[Extracted | Exception] = [DataError("not processed")] * len(raw)
         ok: list[int] = []
         for i, t in enumerate(raw):
             if not isinstance(t, str):
@@ -89,44 +86,29 @@ class TextExtractor:
         bs = self.cfg.batch_size
         for start in range(0, len(ok), bs):
             idx = ok[start : start + bs]
-            feats: Sequence[torch.Tensor | Exception]  # an Exception where a text failed on its own
-            try:
-                feats, full = self._encode([raw[i] for i in idx])
-            except Exception as e:  # a batch-level failure: retry one by one so one bad text stays alone
-                if len(idx) == 1:
-                    out[idx[0]] = e
-                    continue
-                retried: list[torch.Tensor | Exception] = []
-                full = []
-                for i in idx:
-                    try:
-                        f1, n1 = self._encode([raw[i]])
-                        retried.append(f1[0])
-                        full.append(n1[0])
-                    except Exception as e1:
-                        retried.append(e1)
-                        full.append(0)
-                feats = retried
-            for i, feat, n in zip(idx, feats, full, strict=True):
-                out[i] = feat
-                if n > self.max_len:
-                    self.last_meta[i] = {"truncated_from_tokens": n, "kept_tokens": self.max_len}
+            # A sub-batch that breaks as a whole is retried text by text, so one bad text stays alone.
+            for i, res in zip(idx, run_with_retry(self._encode, [raw[i] for i in idx]), strict=True):
+                out[i] = res
         return out
 
-    def _encode(self, texts: list[str]) -> tuple[list[torch.Tensor], list[int]]:
-        """texts -> ((L_i, D) features, untruncated token counts)."""
+    def _encode(self, texts: list[str]) -> list[Extracted]:
+        """texts -> (L_i, D) features, each with a note when it was truncated."""
         full = self.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
         enc = self.tokenizer(
             texts, truncation=True, max_length=self.max_len, padding=True, return_tensors="pt"
         ).to(self.device)
+        notes: list[dict[str, Any]] = []
         for t, ids in zip(texts, full, strict=True):
+            notes.append({})
             if len(ids) > self.max_len:
-                # Reported, never silent: a warning, a counter in the summary, a note in the item's meta.
-                self.stats["truncated"] += 1
+                # Reported, never silent: a warning, a note in the item's meta (counted in the summary).
                 log.warning("text truncated from %d to %d tokens: %.60r", len(ids), self.max_len, t)
+                notes[-1] = {"truncated_from_tokens": len(ids), "kept_tokens": self.max_len}
         want_hidden = self.cfg.layer != -1
         res = self.model(**enc, output_hidden_states=want_hidden)
         hidden = _hf.hidden_layer(res, self.cfg.layer) if want_hidden else res.last_hidden_state  # (B, L, D)
         lengths = enc["attention_mask"].sum(dim=1).tolist()
-        feats = [hidden[b, : int(n)].float().cpu().contiguous() for b, n in enumerate(lengths)]
-        return feats, [len(ids) for ids in full]
+        return [
+            Extracted(hidden[b, : int(n)].float().cpu().contiguous(), note)
+            for b, (n, note) in enumerate(zip(lengths, notes, strict=True))
+        ]

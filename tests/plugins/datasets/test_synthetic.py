@@ -38,8 +38,8 @@ def test_registered_plugin_yields_items() -> None:
     assert [i.split for i in items].count("valid") == 20 and len(items) == 100
     it = items[0]
     assert isinstance(it, Item) and set(it.inputs) == {"text", "speech", "face"}
-    assert it.inputs["text"].dtype == np.float32 and it.inputs["speech"].shape[1] == 24
-    assert all(5 <= x.inputs["face"].shape[0] <= 30 for x in items)
+    assert it.inputs["text"].features.dtype == np.float32 and it.inputs["speech"].features.shape[1] == 24
+    assert all(5 <= x.inputs["face"].features.shape[0] <= 30 for x in items)
     with pytest.raises(ConfigError, match="modalities"):
         ds.items({"modalities": [{"name": "a"}, {"name": "a"}]})
 

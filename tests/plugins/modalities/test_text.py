@@ -34,22 +34,22 @@ def test_roberta_sequences_start_with_s_and_keep_every_token(roberta_dir) -> Non
     ex = PLUGIN.build_extractor(TextConfig(model=str(roberta_dir)))
     assert ex.dim == 32 and PLUGIN.provides_cls
     texts = ["hello world", "this is a test of the tiny tokenizer for sseft"]
-    out = ex(texts)
+    out = [o.features for o in ex(texts)]
     ids = [ex.tokenizer(t)["input_ids"] for t in texts]
     for o, i in zip(out, ids, strict=True):
         assert isinstance(o, torch.Tensor) and o.dtype == torch.float32
         assert o.shape == (len(i), 32) and i[0] == ex.tokenizer.bos_token_id
     # Padding inside a batch does not change an item's features.
-    alone = ex([texts[0]])[0]
+    alone = ex([texts[0]])[0].features
     assert torch.allclose(alone, out[0], atol=1e-5)
     fp = ex.fingerprint()
     assert fp["modality"] == "text" and len(fp["weights_sha256"]) == 64 and fp["settings"]["layer"] == -1
 
 
 def test_layer_selection_and_range(roberta_dir) -> None:
-    last = PLUGIN.build_extractor({"model": str(roberta_dir)})(["hello world"])[0]
-    emb = PLUGIN.build_extractor({"model": str(roberta_dir), "layer": 0})(["hello world"])[0]
-    also_last = PLUGIN.build_extractor({"model": str(roberta_dir), "layer": 2})(["hello world"])[0]
+    last = PLUGIN.build_extractor({"model": str(roberta_dir)})(["hello world"])[0].features
+    emb = PLUGIN.build_extractor({"model": str(roberta_dir), "layer": 0})(["hello world"])[0].features
+    also_last = PLUGIN.build_extractor({"model": str(roberta_dir), "layer": 2})(["hello world"])[0].features
     assert emb.shape == last.shape and not torch.allclose(emb, last)
     assert torch.allclose(also_last, last, atol=1e-6)
     with pytest.raises(ExtractionError, match="out of range"):
@@ -61,8 +61,8 @@ def test_truncation_is_reported_not_silent(roberta_dir, caplog: pytest.LogCaptur
     long = "hello world " * 10
     with caplog.at_level(logging.WARNING, logger="sseft.extract.text"):
         out = ex(["hello", long])
-    assert out[1].shape[0] == 6 and ex.stats["truncated"] == 1
-    assert ex.last_meta[1]["truncated_from_tokens"] > 6 and ex.last_meta[0] == {}
+    assert out[1].features.shape[0] == 6
+    assert out[1].notes["truncated_from_tokens"] > 6 and out[0].notes == {}
     assert any("truncated" in r.message for r in caplog.records)
     # max_len never exceeds what the model can embed (40 positions + RoBERTa's offset of 2)
     assert PLUGIN.build_extractor({"model": str(roberta_dir), "max_len": 4096}).max_len == 40
@@ -70,7 +70,7 @@ def test_truncation_is_reported_not_silent(roberta_dir, caplog: pytest.LogCaptur
 
 def test_bad_items_are_errors_in_the_list(roberta_dir) -> None:
     out = PLUGIN.build_extractor({"model": str(roberta_dir)})(["ok text", "", "   ", None])
-    assert isinstance(out[0], torch.Tensor)
+    assert isinstance(out[0].features, torch.Tensor)
     assert all(isinstance(o, DataError) for o in out[1:])
     assert "empty text" in str(out[1]) and "string" in str(out[3])
 
@@ -86,7 +86,8 @@ def test_real_offline_minilm_through_the_plugin() -> None:
     assert ex.dim == 384
     fp = ex.fingerprint()
     assert fp["model"] == "minilm-offline" and fp["settings"]["model_type"] == "bert"
-    out = ex(["A man is playing a guitar.", "Someone plays the guitar.", "Stock markets fell sharply today."])
+    texts = ["A man is playing a guitar.", "Someone plays the guitar.", "Stock markets fell sharply today."]
+    out = [o.features for o in ex(texts)]
     assert all(o.shape[1] == 384 and o.shape[0] > 3 for o in out)
     # Real weights: two paraphrases are closer than an unrelated sentence (mean of token vectors).
     v = torch.stack([o.mean(0) for o in out])

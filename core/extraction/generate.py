@@ -1,0 +1,115 @@
+"""Generating a configured dataset into its feature store before training (`data.generate`).
+
+    data:
+      store: features/synthetic
+      generate: {dataset: synthetic, config: {seed: 0, n_train: 1200}}
+      # or the shorthand   synthetic: {seed: 0, n_train: 1200}
+
+The dataset is looked up through the plugin manager and its items go through the extraction
+engine like any `sseft extract` job (precomputed features are stored as given; raw inputs get the
+modality plugin's extractor with the options in `generate.modalities`, default options otherwise).
+A finished store generated with the same options is used as is, so several runs may share it; an
+unfinished one is resumed; one generated with other options is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import FeatureStoreError
+from ..protocols import Item, Precomputed
+
+
+def generate_spec(data_cfg: Any) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """(dataset name, dataset options, modality options) of `data.generate`, or of the shorthand
+    `data.synthetic`; None when the config generates nothing."""
+    gen = getattr(data_cfg, "generate", None)
+    if gen is not None:
+        get = gen.get if isinstance(gen, dict) else lambda k, d=None: getattr(gen, k, d)
+        return str(get("dataset")), dict(get("config") or {}), dict(get("modalities") or {})
+    synthetic = getattr(data_cfg, "synthetic", None)
+    if synthetic is not None:
+        return "synthetic", dict(synthetic), {}
+    return None
+
+
+def ensure_store(data_cfg: Any, accelerator: Any) -> None:
+    """Generate `data_cfg.store` when the config says how (`data.generate` / `data.synthetic`) and
+    it is absent or unfinished. The main process generates, the others wait for it."""
+    spec = generate_spec(data_cfg)
+    if spec is not None and accelerator.is_main_process:
+        name, config, modalities = spec
+        generate_store(name, config, data_cfg.store, modalities=modalities)
+    accelerator.wait_for_everyone()
+
+
+def _diff(have: Any, want: Any) -> str:
+    """The first few option differences between two store sources, as `key: old -> new`."""
+
+    def flat(d: Any, prefix: str = "") -> dict[str, Any]:
+        if not isinstance(d, dict):
+            return {prefix: d}
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+
+    a, b = flat(have if isinstance(have, dict) else {"source": have}), flat(want)
+    diffs = [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return "; ".join(diffs[:3]) + (f" (+{len(diffs) - 3} more)" if len(diffs) > 3 else "")
+
+
+def _modalities(items: list[Item], options: dict[str, Any]) -> dict[str, Any]:
+    """Every input of the items: None (precomputed) or its extractor options, in first-seen order."""
+    out: dict[str, Any] = {}
+    for it in items:
+        for m, raw in it.inputs.items():
+            if m not in out and raw is not None:
+                out[m] = None if isinstance(raw, Precomputed) else dict(options.get(m) or {})
+    return out
+
+
+def generate_store(
+    name: str,
+    config: dict[str, Any],
+    root: str | Path,
+    *,
+    modalities: dict[str, Any] | None = None,
+    shard_size: int | None = None,
+    progress: bool = False,
+) -> Any:
+    """Dataset `name` with options `config` -> the feature store at `root` (see the module
+    docstring); returns the opened FeatureStore."""
+    import torch
+
+    from ..config import validate
+    from ..features import FeatureStore
+    from ..features.index import INDEX_NAME
+    from ..plugins import get_dataset
+    from .distributed import DistContext
+    from .engine import extract_items
+
+    plugin = get_dataset(name)
+    cfg = validate(plugin.config_model, dict(config or {}), source=f"data.generate: dataset {name!r}")
+    source = {"dataset": name, "config": json.loads(cfg.model_dump_json())}
+    root = Path(root)
+    store = None
+    if (root / INDEX_NAME).is_file():
+        store = FeatureStore.open(root)
+        if store.source != source:
+            raise FeatureStoreError(
+                f"{root}: refusing to append: this store was generated with other options "
+                f"({_diff(store.source, source)}); delete it or point data.store at a new directory"
+            )
+    items = list(plugin.items(cfg))
+    if store is not None and all(it.id in store for it in items):
+        return store  # finished: nothing to do (several runs may share one store)
+    shard = shard_size or int(getattr(cfg, "shard_size", 0) or 256)
+    extract_items(
+        items, plugin.task(cfg), _modalities(items, modalities or {}), root,
+        shard_size=shard, threads=torch.get_num_threads(), source=source, progress=progress,
+        ctx=DistContext(),  # this process alone, even inside a multi-process training launch
+    )  # fmt: skip
+    return FeatureStore.open(root)
