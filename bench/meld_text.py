@@ -107,7 +107,7 @@ def sseft_text(store: Path, out: Path, name: str, prepend: str, epochs: int) -> 
             epochs=epochs, batch_size=64, lr=2e-4, bucket_by_length=True, early_stopping_patience=3
         ),
     )
-    res = train(cfg, out, export=False, plots=False, progress=False)
+    res = train(cfg, out, plots=False, progress=False, overwrite=True)
     m = res.test_metrics or {}
     return {
         "accuracy": float(m["accuracy"]),

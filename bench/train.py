@@ -112,7 +112,7 @@ class Runner:
             td += time.process_time() - t1
             if self.step_extra is not None:
                 self.step_extra(batch, extra)
-            loss = self.model.loss(self.model(batch.features, batch.lengths), batch.labels)
+            loss = self.model.head.loss(self.model(batch.features, batch.lengths), batch.labels)
             loss.backward()
             self.opt.step()
             self.opt.zero_grad()

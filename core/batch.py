@@ -12,12 +12,16 @@ import torch
 @dataclass
 class Batch:
     """features[m]: (B, L_m, D_m) float; lengths[m]: (B,) long, the real length of each item
-    (0 allowed: the fusion model then relies on its CLS); labels: task-dependent or None."""
+    (0 allowed: the fusion model then relies on its CLS); labels: the tensor the head's loss takes,
+    or None."""
 
     features: dict[str, torch.Tensor]
     lengths: dict[str, torch.Tensor]
     labels: torch.Tensor | None = None
     ids: list[str] = field(default_factory=list)
+    # (B,) long: each item's position in the loader's item list (gathered across processes to
+    # pair outputs with item ids); None outside training/evaluation loaders.
+    index: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(
@@ -25,19 +29,11 @@ class Batch:
             lengths={k: v.to(device, non_blocking=True) for k, v in self.lengths.items()},
             labels=None if self.labels is None else self.labels.to(device, non_blocking=True),
             ids=self.ids,
+            index=None if self.index is None else self.index.to(device, non_blocking=True),
         )
 
     def __len__(self) -> int:
         return len(next(iter(self.lengths.values()))) if self.lengths else len(self.ids)
-
-    def masks(self) -> dict[str, torch.Tensor]:
-        """(B, L_m) bool, True at real positions."""
-        return {m: lengths_to_mask(self.lengths[m], x.shape[1]) for m, x in self.features.items()}
-
-
-def lengths_to_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
-    """(B,) lengths -> (B, max_len) bool mask, True where a position holds a real frame."""
-    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
 
 
 def pad_sequences(seqs: Sequence[torch.Tensor], dim: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,6 +6,9 @@ do about it. The CLI prints `error: <message>` without a traceback (unless `--de
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 
 class SseftError(Exception):
     """Base class: a problem the user can fix, reported as one line."""
@@ -59,3 +62,62 @@ class ItemError(SseftError):
         self.item_id = item_id
         self.reason = " ".join(str(reason).split())
         super().__init__(f"{item_id}: {self.reason}")
+
+
+class RunError(SseftError):
+    """A training run cannot start or continue: its directory exists or is in use, a checkpoint is
+    damaged, the loss diverged, or the disk refused a checkpoint write."""
+
+
+class StorageError(SseftError):
+    """The operating system refused a read or write: disk full, read-only filesystem, permissions.
+
+    Exit code 1 (the environment, not the input, is at fault). Built from an OSError by
+    `storage_error`, which names the file and says what to do.
+    """
+
+    exit_code = 1
+
+
+# errno name -> what the user can do about it (the strerror itself says what happened).
+_OS_HINTS = {
+    "ENOSPC": "free disk space there (or write somewhere else) and run the command again",
+    "EDQUOT": "your disk quota is used up: free space (or write somewhere else) and run the command again",
+    "EROFS": "the filesystem is read-only: choose a writable location (for the registry: set SSEFT_HOME)",
+    "EACCES": "check the permissions of this file and its folder (or write somewhere else)",
+    "EPERM": "check the permissions of this file and its folder (or write somewhere else)",
+    "ENOENT": "check that the path exists",
+    "EIO": "the disk reported an input/output error: check the disk, then run the command again",
+    "EMFILE": "too many open files: raise the limit (`ulimit -n`) or use fewer workers",
+    "ENFILE": "too many open files on this system: close some programs or use fewer workers",
+    "ENAMETOOLONG": "use a shorter path",
+}
+
+
+def os_error_hint(err: OSError) -> str:
+    """What to do about `err`, in a few words."""
+    import errno
+
+    name = errno.errorcode.get(err.errno or 0, "")
+    return _OS_HINTS.get(name, "check the path, the free space and the permissions, then try again")
+
+
+def storage_error(err: OSError, path: object = None, note: str = "") -> StorageError:
+    """One line `FILE: what happened; what to do[; note]` for an OSError.
+
+    The file is the one the OSError names, else `path` (the thing being written: many OSErrors,
+    ENOSPC from a write among them, carry no file name).
+    """
+    where = err.filename if err.filename is not None else path
+    what = err.strerror or str(err) or type(err).__name__
+    head = f"{where}: {what}" if where is not None else what
+    return StorageError(f"{head}; {os_error_hint(err)}" + (f"; {note}" if note else ""))
+
+
+@contextlib.contextmanager
+def os_errors(path: object = None, note: str = "") -> Iterator[None]:
+    """`with os_errors(target):` turns an OSError inside into a StorageError naming `target`."""
+    try:
+        yield
+    except OSError as e:
+        raise storage_error(e, path, note) from e

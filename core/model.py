@@ -12,7 +12,6 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from .batch import Batch
 from .config import StrictModel
 from .plugins import get_head
 from .protocols import TaskType
@@ -39,10 +38,11 @@ class SseftModel(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        from .fusion import SSEFTFusion
+        from .fusion.baselines import build_fusion
 
         self.config = config
-        self.fusion = SSEFTFusion(config.modalities, config.fusion)
+        # SSE-FT, or a baseline of fusion.kind (late-fusion, concat-pool) behind the same interface
+        self.fusion = build_fusion(config.modalities, config.fusion)
         head_plugin = get_head(config.head.name)
         head_cfg = head_plugin.config_model.model_validate(config.head.config)
         self.head = head_plugin.build(self.fusion.out_dim, config.label_names, head_cfg)
@@ -55,15 +55,20 @@ class SseftModel(nn.Module):
     def label_names(self) -> list[str]:
         return list(self.config.label_names)
 
-    def forward(self, features: dict[str, torch.Tensor], lengths: dict[str, torch.Tensor]) -> torch.Tensor:
-        """features[m]: (B, L_m, D_m), lengths[m]: (B,) -> head outputs (B, C)."""
-        return self.head(self.fusion(features, lengths))
-
-    def forward_batch(self, batch: Batch) -> torch.Tensor:
-        return self(batch.features, batch.lengths)
-
-    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.head.loss(outputs, labels)
+    def forward(
+        self,
+        features: dict[str, torch.Tensor],
+        lengths: dict[str, torch.Tensor],
+        *,
+        return_attention: bool = False,
+    ) -> Any:
+        """features[m]: (B, L_m, D_m), lengths[m]: (B,) -> head outputs (B, C): the one forward
+        (batch -> fused -> head) that training, evaluation and prediction all call.
+        `return_attention=True` returns (outputs, IMA attention) for explanations."""
+        if not return_attention:
+            return self.head(self.fusion(features, lengths))
+        fused, attn = self.fusion(features, lengths, return_attention=True)
+        return self.head(fused), attn
 
     # -- prediction (implemented in core/inference) ---------------------------------------------
     def predictor(

@@ -17,8 +17,10 @@ def table8_presets(modalities: list[str]) -> dict[str, dict[str, Any]]:
     the complete model ("full") is listed first so it heads the comparison table."""
     from ..fusion import table8_presets as fusion_presets
 
-    presets = {name: {"modalities": list(mods), "fusion": dict(over)} for name, (mods, over) in
-               fusion_presets(modalities).items()}  # fmt: skip
+    presets = {
+        name: {"modalities": list(mods), "fusion": dict(over)}
+        for name, (mods, over) in fusion_presets(modalities).items()
+    }
     return {k: presets[k] for k in sorted(presets, key=lambda k: k != "full")}
 
 
@@ -36,9 +38,12 @@ def _store_for(cfg: ExperimentConfig) -> Any:
 
 
 def run_ablation(
-    cfg: ExperimentConfig, output_dir: str | Path | None = None, only: list[str] | None = None,
+    cfg: ExperimentConfig,
+    output_dir: str | Path | None = None,
+    only: list[str] | None = None,
     progress: bool | None = None,
-) -> str | None:  # fmt: skip
+    overwrite: bool = False,
+) -> str | None:
     """Train every preset; write ablation.json/.md in the output dir; return the table (main process)."""
     from accelerate import PartialState
 
@@ -58,17 +63,23 @@ def run_ablation(
     rows: dict[str, dict[str, Any]] = {}
     for name, preset in presets.items():
         res = train(
-            preset_config(cfg, name, preset), out / name, export=False, plots=False, progress=progress
+            preset_config(cfg, name, preset), out / name, plots=False, progress=progress, overwrite=overwrite
         )
         test = dict(res.test_metrics or {})
         rows[name] = {
-            "modalities": preset["modalities"], "fusion": preset["fusion"], "best_epoch": res.best_epoch,
-            "valid": res.best_valid, "test": test,
-        }  # fmt: skip
+            "modalities": preset["modalities"],
+            "fusion": preset["fusion"],
+            "best_epoch": res.best_epoch,
+            "valid": res.best_valid,
+            "test": test,
+        }
     if not PartialState().is_main_process:
         return None
-    scal = {n: {k: v for k, v in r["test"].items() if isinstance(v, (int, float)) and k not in ("n_items", "best_epoch")}
-            for n, r in rows.items()}  # fmt: skip
+    skip = ("n_items", "best_epoch")
+    scal = {
+        n: {k: v for k, v in r["test"].items() if isinstance(v, (int, float)) and k not in skip}
+        for n, r in rows.items()
+    }
     columns = [c for c in next(iter(scal.values()), {}) if c != "loss"] + ["loss"]
     table = metrics_table(scal, columns)
     write_json(out / "ablation.json", {"experiment": cfg.name, "split": cfg.data.test_split, "runs": rows})

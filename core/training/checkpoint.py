@@ -1,14 +1,20 @@
-"""Checkpoints that are never half-written, with rotation, plus the best model's weights.
+"""Checkpoints that are never half-written and are checked before anything in them is unpickled.
 
-A checkpoint is Accelerate's `save_state` directory plus `training_state.json` (epoch, batch
-position, counters, history). It is written into `.tmp-<name>` and renamed into place only when
-complete, so a run killed at any moment leaves either the previous checkpoints or the new one,
-never a partial directory under a checkpoint name. Names sort in training order:
+A checkpoint is Accelerate's `save_state` directory (model.safetensors, optimizer.bin,
+scheduler.bin, random_states_<rank>.pkl, custom_checkpoint_0.pkl = the TrainState) plus
+`training_state.json` (the same state, readable) and `checksums.json` (sha256 of every file),
+written last. The directory is written as `.tmp-<name>` and renamed into place when complete, so
+a run killed at any moment leaves the previous checkpoints or the new one, never a partial
+directory under a checkpoint name. Names sort in training order:
 `ckpt-e<epoch to continue in>-b<batches already done in it>`.
+
+Accelerate unpickles the RNG and custom-state files with `weights_only=False`; `verify` therefore
+refuses, before `load_state`, any file the checksums do not list or whose content changed.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -16,8 +22,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..errors import RunError
+from ..files import sha256_file
+
 STATE_FILE = "training_state.json"
-NAME_RE = re.compile(r"^ckpt-e(\d{4})-b(\d{7})$")
+SUMS_FILE = "checksums.json"
+BEST_FILE = "best.safetensors"
+NAME_RE = re.compile(r"ckpt-e(\d{4})-b(\d{7})")
 
 
 def checkpoint_name(epoch: int, batches_done: int) -> str:
@@ -29,7 +40,7 @@ def list_checkpoints(root: str | Path) -> list[Path]:
     r = Path(root)
     if not r.is_dir():
         return []
-    done = [p for p in r.iterdir() if p.is_dir() and NAME_RE.match(p.name) and (p / STATE_FILE).is_file()]
+    done = [p for p in r.iterdir() if p.is_dir() and NAME_RE.fullmatch(p.name) and (p / SUMS_FILE).is_file()]
     return sorted(done, key=lambda p: p.name)
 
 
@@ -46,63 +57,20 @@ def clean_temp(root: str | Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
+def os_advice(e: OSError) -> str:
+    """What to do about an OS error while writing run files."""
+    if e.errno == errno.ENOSPC:
+        return "the disk is full: free space"
+    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "the directory is not writable: check its permissions or choose another --output-dir"
+    return "check the disk"
+
+
 def _write_json_durable(path: Path, data: Any) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=1)
         f.flush()
         os.fsync(f.fileno())
-
-
-def save_checkpoint(accelerator: Any, root: str | Path, name: str, state: dict[str, Any], keep: int) -> Path:
-    """Every process calls this (Accelerate writes per-process RNG files); the main process
-    writes the state file, renames the directory into place and rotates old checkpoints."""
-    r = Path(root)
-    tmp, final = r / f".tmp-{name}", r / name
-    if accelerator.is_main_process:
-        r.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        _write_json_durable(tmp / STATE_FILE, state)
-        if final.exists():  # the same position saved twice (resumed run): replace it
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        _fsync_dir(r)
-        for old in list_checkpoints(r)[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    return final
-
-
-def load_checkpoint(accelerator: Any, path: Path) -> dict[str, Any]:
-    """Restore model/optimizer/scheduler state and return the training state dict."""
-    accelerator.load_state(str(path))
-    return json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
-
-
-def save_weights(state_dict: dict[str, Any], path: str | Path, meta: dict[str, Any]) -> None:
-    """Atomically write a state dict as safetensors (plus a JSON sidecar with `meta`)."""
-    from safetensors.torch import save_file
-
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    save_file(
-        {k: v.detach().cpu().clone().contiguous() for k, v in state_dict.items()}, str(tmp), {"format": "pt"}
-    )
-    os.replace(tmp, p)
-    side = p.with_suffix(".json")
-    tmp_side = side.with_name(side.name + ".tmp")
-    _write_json_durable(tmp_side, meta)
-    os.replace(tmp_side, side)
-
-
-def load_weights(path: str | Path) -> dict[str, Any]:
-    from safetensors.torch import load_file
-
-    return load_file(str(path))
 
 
 def _fsync_dir(path: Path) -> None:
@@ -114,3 +82,151 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _finalize(tmp: Path, final: Path, state: dict[str, Any], keep: int, best: Path | None) -> None:
+    """Main process: state file, best weights so far, checksums (last: they mark the checkpoint
+    complete), rename, rotate."""
+    _write_json_durable(tmp / STATE_FILE, state)
+    if best is not None and best.is_file():
+        # A resumed run must not keep best weights of an epoch after its checkpoint (a hard link:
+        # the best file is replaced by rename, never rewritten in place).
+        try:
+            os.link(best, tmp / BEST_FILE)
+        except OSError:
+            shutil.copy2(best, tmp / BEST_FILE)
+    sums = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+    _write_json_durable(tmp / SUMS_FILE, sums)
+    if final.exists():  # the same position saved twice (a resumed run): replace it
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+    for old in list_checkpoints(final.parent)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def save_checkpoint(
+    accelerator: Any, root: str | Path, name: str, state: dict[str, Any], keep: int, best: Path | None = None
+) -> Path:
+    """Every process calls this (Accelerate writes per-process RNG files). An OS error on any
+    process (full or read-only disk) removes the temp directory and raises RunError on all."""
+    import torch
+
+    r = Path(root)
+    tmp, final = r / f".tmp-{name}", r / name
+    failure: OSError | None = None
+    try:
+        if accelerator.is_main_process:
+            r.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(tmp))
+    except OSError as e:
+        failure = e
+    # Every process learns whether any failed before the main one renames anything.
+    failed = accelerator.reduce(torch.tensor([float(failure is not None)]), "sum")
+    if float(failed[0]) == 0 and accelerator.is_main_process:
+        try:
+            _finalize(tmp, final, state, keep, best)
+        except OSError as e:
+            failure = e
+    failed = accelerator.reduce(torch.tensor([float(failure is not None)]), "sum")
+    if float(failed[0]) > 0:
+        if accelerator.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise _write_error(failure, tmp, r)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def _write_error(e: OSError | None, tmp: Path, root: Path) -> RunError:
+    prev = latest_checkpoint(root)
+    where = Path(e.filename) if e is not None and e.filename else tmp
+    why = f"{e.strerror or e}" if e is not None else "another process could not write its part"
+    then = f"`--resume` continues from {prev.name}" if prev else "then start again"
+    advice = os_advice(e) if e is not None else "check the disk"
+    return RunError(f"{where}: cannot write the checkpoint ({why}); {advice}, {then}")
+
+
+def _damaged(path: Path, what: str) -> RunError:
+    older = [p for p in list_checkpoints(path.parent) if p.name < path.name]
+    if older:
+        todo = f"delete {path} and `--resume` again to continue from {older[-1].name}, or start afresh with --overwrite"
+    else:
+        todo = "start afresh with --overwrite"
+    return RunError(f"{path}: {what}; {todo}")
+
+
+def verify(path: Path) -> None:
+    """Refuse a checkpoint whose files differ from the checksums written with it."""
+    try:
+        sums = json.loads((path / SUMS_FILE).read_text(encoding="utf-8"))
+        if not isinstance(sums, dict):
+            raise ValueError("not a mapping")
+    except (OSError, ValueError) as e:
+        raise _damaged(path, f"{SUMS_FILE} is unreadable ({e})") from None
+    present = {p.name for p in path.iterdir() if p.name != SUMS_FILE}
+    extra = sorted(present - set(sums))
+    if extra:
+        raise _damaged(path, f"unexpected file {extra[0]} (not written by sseft; it is never unpickled)")
+    for name, digest in sums.items():
+        f = path / name
+        if not f.is_file():
+            raise _damaged(path, f"{name} is missing")
+        if sha256_file(f) != digest:
+            raise _damaged(path, f"{name} is damaged (its checksum differs from the one saved with it)")
+    try:
+        json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise _damaged(path, f"{STATE_FILE} is unreadable ({e})") from None
+
+
+def load_checkpoint(accelerator: Any, path: Path) -> None:
+    """Check the files, then restore model/optimizer/scheduler/RNG and the registered TrainState."""
+    verify(path)
+    try:
+        accelerator.load_state(str(path))
+    except RunError as e:
+        raise _damaged(path, str(e)) from None
+    except Exception as e:  # a file that passed its checksum but does not fit this model/optimizer
+        raise _damaged(path, f"cannot be restored ({type(e).__name__}: {str(e)[:200]})") from None
+
+
+def restore_best(path: Path, best: Path) -> None:
+    """Put the checkpoint's copy of the best weights back in place (main process)."""
+    src = path / BEST_FILE
+    if not src.is_file():
+        best.unlink(missing_ok=True)
+        return
+    best.parent.mkdir(parents=True, exist_ok=True)
+    tmp = best.with_name(best.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    shutil.copy2(src, tmp)
+    os.replace(tmp, best)
+
+
+def save_weights(state_dict: dict[str, Any], path: str | Path, meta: dict[str, Any]) -> None:
+    """Atomically write a state dict as safetensors (plus a JSON sidecar with `meta`)."""
+    from safetensors.torch import save_file
+
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    side = p.with_suffix(".json")
+    tmp_side = side.with_name(side.name + ".tmp")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.detach().cpu().clone().contiguous() for k, v in state_dict.items()}
+        save_file(tensors, str(tmp), {"format": "pt"})
+        os.replace(tmp, p)
+        _write_json_durable(tmp_side, meta)
+        os.replace(tmp_side, side)
+    except OSError as e:
+        for t in (tmp, tmp_side):
+            t.unlink(missing_ok=True)
+        raise RunError(f"{p}: cannot write the best weights ({e.strerror or e}); {os_advice(e)}") from None
+
+
+def load_weights(path: str | Path) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))

@@ -12,11 +12,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..config import StrictModel
+from ..evaluation.folds import FoldsConfig
 from ..model import HeadSpec
-from ..specs import FusionConfig
+from ..specs import FusionConfig, ProjectionSpec
+
+
+class GenerateConfig(StrictModel):
+    dataset: str
+    config: dict[str, Any] = Field(default_factory=dict)
 
 
 class DataConfig(StrictModel):
@@ -25,9 +31,23 @@ class DataConfig(StrictModel):
     train_split: str = "train"
     valid_split: str = "valid"
     test_split: str | None = "test"
-    # Built-in default data: when set and `store` does not exist yet, the synthetic dataset
-    # plugin generates it first (options of the synthetic dataset's config model).
+    # The label set to train on (a store may hold several, e.g. MELD emotion and sentiment);
+    # None: the store's default set.
+    labels: str | None = None
+    # Generate the store first when it does not exist yet: {dataset: NAME, config: {...}} through
+    # the dataset plugin and the extraction engine. `synthetic: {...}` is shorthand for
+    # `generate: {dataset: synthetic, config: {...}}`.
+    generate: GenerateConfig | None = None
     synthetic: dict[str, Any] | None = None
+    # Cross-validation over a grouping the items carry (IEMOCAP leave-one-session-out: {by: session});
+    # the evaluation runner then trains fold by fold (core/evaluation/folds.py).
+    folds: FoldsConfig | None = None
+
+    @model_validator(mode="after")
+    def _synthetic_is_generate(self) -> DataConfig:
+        if self.synthetic is not None and self.generate is None:
+            self.generate = GenerateConfig(dataset="synthetic", config=dict(self.synthetic))
+        return self
 
 
 class ModalityChoice(StrictModel):
@@ -35,6 +55,10 @@ class ModalityChoice(StrictModel):
     prepend_cls: Literal["auto", "always", "never"] = "auto"
     # Optional: the width this experiment expects; a store with another width is refused.
     dim: int | None = Field(default=None, gt=0)
+    # Optional learned input projection (+ LayerNorm) before step 1, e.g. {dim: 64, kind: conv1d,
+    # kernel: 3} for 5-d COVAREP audio; and this modality's attention heads (default fusion.heads).
+    project: ProjectionSpec | None = None
+    heads: int | None = Field(default=None, ge=1)
 
 
 class TrainConfig(StrictModel):
@@ -68,6 +92,11 @@ class TrainConfig(StrictModel):
     # None: take mixed precision from the launch config (`accelerate launch --mixed_precision ...`
     # or ACCELERATE_MIXED_PRECISION); a value here is passed to Accelerator explicitly.
     mixed_precision: Literal["no", "fp16", "bf16"] | None = None
+    # Train once per seed (runs/<name>/seed-<s>/, with a summary over seeds); None: `seed` only.
+    seeds: list[int] | None = Field(default=None, min_length=1)
+    # Experiment trackers through Accelerate (tensorboard, mlflow, wandb, aim), writing under the
+    # run directory where the tracker is file-based; nothing is logged anywhere unless listed here.
+    log_with: list[Literal["tensorboard", "mlflow", "wandb", "aim"]] = Field(default_factory=list)
 
 
 class ExperimentConfig(StrictModel):

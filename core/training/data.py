@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Sampler
 
 from ..batch import collate
-from ..errors import DataError, FeatureStoreError
+from ..errors import ConfigError, DataError, FeatureStoreError
 from ..specs import ModalitySpec
 from .config import ExperimentConfig, ModalityChoice
 
@@ -67,6 +67,8 @@ def modality_specs(cfg: ExperimentConfig, store: Any, source: str = "config") ->
                 max_len=info.max_len,
                 prepend_cls=choice.prepend_cls,
                 fingerprint=dict(info.fingerprint) or None,
+                project=choice.project,
+                heads=choice.heads,
             )
         )
     return specs
@@ -104,20 +106,90 @@ def check_split(store: Any, split: str, field: str) -> None:
         raise DataError(f"{getattr(store, 'root', 'feature store')}: split {split!r} is empty ({field})")
 
 
-def check_labels(head: Any, store: Any, split: str) -> None:
-    """Run the head's own range check over a split's labels (from the index: no tensor reads)."""
-    import numpy as np
+def store_task(store: Any, label_set: str | None) -> Any:
+    """The TaskInfo of the label set training uses (None: the store's default set)."""
+    if label_set is None:
+        return store.task
+    if not hasattr(store, "label_set"):
+        raise ConfigError(
+            f"{getattr(store, 'root', 'feature store')}: this store holds one label set; remove data.labels"
+        )
+    return store.label_set(label_set)
 
-    try:
-        # No cast to the head's dtype first: 4.5 must be reported, not truncated to class 4.
-        head.validate_labels(np.asarray(store.labels(split), dtype=np.float64))
-    except DataError as e:
-        raise DataError(f"{getattr(store, 'root', 'feature store')} split {split!r}: {e}") from None
-    except (TypeError, ValueError) as e:
+
+def split_labels(store: Any, split: str, label_set: str | None) -> list[Any]:
+    if label_set is None:
+        return list(store.labels(split))
+    return list(store.labels(split, label_set=label_set))
+
+
+def item_labels(store: Any, ids: Sequence[str], label_set: str | None) -> list[Any]:
+    """The labels of `ids` (from any split) in the chosen label set, from the index alone."""
+    rows = {}
+    for i in ids:
+        if i not in store:
+            raise DataError(f"{getattr(store, 'root', 'feature store')}: item {i!r} is not in the store")
+        rows[i] = store._row[i]  # (split, row)
+    tables = {sp: split_labels(store, sp, label_set) for sp in sorted({sp for sp, _ in rows.values()})}
+    return [tables[sp][r] for sp, r in (rows[i] for i in ids)]
+
+
+def resolve_split_ids(
+    cfg: ExperimentConfig, store: Any, split_ids: dict[str, Sequence[str]] | None
+) -> dict[str, list[str]]:
+    """Item ids per role (train, valid, test): the store's splits named in the config, or
+    `split_ids` (folds) in their place. A role is never empty and no item serves two roles."""
+    if split_ids is None:
+        named = {
+            "train": ("data.train_split", cfg.data.train_split),
+            "valid": ("data.valid_split", cfg.data.valid_split),
+        }
+        if cfg.data.test_split:
+            named["test"] = ("data.test_split", cfg.data.test_split)
+        for fld, split in named.values():
+            check_split(store, split, fld)
+        return {role: store.ids(split) for role, (_, split) in named.items()}
+    unknown = sorted(set(split_ids) - {"train", "valid", "test"})
+    if unknown or not {"train", "valid"} <= set(split_ids):
         raise DataError(
-            f"{getattr(store, 'root', 'feature store')} split {split!r}: labels do not fit the "
-            f"{type(head).__name__} head: {e}"
-        ) from None
+            f"split_ids: needs 'train' and 'valid' (and optionally 'test'), got {sorted(split_ids)}"
+        )
+    ids = {
+        role: [str(i) for i in split_ids[role]] for role in ("train", "valid", "test") if role in split_ids
+    }
+    seen: dict[str, str] = {}
+    for role, items in ids.items():
+        if not items:
+            raise DataError(f"split_ids[{role!r}] is empty")
+        for i in items:
+            if i in seen:
+                raise DataError(f"split_ids: item {i!r} is in both {seen[i]!r} and {role!r}")
+            seen[i] = role
+    return ids
+
+
+def check_labels(head: Any, store: Any, split: str, label_set: str | None = None) -> None:
+    """Run the head's own check over a split's labels (from the index: no tensor reads)."""
+    check_label_values(
+        head,
+        split_labels(store, split, label_set),
+        f"{getattr(store, 'root', 'feature store')} split {split!r}",
+    )
+
+
+def check_label_values(head: Any, labels: list[Any], where: str) -> None:
+    try:
+        if hasattr(head, "collate_labels"):
+            head.validate_labels(labels)  # plain JSON labels (the heads interface)
+        else:
+            import numpy as np
+
+            # No cast to the head's dtype first: 4.5 must be reported, not truncated to class 4.
+            head.validate_labels(np.asarray(labels, dtype=np.float64))
+    except DataError as e:
+        raise DataError(f"{where}: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise DataError(f"{where}: labels do not fit the {type(head).__name__} head: {e}") from None
 
 
 class EpochSetter(Protocol):
@@ -173,27 +245,73 @@ class EpochBatchSampler(Sampler[list[int]]):
         return math.ceil(self.sampler.n / self.batch_size)
 
 
+class ItemsDataset(torch.utils.data.Dataset):
+    """The items `ids` of a store (from any of its splits), each with its position in `ids` and
+    its label from the chosen label set. Backs every training/evaluation loader, so a fold's
+    split_ids and the store's own splits go through the same code."""
+
+    def __init__(
+        self, store: Any, ids: Sequence[str], modalities: Sequence[str], label_set: str | None
+    ) -> None:
+        self.ids = list(ids)
+        self.labels = item_labels(store, self.ids, label_set)
+        self._where = [store._row[i] for i in self.ids]  # (split, row)
+        self._ds = {
+            sp: store.dataset(sp, modalities=list(modalities)) for sp in sorted({sp for sp, _ in self._where})
+        }
+        lengths = {sp: ds.bucket_lengths() for sp, ds in self._ds.items()}
+        self._lengths = [lengths[sp][r] for sp, r in self._where]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def bucket_lengths(self) -> list[int]:
+        return list(self._lengths)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        split, row = self._where[i]
+        item = self._ds[split][row]
+        return {**item, "label": self.labels[i], "index": i}
+
+
+def collate_items(items: Sequence[dict[str, Any]], modalities: Sequence[str], head: Any = None) -> Any:
+    """Pad a batch (core.batch.collate); labels become the tensor the head's loss takes
+    (`head.collate_labels`), positions in the split become `batch.index`."""
+    by_head = head is not None and hasattr(head, "collate_labels")
+    batch = collate([{**it, "label": None} for it in items] if by_head else items, modalities)
+    if by_head:
+        batch.labels = head.collate_labels([it["label"] for it in items])
+    elif head is not None and batch.labels is not None:
+        batch.labels = batch.labels.to(head.label_dtype)
+    batch.index = torch.tensor([int(it["index"]) for it in items], dtype=torch.long)
+    return batch
+
+
 def make_loader(
     store: Any,
-    split: str,
+    ids: Sequence[str] | str,
     modalities: Sequence[str],
     batch_size: int,
     *,
+    head: Any = None,
+    label_set: str | None = None,
     seed: int = 0,
     shuffle: bool = False,
     bucket: bool = False,
     num_workers: int = 0,
 ) -> torch.utils.data.DataLoader:
-    """A DataLoader over `store.dataset(split)` whose batches are padded to their own longest item.
+    """A DataLoader over the items `ids` (or every item of the split named `ids`) whose batches
+    are padded to their own longest item.
 
     The store's dataset refuses NaN/Inf features itself (naming the shard and the item). The batch
-    sampler has `set_epoch`; the trainer calls it on `loader.batch_sampler` before each epoch.
+    sampler has `set_epoch`; the trainer calls it on `loader.batch_sampler` before each epoch; the
+    order of epoch e depends only on (seed, e), so a resumed run replays it.
     """
     from functools import partial
 
     from ..features.sampler import LengthBucketSampler
 
-    ds = store.dataset(split, modalities=list(modalities))
+    ds = ItemsDataset(store, store.ids(ids) if isinstance(ids, str) else ids, modalities, label_set)
     sampler: Any
     if bucket:
         sampler = LengthBucketSampler(ds.bucket_lengths(), batch_size, shuffle=shuffle, seed=seed)
@@ -202,6 +320,6 @@ def make_loader(
     return torch.utils.data.DataLoader(
         ds,
         batch_sampler=sampler,
-        collate_fn=partial(collate, modalities=list(modalities)),
+        collate_fn=partial(collate_items, modalities=list(modalities), head=head),
         num_workers=num_workers,
     )

@@ -17,7 +17,8 @@ import torch
 class EvalResult:
     metrics: dict[str, Any]  # the head's metrics + "loss" + "n_items"
     outputs: torch.Tensor  # (N, ...) head outputs, float32, CPU
-    labels: torch.Tensor  # (N, ...) labels, CPU
+    labels: torch.Tensor  # (N, ...) label tensors (head.collate_labels), CPU
+    index: torch.Tensor  # (N,) each row's position in the loader's item list
 
 
 def to_jsonable(x: Any) -> Any:
@@ -38,20 +39,40 @@ def evaluate_loader(accelerator: Any, model: Any, head: Any, loader: Any) -> Eva
     model.eval()
     outs: list[torch.Tensor] = []
     labs: list[torch.Tensor] = []
+    idx: list[torch.Tensor] = []
     with torch.no_grad():
         for batch in loader:
             with accelerator.autocast():
                 out = model(batch.features, batch.lengths)  # (B, C) / (B, K) / (B, K, 2)
-            labels = batch.labels.to(head.label_dtype)
             # Drops the duplicates Accelerate adds to even out the last batch across processes.
-            out, labels = accelerator.gather_for_metrics((out.float().contiguous(), labels.contiguous()))
+            out, labels, index = accelerator.gather_for_metrics(
+                (out.float().contiguous(), batch.labels.contiguous(), batch.index.contiguous())
+            )
             outs.append(out.cpu())
             labs.append(labels.cpu())
+            idx.append(index.cpu())
     outputs, labels = torch.cat(outs), torch.cat(labs)
     metrics = dict(head.metrics(outputs, labels))
     metrics["loss"] = float(head.loss(outputs, labels))
     metrics["n_items"] = int(outputs.shape[0])
-    return EvalResult(metrics=to_jsonable(metrics), outputs=outputs, labels=labels)
+    return EvalResult(metrics=to_jsonable(metrics), outputs=outputs, labels=labels, index=torch.cat(idx))
+
+
+def prediction_records(head: Any, res: EvalResult, ids: list[str], truth: list[Any]) -> list[dict[str, Any]]:
+    """One plain-JSON row per item, in the split's order: the head's record (`head.records`, or its
+    `predict` lists as a fallback), the true label and the raw head output (for paired tests)."""
+    order = torch.argsort(res.index)
+    outputs, index = res.outputs[order], res.index[order].tolist()
+    item_ids = [ids[i] for i in index]
+    if hasattr(head, "records"):
+        rows = [dict(r) for r in head.records(outputs, item_ids)]
+    else:
+        pred = head.predict(outputs)
+        rows = [{"id": i, **{k: to_jsonable(v[b]) for k, v in pred.items()}} for b, i in enumerate(item_ids)]
+    for row, i, out in zip(rows, index, outputs.tolist(), strict=True):
+        row["truth"] = to_jsonable(truth[i])
+        row["outputs"] = out
+    return rows
 
 
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:

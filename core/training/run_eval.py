@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .data import check_labels, check_specs_match, check_split, make_loader, open_store
+from ..errors import FeatureStoreError
+from .data import check_labels, check_specs_match, check_split, make_loader, open_store, store_task
 from .evaluate import evaluate_loader
 
 
@@ -26,8 +27,20 @@ def load_model(ref: str) -> Any:
     return sseft.load(resolve_model_ref(ref))
 
 
+def check_task_matches(model: Any, store: Any, label_set: str | None, what: str) -> None:
+    """Refuse a store whose labels (type, names) are not the ones `model` was trained on."""
+    task = store_task(store, label_set)
+    names, want = list(task.label_names), list(model.config.label_names)
+    if str(task.type) != str(model.config.task) or names != want:
+        which = f"label set {label_set!r}" if label_set else "labels"
+        raise FeatureStoreError(
+            f"{store.root}: {which} are {task.type} {names} but {what} predicts {model.config.task} {want}; "
+            "evaluate on a store extracted with the same labels (or pick its label set with --labels)"
+        )
+
+
 def evaluate_model(
-    ref: str, store_root: str | Path, split: str = "test", batch_size: int = 64
+    ref: str, store_root: str | Path, split: str = "test", batch_size: int = 64, label_set: str | None = None
 ) -> dict[str, Any] | None:
     """Recompute a model's metrics on `split`; None on processes other than the main one."""
     from .trainer import make_accelerator
@@ -35,18 +48,12 @@ def evaluate_model(
     accelerator = make_accelerator()
     model = load_model(ref)
     store = open_store(store_root)
-    # Refuse features from another encoder/width before touching any tensor.
+    # Refuse features from another encoder/width, or other labels, before touching any tensor.
     check_specs_match(model.config.modalities, store, f"model {ref!r}")
     check_split(store, split, "--split")
-    check_labels(model.head, store, split)
-    if tuple(store.task.label_names) != tuple(model.config.label_names):
-        from ..errors import FeatureStoreError
-
-        raise FeatureStoreError(
-            f"{store_root}: labels {list(store.task.label_names)} differ from model {ref!r}'s "
-            f"{list(model.config.label_names)}"
-        )
-    loader = make_loader(store, split, model.modality_names, batch_size)
+    check_task_matches(model, store, label_set, f"model {ref!r}")
+    check_labels(model.head, store, split, label_set)
+    loader = make_loader(store, split, model.modality_names, batch_size, head=model.head, label_set=label_set)
     model, loader = accelerator.prepare(model, loader)
     head = accelerator.unwrap_model(model).head
     res = evaluate_loader(accelerator, model, head, loader)

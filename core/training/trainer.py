@@ -1,14 +1,16 @@
-"""`sseft train`: the training loop, in the shape of Accelerate's `complete_nlp_example.py`.
+"""`sseft train`: setup -> fit -> finish, in the shape of Accelerate's `complete_nlp_example.py`.
 
-    accelerator = Accelerator(gradient_accumulation_steps=...)   # precision from the launch config
-    model, optimizer, train_dl, valid_dl, test_dl, scheduler = accelerator.prepare(...)
+    accelerator = Accelerator(gradient_accumulation_steps=..., log_with=...)
+    model, optimizer, train_dl, valid_dl, scheduler = accelerator.prepare(...)
+    accelerator.register_for_checkpointing(state)          # TrainState: position, sums, history
     for epoch: for batch: with accelerator.accumulate(model): loss -> backward -> clip -> step
     evaluate with gather_for_metrics; save_state/load_state checkpoints; --resume skips batches
 
-The same function runs in one process (`sseft train`) and in several (`accelerate launch -m sseft
-train`); only the main process writes run files. Resuming is exact: the batch order of epoch e
-depends only on (seed, e) and dropout is re-seeded from (seed, process, epoch, batch) before each
-batch, so a resumed run replays the same computation as an uninterrupted one.
+The same function runs in one process and in several (`accelerate launch -m sseft train`); only
+the main process writes run files. Resuming is exact: the batch order of epoch e depends only on
+(seed, e), dropout is re-seeded from (seed, process, epoch, batch) before each batch and the loss
+sums are float64, so a resumed run's metrics.jsonl is byte-identical to an uninterrupted one's.
+`train()` returns the trained model; publishing it is the caller's (`sseft.publish`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -24,115 +27,68 @@ from typing import Any, cast
 import torch
 
 from ..config import write_resolved
-from ..errors import ConfigError, DataError, FeatureStoreError
+from ..errors import RunError
 from ..model import ModelConfig, SseftModel, build_model
 from . import checkpoint as ck
+from . import tracking
 from .config import ExperimentConfig
 from .data import (
     EpochSetter,
-    check_labels,
+    check_label_values,
     check_specs_match,
-    check_split,
+    item_labels,
     make_loader,
     modality_specs,
     open_store,
+    resolve_split_ids,
+    store_task,
 )
-from .evaluate import evaluate_loader, scalar_metrics
+from .evaluate import EvalResult, evaluate_loader, prediction_records, scalar_metrics
+from .optim import drop_modalities, lr_lambda, make_optimizer, param_groups, step_seed
 from .report import confusion_matrix, plot_confusion, plot_curves, write_json, write_jsonl
+from .rundir import claim_run_dir, release
+from .state import TrainResult, TrainState
+
+__all__ = ["TrainResult", "TrainState", "drop_modalities", "lr_lambda", "param_groups", "train"]
+
+EpochCallback = Callable[[int, dict[str, Any]], bool]
 
 
 @dataclass
-class RunResult:
-    output_dir: Path
-    best_epoch: int
-    best_valid: dict[str, Any]
-    test_metrics: dict[str, Any] | None
-    history: list[dict[str, Any]] = field(default_factory=list)
-    artifact: Path | None = None
-    registered: str | None = None
-    world_size: int = 1
+class Run:
+    """What setup() builds and fit()/finish() use."""
 
+    cfg: ExperimentConfig
+    out: Path
+    accelerator: Any
+    store: Any
+    mcfg: ModelConfig
+    model: Any
+    optimizer: Any
+    scheduler: Any
+    loaders: dict[str, Any]  # train, valid, test (prepared)
+    sampler: EpochSetter  # the train loader's own batch sampler (Accelerate wraps the loader)
+    ids: dict[str, list[str]]  # role -> item ids, in loader order
+    state: TrainState
+    custom_ids: bool = False  # split_ids replaced the store's splits
+    lock: Any = None
+    started_at: tuple[int, int] = (0, 0)
+    resumed_from: str | None = None
+    batches_run: int = 0
+    steps_run: int = 0
+    bar: Any = None
+    t0: float = field(default_factory=time.perf_counter)
 
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Decoupled weight decay on weight matrices only: biases, LayerNorm, CLS vectors and
-    positional embeddings are not decayed (as in BERT/RoBERTa fine-tuning)."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        low = name.lower()
-        if p.ndim < 2 or any(k in low for k in ("bias", "norm", "cls", "pos")):
-            no_decay.append(p)
-        else:
-            decay.append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    @property
+    def head(self) -> Any:
+        return self.accelerator.unwrap_model(self.model).head
 
+    @property
+    def best_path(self) -> Path:
+        return self.out / "best" / "model.safetensors"
 
-def lr_lambda(schedule: str, warmup: int, total: int):
-    """Linear warmup to the peak, then linear/cosine decay to 0 (or constant)."""
-
-    def f(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        if schedule == "constant":
-            return 1.0
-        progress = min(1.0, (step - warmup) / max(1, total - warmup))
-        if schedule == "cosine":
-            return 0.5 * (1.0 + math.cos(math.pi * progress))
-        return max(0.0, 1.0 - progress)
-
-    return f
-
-
-def drop_modalities(lengths: dict[str, torch.Tensor], p: float) -> dict[str, torch.Tensor]:
-    """Modality dropout: each (item, modality) is hidden with probability p by setting its length
-    to 0 (the fusion model then relies on that modality's CLS); every item keeps at least one."""
-    if p <= 0 or len(lengths) < 2:
-        return lengths
-    names = list(lengths)
-    b = lengths[names[0]].shape[0]
-    dev = lengths[names[0]].device
-    drop = torch.rand(b, len(names), device=dev) < p  # (B, N)
-    all_gone = drop.all(dim=1)
-    keep = torch.randint(len(names), (b,), device=dev)
-    drop[all_gone, keep[all_gone]] = False
-    return {m: lengths[m].masked_fill(drop[:, k], 0) for k, m in enumerate(names)}
-
-
-def _is_better(new: float, old: float | None, greater: bool) -> bool:
-    if old is None:
-        return True
-    return new > old if greater else new < old
-
-
-def _step_seed(seed: int, rank: int, epoch: int, batch: int) -> int:
-    # Dropout masks are a function of position in training, not of RNG history (exact resume).
-    return (seed * 1_000_003 + rank * 7_919 + epoch * 100_003 + batch) % (2**63 - 1)
-
-
-def ensure_store(cfg: ExperimentConfig, accelerator: Any) -> None:
-    """Generate the built-in synthetic store when configured (main process, then barrier).
-
-    A finished store generated with the same options is used as is (several runs may share it);
-    one generated with other options is refused; a missing or unfinished one is (re)generated,
-    the writer resuming where an interrupted generation stopped.
-    """
-    root = Path(cfg.data.store)
-    if cfg.data.synthetic is not None and accelerator.is_main_process:
-        from sseft.plugins.datasets.synthetic import as_config, write_synthetic_store
-        from sseft.plugins.datasets.synthetic_gen import fingerprint
-
-        want = fingerprint(as_config(cfg.data.synthetic))
-        if (root / "index.json").is_file():
-            have = open_store(root).source
-            if have != want:
-                raise FeatureStoreError(
-                    f"{root}: this synthetic store was generated with other options ({have}); delete it or "
-                    "point data.store at a new directory"
-                )
-        else:
-            write_synthetic_store(cfg.data.synthetic, root)
-    accelerator.wait_for_everyone()
+    def say(self, msg: str) -> None:
+        self.accelerator.print(msg)
 
 
 def distributed_cpu() -> bool:
@@ -144,7 +100,7 @@ def distributed_cpu() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
 
 
-def make_accelerator(cfg: ExperimentConfig | None = None) -> Any:
+def make_accelerator(cfg: ExperimentConfig | None = None, run_dir: Path | None = None) -> Any:
     from accelerate import Accelerator
 
     kwargs: dict[str, Any] = {"cpu": True} if distributed_cpu() else {}
@@ -153,7 +109,411 @@ def make_accelerator(cfg: ExperimentConfig | None = None) -> Any:
     kwargs["gradient_accumulation_steps"] = cfg.train.grad_accum
     if cfg.train.mixed_precision is not None:  # otherwise: the launch config decides
         kwargs["mixed_precision"] = cfg.train.mixed_precision
+    if cfg.train.log_with:
+        kwargs |= {"log_with": list(cfg.train.log_with), "project_dir": str(run_dir)}
     return Accelerator(**kwargs)
+
+
+def ensure_store(cfg: ExperimentConfig, accelerator: Any) -> None:
+    """Generate the configured store when absent (`data.generate`), through the producer seam."""
+    try:
+        from ..extraction.generate import ensure_store as generate
+    except ImportError:  # TEMPORARY until the producer seam lands (H3): the old synthetic path
+        _ensure_synthetic(cfg, accelerator)
+        return
+    generate(cfg.data, accelerator)
+
+
+def _ensure_synthetic(cfg: ExperimentConfig, accelerator: Any) -> None:
+    from ..errors import FeatureStoreError
+
+    root, gen = Path(cfg.data.store), cfg.data.generate
+    if gen is not None and accelerator.is_main_process:
+        from sseft.plugins.datasets.synthetic import as_config, write_synthetic_store
+        from sseft.plugins.datasets.synthetic_gen import fingerprint
+
+        want = fingerprint(as_config(gen.config))
+        if (root / "index.json").is_file():
+            have = open_store(root).source
+            if have != want:
+                raise FeatureStoreError(
+                    f"{root}: this synthetic store was generated with other options ({have}); delete it or "
+                    "point data.store at a new directory"
+                )
+        else:
+            write_synthetic_store(gen.config, root)
+    accelerator.wait_for_everyone()
+
+
+# -- setup ---------------------------------------------------------------------------------------
+def setup(
+    cfg: ExperimentConfig,
+    output_dir: str | Path | None,
+    *,
+    resume: bool,
+    overwrite: bool,
+    split_ids: dict[str, Sequence[str]] | None,
+    progress: bool | None,
+) -> Run:
+    """Check everything that can be checked from the store's index, build model/optimizer/loaders,
+    claim the run directory, restore a checkpoint when resuming. Nothing is written to the run
+    directory before every check has passed."""
+    from accelerate.utils import set_seed
+
+    out = Path(output_dir or cfg.output_dir or Path("runs") / cfg.name)
+    tc = cfg.train
+    if tc.num_threads is not None:
+        torch.set_num_threads(tc.num_threads)
+    accelerator = make_accelerator(cfg, out)
+    ensure_store(cfg, accelerator)
+    store = open_store(cfg.data.store)
+    ids = resolve_split_ids(cfg, store, split_ids)
+    mcfg = model_config(cfg, store)
+    if resume and (out / "model_config.json").is_file():
+        # The features must still be the ones the interrupted run trained on.
+        saved = ModelConfig.model_validate_json((out / "model_config.json").read_text(encoding="utf-8"))
+        check_specs_match(saved.modalities, store, f"the run in {out}")
+    set_seed(tc.seed)  # the same initial weights on every process
+    model = build_model(mcfg)
+    check_roles(cfg, store, model.head, ids, split_ids is not None)
+    loaders = make_loaders(cfg, store, model, ids)
+    sampler = cast(EpochSetter, loaders["train"].batch_sampler)
+    optimizer, scheduler = make_optimizer(model, tc, len(loaders["train"]))
+    state = TrainState()
+    model, optimizer, loaders["train"], loaders["valid"], scheduler = accelerator.prepare(
+        model, optimizer, loaders["train"], loaders["valid"], scheduler
+    )
+    if "test" in loaders:
+        loaders["test"] = accelerator.prepare(loaders["test"])
+    accelerator.register_for_checkpointing(state)
+    run = Run(cfg, out, accelerator, store, mcfg, model, optimizer, scheduler, loaders, sampler, ids, state)
+    run.custom_ids = split_ids is not None
+    run.lock = claim_run_dir(accelerator, out, resume=resume, overwrite=overwrite)
+    try:
+        if resume:
+            restore(run)
+        if accelerator.is_main_process:
+            write_resolved(cfg, out / "config.yaml")
+            (out / "model_config.json").write_text(mcfg.model_dump_json(indent=1), encoding="utf-8")
+        tracking.start(accelerator, cfg, out)
+    except BaseException:
+        release(run.lock)
+        raise
+    run.bar = progress_bar(run, progress)
+    return run
+
+
+def model_config(cfg: ExperimentConfig, store: Any) -> ModelConfig:
+    task = store_task(store, cfg.data.labels)
+    return ModelConfig(
+        modalities=modality_specs(cfg, store),
+        fusion=cfg.fusion,
+        head=cfg.head,
+        task=task.type,
+        label_names=list(task.label_names),
+    )
+
+
+def check_roles(
+    cfg: ExperimentConfig, store: Any, head: Any, ids: dict[str, list[str]], custom: bool
+) -> None:
+    """The head's own label check over every role's items (train, valid, test)."""
+    splits = {"train": cfg.data.train_split, "valid": cfg.data.valid_split, "test": cfg.data.test_split}
+    for role, items in ids.items():
+        where = f"{store.root} split_ids[{role!r}]" if custom else f"{store.root} split {splits[role]!r}"
+        check_label_values(head, item_labels(store, items, cfg.data.labels), where)
+
+
+def make_loaders(
+    cfg: ExperimentConfig, store: Any, model: SseftModel, ids: dict[str, list[str]]
+) -> dict[str, Any]:
+    tc, mods, head = cfg.train, model.modality_names, model.head
+    common = {"head": head, "label_set": cfg.data.labels, "num_workers": tc.num_workers}
+    loaders = {
+        "train": make_loader(
+            store,
+            ids["train"],
+            mods,
+            tc.batch_size,
+            seed=tc.seed,
+            shuffle=True,
+            bucket=tc.bucket_by_length,
+            **common,
+        )
+    }
+    for role in ("valid", "test"):
+        if role in ids:
+            loaders[role] = make_loader(store, ids[role], mods, tc.eval_batch_size or tc.batch_size, **common)
+    return loaders
+
+
+def restore(run: Run) -> None:
+    """Load the latest checkpoint (model, optimizer, scheduler, RNG, TrainState) and its best weights."""
+    root = run.out / "checkpoints"
+    if run.accelerator.is_main_process:
+        ck.clean_temp(root)
+    run.accelerator.wait_for_everyone()
+    last = ck.latest_checkpoint(root)
+    if last is None:
+        run.say(f"--resume: no checkpoint in {root}; starting from scratch")
+        return
+    ck.load_checkpoint(run.accelerator, last)
+    st = run.state
+    if not run.accelerator.is_main_process:  # the checkpointed sums are the main process's share
+        st.loss_sum, st.loss_count = 0.0, 0
+    if run.accelerator.is_main_process:
+        ck.restore_best(last, run.best_path)
+    run.accelerator.wait_for_everyone()
+    run.started_at, run.resumed_from = st.position(), last.name
+    run.say(f"resumed from {last.name} (epoch {st.epoch}, batch {st.batches_done})")
+
+
+def progress_bar(run: Run, progress: bool | None) -> Any:
+    from tqdm.auto import tqdm
+
+    show = progress if progress is not None else sys.stderr.isatty()
+    n = len(run.loaders["train"])
+    return tqdm(
+        total=n * run.cfg.train.epochs,
+        initial=n * run.state.epoch + run.state.batches_done,
+        disable=not (run.accelerator.is_main_process and show),
+        desc=run.cfg.name,
+        unit="batch",
+        dynamic_ncols=True,
+    )
+
+
+# -- fit -----------------------------------------------------------------------------------------
+def fit(run: Run, on_epoch: EpochCallback | None = None) -> None:
+    """Epochs from the state's position to the end, or until early stopping."""
+    st = run.state
+    for epoch in range(st.epoch, run.cfg.train.epochs):
+        if st.stopped_early:
+            break
+        train_epoch(run, epoch)
+        end_epoch(run, epoch, on_epoch)
+    run.bar.close()
+
+
+def train_epoch(run: Run, epoch: int) -> None:
+    acc, st, tc = run.accelerator, run.state, run.cfg.train
+    loader = run.loaders["train"]
+    run.model.train()
+    loader.set_epoch(epoch)
+    run.sampler.set_epoch(epoch)
+    skip = st.batches_done if epoch == st.epoch else 0
+    st.epoch = epoch
+    batches = acc.skip_first_batches(loader, skip) if skip else loader
+    for i, batch in enumerate(batches, start=skip):
+        loss = train_step(run, epoch, i, batch)
+        st.loss_sum += loss
+        st.loss_count += 1
+        st.batches_done = i + 1
+        run.batches_run += 1
+        run.bar.update(1)
+        if acc.sync_gradients:
+            st.global_step += 1
+            run.steps_run += 1
+            every = tc.checkpoint_every
+            if every and st.global_step % every == 0 and i + 1 < len(loader):
+                checkpoint(run)
+        if tc.log_every and (i + 1) % tc.log_every == 0:
+            run.bar.set_postfix(loss=f"{loss:.4f}")
+
+
+def train_step(run: Run, epoch: int, i: int, batch: Any) -> float:
+    """One batch: forward, loss, backward, (at the end of an accumulation) clip and step."""
+    acc, tc, model = run.accelerator, run.cfg.train, run.model
+    torch.manual_seed(step_seed(tc.seed, acc.process_index, epoch, i))
+    with acc.accumulate(model):
+        lengths = drop_modalities(batch.lengths, tc.modality_dropout)
+        with acc.autocast():
+            outputs = model(batch.features, lengths)
+        loss = run.head.loss(outputs.float(), batch.labels)
+        acc.backward(loss)
+        if acc.sync_gradients and tc.clip_grad_norm:
+            acc.clip_grad_norm_(model.parameters(), tc.clip_grad_norm)
+        run.optimizer.step()
+        run.scheduler.step()
+        run.optimizer.zero_grad()
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise RunError(
+            f"epoch {epoch + 1} batch {i + 1}: the loss became {value}; lower train.lr or check the data"
+        )
+    return value
+
+
+def reduced_loss(run: Run) -> tuple[float, int]:
+    """The epoch's loss sum and count over every process (float64)."""
+    st, acc = run.state, run.accelerator
+    t = torch.tensor([st.loss_sum, float(st.loss_count)], dtype=torch.float64, device=acc.device)
+    sums = acc.reduce(t, "sum") if acc.num_processes > 1 else t
+    return float(sums[0]), int(sums[1])
+
+
+def end_epoch(run: Run, epoch: int, on_epoch: EpochCallback | None) -> None:
+    """Validation decides model selection and early stopping only; then history and checkpoint."""
+    st, tc = run.state, run.cfg.train
+    loss_sum, count = reduced_loss(run)
+    valid = evaluate_loader(run.accelerator, run.model, run.head, run.loaders["valid"])
+    row = {
+        "epoch": epoch + 1,
+        "global_step": st.global_step,
+        "train_loss": loss_sum / max(1, count),
+        "lr": run.scheduler.get_last_lr()[0],
+        "valid": valid.metrics,
+    }
+    st.history.append(row)
+    primary = run.head.primary_metric
+    value = float(valid.metrics[primary])
+    if is_better(value, st.best_metric, run.head.greater_is_better):
+        st.best_metric, st.best_epoch, st.bad_epochs = value, epoch + 1, 0
+        save_best(run, valid)
+    else:
+        st.bad_epochs += 1
+    patience = tc.early_stopping_patience
+    stop = bool(patience and st.bad_epochs >= patience)
+    if callback_stops(run, on_epoch, epoch + 1, valid.metrics):
+        stop = True
+    run.say(
+        f"epoch {epoch + 1}/{tc.epochs}: train loss {row['train_loss']:.4f}, valid {primary} {value:.4f} "
+        f"(best {st.best_metric:.4f} @ {st.best_epoch})"
+    )
+    st.epoch, st.batches_done, st.loss_sum, st.loss_count = epoch + 1, 0, 0.0, 0
+    st.stopped_early = stop
+    if run.accelerator.is_main_process:
+        write_jsonl(run.out / "metrics.jsonl", st.history)
+    tracking.log_epoch(run.accelerator, run.cfg, row)
+    checkpoint(run)
+    if stop:
+        run.say(
+            f"early stopping after epoch {epoch + 1}: no better valid {primary} for {st.bad_epochs} epochs"
+        )
+
+
+def is_better(new: float, old: float | None, greater: bool) -> bool:
+    if old is None:
+        return True
+    return new > old if greater else new < old
+
+
+def callback_stops(run: Run, on_epoch: EpochCallback | None, epoch: int, metrics: dict[str, Any]) -> bool:
+    """The caller's per-epoch hook (a sweep's pruner) runs on the main process; its decision is
+    broadcast so every process stops together."""
+    if on_epoch is None:
+        return False
+    from accelerate.utils import broadcast_object_list
+
+    box = [bool(on_epoch(epoch, metrics)) if run.accelerator.is_main_process else False]
+    if run.accelerator.num_processes > 1:
+        broadcast_object_list(box)
+    return bool(box[0])
+
+
+def save_best(run: Run, valid: EvalResult) -> None:
+    """Best weights (safetensors) and that epoch's validation predictions (main process)."""
+    if not run.accelerator.is_main_process:
+        return
+    raw = run.accelerator.unwrap_model(run.model)
+    ck.save_weights(raw.state_dict(), run.best_path, {"epoch": run.state.best_epoch, "valid": valid.metrics})
+    write_predictions(run, "valid", valid)
+
+
+def checkpoint(run: Run) -> None:
+    """Save at the state's position. The loss sums of every process are folded into the main
+    process's share first, so the checkpoint holds the whole sum and nothing counts twice."""
+    st, acc = run.state, run.accelerator
+    total, count = reduced_loss(run)
+    st.loss_sum, st.loss_count = (total, count) if acc.is_main_process else (0.0, 0)
+    name = ck.checkpoint_name(st.epoch, st.batches_done)
+    best = run.best_path if run.best_path.is_file() else None
+    ck.save_checkpoint(
+        acc, run.out / "checkpoints", name, st.state_dict(), run.cfg.train.keep_checkpoints, best
+    )
+
+
+# -- finish --------------------------------------------------------------------------------------
+def finish(run: Run, plots: bool = True) -> TrainResult:
+    """Best weights back in the model, test metrics and predictions, summary, pictures."""
+    acc, st = run.accelerator, run.state
+    acc.wait_for_everyone()
+    if not run.best_path.is_file():
+        raise RunError(f"{run.best_path}: no best model was saved; the run has no finished epoch")
+    raw: SseftModel = acc.unwrap_model(run.model)
+    raw.load_state_dict(ck.load_weights(run.best_path))
+    test_metrics = test(run, plots) if "test" in run.loaders else None
+    best_valid = st.history[st.best_epoch - 1]["valid"] if st.history else {}
+    result = TrainResult(
+        model=raw,
+        output_dir=run.out,
+        best_epoch=st.best_epoch,
+        best_valid=best_valid,
+        test_metrics=test_metrics,
+        history=list(st.history),
+        world_size=acc.num_processes,
+        started_at=run.started_at,
+        resumed_from=run.resumed_from,
+        batches_run=run.batches_run,
+        steps_run=run.steps_run,
+        stopped_early=st.stopped_early,
+        config=run.cfg.model_dump(mode="json", by_alias=True),
+    )
+    if acc.is_main_process:
+        if plots and st.history:
+            plot_curves(st.history, run.head.primary_metric, run.out / "curves.png")
+        write_json(run.out / "summary.json", summary(run, result))
+    tracking.finish(acc, run.cfg, test_metrics, len(st.history))
+    acc.wait_for_everyone()
+    return result
+
+
+def test(run: Run, plots: bool) -> dict[str, Any]:
+    res = evaluate_loader(run.accelerator, run.model, run.head, run.loaders["test"])
+    where = "split_ids" if run.custom_ids else run.cfg.data.test_split
+    metrics = {**res.metrics, "best_epoch": run.state.best_epoch, "split": where}
+    if run.accelerator.is_main_process:
+        write_json(run.out / "test_metrics.json", metrics)
+        write_predictions(run, "test", res)
+        if plots:
+            pictures(run, res)
+    return metrics
+
+
+def write_predictions(run: Run, role: str, res: EvalResult) -> None:
+    truth = item_labels(run.store, run.ids[role], run.cfg.data.labels)
+    write_jsonl(
+        run.out / f"{role}_predictions.jsonl", prediction_records(run.head, res, run.ids[role], truth)
+    )
+
+
+def pictures(run: Run, res: EvalResult) -> None:
+    """The head's own pictures (`head.report`); for heads without it, a multiclass confusion matrix."""
+    head = run.head
+    if hasattr(head, "report"):
+        head.report(res.outputs, res.labels, run.out)
+    elif run.mcfg.task == "multiclass":
+        cm = confusion_matrix(res.outputs, res.labels, len(run.mcfg.label_names))
+        plot_confusion(cm, run.mcfg.label_names, run.out / "confusion_matrix.png")
+
+
+def summary(run: Run, result: TrainResult) -> dict[str, Any]:
+    return {
+        "name": run.cfg.name,
+        "world_size": result.world_size,
+        "best_epoch": result.best_epoch,
+        "best_valid": scalar_metrics(result.best_valid),
+        "test": result.test_metrics,
+        "stopped_early": result.stopped_early,
+        "train_time_s": round(time.perf_counter() - run.t0, 2),
+        # What this invocation did (a resumed run starts at its checkpoint and runs the rest).
+        "this_run": {
+            "started_at": {"epoch": run.started_at[0], "batch": run.started_at[1]},
+            "resumed_from": run.resumed_from,
+            "batches": run.batches_run,
+            "steps": run.steps_run,
+        },
+    }
 
 
 def train(
@@ -161,234 +521,18 @@ def train(
     output_dir: str | Path | None = None,
     *,
     resume: bool = False,
-    register: str | None = None,
-    export: bool = True,
-    plots: bool = True,
+    overwrite: bool = False,
     progress: bool | None = None,
-) -> RunResult:
-    """Train `cfg`; write the run directory; return the best validation and final test metrics."""
-    from accelerate.utils import set_seed
-
-    out = Path(output_dir or cfg.output_dir or Path("runs") / cfg.name)
-    tc = cfg.train
-    if tc.num_threads is not None:
-        torch.set_num_threads(tc.num_threads)
-    accelerator = make_accelerator(cfg)
-    main = accelerator.is_main_process
-    say = accelerator.print
-
-    # --- data -----------------------------------------------------------------------------
-    ensure_store(cfg, accelerator)
-    store = open_store(cfg.data.store)
-    splits = {"data.train_split": cfg.data.train_split, "data.valid_split": cfg.data.valid_split}
-    if cfg.data.test_split:
-        splits["data.test_split"] = cfg.data.test_split
-    for fld, split in splits.items():
-        check_split(store, split, fld)
-    specs = modality_specs(cfg, store)
-    mods = [s.name for s in specs]
-    mcfg = ModelConfig(
-        modalities=specs,
-        fusion=cfg.fusion,
-        head=cfg.head,
-        task=store.task.type,
-        label_names=list(store.task.label_names),
-    )
-    ckpt_root = out / "checkpoints"
-    if resume and (out / "model_config.json").is_file():
-        # The features must still be the ones the interrupted run trained on.
-        saved = ModelConfig.model_validate_json((out / "model_config.json").read_text(encoding="utf-8"))
-        check_specs_match(saved.modalities, store, f"the run in {out}")
-
-    # --- model, optimizer, schedule (same init on every process) ---------------------------
-    set_seed(tc.seed)
-    model = build_model(mcfg)
-    head = model.head
-    for split in splits.values():
-        check_labels(head, store, split)
-    eval_bs = tc.eval_batch_size or tc.batch_size
-    train_dl = make_loader(
-        store, cfg.data.train_split, mods, tc.batch_size, seed=tc.seed, shuffle=True,
-        bucket=tc.bucket_by_length, num_workers=tc.num_workers,
-    )  # fmt: skip
-    valid_dl = make_loader(store, cfg.data.valid_split, mods, eval_bs, num_workers=tc.num_workers)
-    test_dl = make_loader(store, cfg.data.test_split, mods, eval_bs) if cfg.data.test_split else None
-    optimizer = torch.optim.AdamW(param_groups(model, tc.weight_decay), lr=tc.lr, betas=tc.betas, eps=tc.eps)
-    # Counted on the unsharded loader: the prepared scheduler steps once per process per update.
-    steps_per_epoch = math.ceil(len(train_dl) / tc.grad_accum)
-    total = steps_per_epoch * tc.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda(tc.schedule, int(tc.warmup_ratio * total), total)
-    )
-    # Accelerate wraps it; set_epoch goes to the original (make_loader's samplers all have it)
-    train_sampler = cast(EpochSetter, train_dl.batch_sampler)
-    prepared = accelerator.prepare(model, optimizer, train_dl, valid_dl, scheduler)
-    model, optimizer, train_dl, valid_dl, scheduler = prepared
-    if test_dl is not None:
-        test_dl = accelerator.prepare(test_dl)
-
-    # --- state (fresh or resumed) -----------------------------------------------------------
-    st: dict[str, Any] = {
-        "epoch": 0, "batches_done": 0, "global_step": 0, "loss_sum": 0.0, "loss_count": 0,
-        "best_metric": None, "best_epoch": -1, "bad_epochs": 0, "history": [], "stopped_early": False,
-    }  # fmt: skip
-    if main:
-        ck.clean_temp(ckpt_root)
-    accelerator.wait_for_everyone()
-    if resume:
-        last = ck.latest_checkpoint(ckpt_root)
-        if last is None:
-            say(f"--resume: no checkpoint in {ckpt_root}; starting from scratch")
-        else:
-            st = ck.load_checkpoint(accelerator, last)
-            say(f"resumed from {last.name} (epoch {st['epoch']}, batch {st['batches_done']})")
-    if main:
-        write_resolved(cfg, out / "config.yaml")
-        (out / "model_config.json").write_text(mcfg.model_dump_json(indent=1), encoding="utf-8")
-    primary, greater = head.primary_metric, head.greater_is_better
-
-    def state_for_save() -> dict[str, Any]:
-        # Per-process loss sums are summed into the main process's copy; others restart at 0.
-        sums = accelerator.reduce(torch.tensor([st["loss_sum"], float(st["loss_count"])]), "sum")
-        return {**st, "loss_sum": float(sums[0]), "loss_count": int(sums[1])}
-
-    def checkpoint(epoch: int, batches_done: int) -> None:
-        name = ck.checkpoint_name(epoch, batches_done)
-        ck.save_checkpoint(accelerator, ckpt_root, name, {**state_for_save(), "epoch": epoch,
-                                                          "batches_done": batches_done}, tc.keep_checkpoints)  # fmt: skip
-
-    if not main:  # the restored totals live on the main process only
-        st["loss_sum"], st["loss_count"] = 0.0, 0
-    show = progress if progress is not None else sys.stderr.isatty()
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
-        total=len(train_dl) * tc.epochs, initial=len(train_dl) * st["epoch"] + st["batches_done"],
-        disable=not (main and show), desc=cfg.name, unit="batch", dynamic_ncols=True,
-    )  # fmt: skip
-    rank = accelerator.process_index
-    t0 = time.perf_counter()
-
-    # --- epochs ------------------------------------------------------------------------------
-    for epoch in range(st["epoch"], tc.epochs):
-        if st["stopped_early"]:
-            break
-        model.train()
-        train_dl.set_epoch(epoch)
-        train_sampler.set_epoch(epoch)
-        skip = st["batches_done"] if epoch == st["epoch"] else 0
-        loader = accelerator.skip_first_batches(train_dl, skip) if skip else train_dl
-        for i, batch in enumerate(loader, start=skip):
-            torch.manual_seed(_step_seed(tc.seed, rank, epoch, i))
-            with accelerator.accumulate(model):
-                lengths = drop_modalities(batch.lengths, tc.modality_dropout)
-                with accelerator.autocast():
-                    outputs = model(batch.features, lengths)
-                loss = head.loss(outputs.float(), batch.labels.to(head.label_dtype))
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and tc.clip_grad_norm:
-                    accelerator.clip_grad_norm_(model.parameters(), tc.clip_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            lv = float(loss.detach())
-            if not math.isfinite(lv):
-                raise DataError(
-                    f"epoch {epoch} batch {i}: the loss became {lv}; lower train.lr or check the data"
-                )
-            st["loss_sum"] += lv
-            st["loss_count"] += 1
-            bar.update(1)
-            if accelerator.sync_gradients:
-                st["global_step"] += 1
-                last_batch = i + 1 == len(train_dl)
-                if tc.checkpoint_every and st["global_step"] % tc.checkpoint_every == 0 and not last_batch:
-                    checkpoint(epoch, i + 1)
-            if tc.log_every and (i + 1) % tc.log_every == 0:
-                bar.set_postfix(loss=f"{lv:.4f}")
-
-        # --- end of epoch: validation only decides model selection and early stopping -------
-        sums = accelerator.reduce(torch.tensor([st["loss_sum"], float(st["loss_count"])]), "sum")
-        train_loss = float(sums[0] / max(1.0, float(sums[1])))
-        valid = evaluate_loader(accelerator, model, head, valid_dl)
-        row = {
-            "epoch": epoch + 1, "global_step": st["global_step"], "train_loss": train_loss,
-            "lr": scheduler.get_last_lr()[0], "valid": valid.metrics, "time_s": round(time.perf_counter() - t0, 2),
-        }  # fmt: skip
-        st["history"].append(row)
-        value = float(valid.metrics[primary])
-        if _is_better(value, st["best_metric"], greater):
-            st.update(best_metric=value, best_epoch=epoch + 1, bad_epochs=0)
-            if main:
-                ck.save_weights(accelerator.unwrap_model(model).state_dict(), out / "best" / "model.safetensors",
-                                {"epoch": epoch + 1, "valid": valid.metrics})  # fmt: skip
-        else:
-            st["bad_epochs"] += 1
-        if tc.early_stopping_patience and st["bad_epochs"] >= tc.early_stopping_patience:
-            st["stopped_early"] = True
-        say(f"epoch {epoch + 1}/{tc.epochs}: train loss {train_loss:.4f}, valid {primary} {value:.4f}"
-            f" (best {st['best_metric']:.4f} @ {st['best_epoch']})")  # fmt: skip
-        st["loss_sum"], st["loss_count"] = 0.0, 0
-        if main:
-            write_jsonl(out / "metrics.jsonl", st["history"])
-        checkpoint(epoch + 1, 0)
-        if st["stopped_early"]:
-            say(f"early stopping: no better valid {primary} for {st['bad_epochs']} epochs")
-            break
-    bar.close()
-
-    # --- final: best weights, test metrics, plots, artifact ------------------------------------
-    accelerator.wait_for_everyone()
-    raw: SseftModel = accelerator.unwrap_model(model)
-    best_path = out / "best" / "model.safetensors"
-    if not best_path.is_file():
-        raise ConfigError(f"{best_path}: no best model was saved; the run has no finished epoch")
-    raw.load_state_dict(ck.load_weights(best_path))
-    test_metrics = None
-    if test_dl is not None:
-        res = evaluate_loader(accelerator, model, head, test_dl)
-        test_metrics = {**res.metrics, "best_epoch": st["best_epoch"], "split": cfg.data.test_split}
-        if main:
-            write_json(out / "test_metrics.json", test_metrics)
-            if plots and store.task.type == "multiclass":
-                cm = confusion_matrix(res.outputs, res.labels, len(mcfg.label_names))
-                plot_confusion(cm, mcfg.label_names, out / "confusion_matrix.png")
-    best_valid = st["history"][st["best_epoch"] - 1]["valid"] if st["history"] else {}
-    result = RunResult(
-        output_dir=out, best_epoch=st["best_epoch"], best_valid=best_valid, test_metrics=test_metrics,
-        history=st["history"], world_size=accelerator.num_processes,
-    )  # fmt: skip
-    if main:
-        if plots and st["history"]:
-            plot_curves(st["history"], primary, out / "curves.png")
-        write_json(out / "summary.json", {
-            "name": cfg.name, "world_size": accelerator.num_processes, "best_epoch": st["best_epoch"],
-            "best_valid": scalar_metrics(best_valid), "test": test_metrics,
-            "train_time_s": round(time.perf_counter() - t0, 2),
-        })  # fmt: skip
-        if export or register or cfg.register_name:
-            result.artifact, result.registered = export_model(
-                raw, cfg, out, test_metrics, register or cfg.register_name
-            )
-    accelerator.wait_for_everyone()
-    return result
-
-
-def export_model(
-    model: SseftModel,
-    cfg: ExperimentConfig,
-    out: Path,
-    test_metrics: dict[str, Any] | None,
-    register: str | None,
-) -> tuple[Path, str | None]:
-    """Write the best model as an artifact directory (out/model) and optionally publish it."""
-    import sseft
-
-    metrics = {"test": scalar_metrics(test_metrics or {})}
-    artifact = out / "model"
-    training = {"experiment": cfg.name, "config": cfg.model_dump(mode="json")}
-    sseft.save(model, artifact, metrics=metrics, training=training, overwrite=True)
-    if not register:
-        return artifact, None
-    entry = sseft.publish(artifact, register)
-    return artifact, str(getattr(entry, "ref", entry))
+    split_ids: dict[str, Sequence[str]] | None = None,
+    on_epoch: EpochCallback | None = None,
+    plots: bool = True,
+) -> TrainResult:
+    """Train `cfg` into its run directory and return the trained model (best validation epoch's
+    weights) with its results. `split_ids` replaces the store's splits ({"train": [...], "valid":
+    [...], "test": [...]}, e.g. a fold); `on_epoch(epoch, valid_metrics) -> True` stops early."""
+    run = setup(cfg, output_dir, resume=resume, overwrite=overwrite, split_ids=split_ids, progress=progress)
+    try:
+        fit(run, on_epoch)
+        return finish(run, plots)
+    finally:
+        release(run.lock)

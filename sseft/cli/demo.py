@@ -15,8 +15,13 @@ import click
 
 @click.command()
 @click.option("--name", default="sseft-demo", show_default=True, help="Registry name to publish under.")
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/demo"),
-              show_default=True, help="Run directory (the synthetic store goes to <dir>/features unless --store).")  # fmt: skip
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/demo"),
+    show_default=True,
+    help="Run directory (the synthetic store goes to <dir>/features unless --store).",
+)
 @click.option(
     "--store", type=click.Path(file_okay=False, path_type=Path), help="Feature store to use or create."
 )
@@ -40,14 +45,20 @@ def demo(name: str, output_dir: Path, store: Path | None, overrides: tuple[str, 
         cfg = load_experiment(cfg_path, [f"data.store={store}", *overrides])
     click.echo(f"[1/4] data: {store}{' (exists)' if store.exists() else ' (generating synthetic data)'}")
     click.echo(f"[2/4] training {cfg.name}: modalities {cfg.modalities or 'all'}, {cfg.train.epochs} epochs")
-    res = train(cfg, output_dir / "run", register=name)
-    if res.registered is None:  # other processes of a multi-process launch
+    # The demo always starts afresh: a second `sseft demo` replaces the previous demo run.
+    res = train(cfg, output_dir / "run", overwrite=True)
+    from accelerate import PartialState
+
+    if not PartialState().is_main_process:
         return
-    click.echo(f"[3/4] published {res.registered}; loading it back by name")
-    metrics = evaluate_model(res.registered, store, split=cfg.data.test_split or "test")
+    import sseft
+
+    registered = sseft.publish(res.model, name, res.artifact_metrics, res.training)
+    click.echo(f"[3/4] published {registered}; loading it back by name")
+    metrics = evaluate_model(registered, store, split=cfg.data.test_split or "test")
     assert metrics is not None
-    click.echo(f"[4/4] test metrics of {res.registered} (loaded from the registry):\n")
+    click.echo(f"[4/4] test metrics of {registered} (loaded from the registry):\n")
     m = scalar_metrics(metrics)
     m.pop("world_size", None)
-    click.echo(metrics_table({res.registered: m}, list(m)))
+    click.echo(metrics_table({registered: m}, list(m)))
     click.echo(f"run directory: {res.output_dir}  ({time.perf_counter() - t0:.0f} s)")

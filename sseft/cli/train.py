@@ -13,7 +13,8 @@ import click
 @click.option(
     "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a config field (repeatable)."
 )
-@click.option("--resume", is_flag=True, help="Continue from the run's latest checkpoint.")
+@click.option("--resume", is_flag=True, help="Continue the run from its latest checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
 @click.option("--register", metavar="NAME", help="Publish the best model to the registry under NAME.")
 @click.option(
     "--output-dir",
@@ -22,31 +23,46 @@ import click
 )
 @click.option("--no-export", is_flag=True, help="Do not write the artifact directory <run>/model.")
 def train(
-    config: Path, overrides: tuple[str, ...], resume: bool, register: str | None, output_dir: Path | None,
+    config: Path,
+    overrides: tuple[str, ...],
+    resume: bool,
+    overwrite: bool,
+    register: str | None,
+    output_dir: Path | None,
     no_export: bool,
-) -> None:  # fmt: skip
+) -> None:
     """Train an SSE-FT model on a feature store (works under `accelerate launch -m sseft train`)."""
     from sseft.core.training.experiment import load_experiment
-    from sseft.core.training.report import metrics_table
     from sseft.core.training.trainer import train as run
 
     cfg = load_experiment(config, overrides)
-    res = run(cfg, output_dir, resume=resume, register=register, export=not no_export)
+    res = run(cfg, output_dir, resume=resume, overwrite=overwrite)
     from accelerate import PartialState
 
     if not PartialState().is_main_process:
         return
     click.echo(f"run: {res.output_dir} (world size {res.world_size}, best epoch {res.best_epoch})")
     if res.test_metrics is not None:
-        from sseft.core.training.evaluate import scalar_metrics
+        click.echo(test_table(cfg.name, res.test_metrics), nl=False)
+    name = register or cfg.register_name
+    if not no_export or name:
+        import sseft
 
-        m = scalar_metrics(res.test_metrics)
-        m.pop("best_epoch", None)
-        click.echo(metrics_table({cfg.name: m}, list(m)), nl=False)
-    if res.artifact:
-        click.echo(f"model: {res.artifact}")
-    if res.registered:
-        click.echo(f"registered: {res.registered}")
+        artifact = sseft.save(
+            res.model, res.output_dir / "model", res.artifact_metrics, res.training, overwrite=True
+        )
+        click.echo(f"model: {artifact}")
+        if name:
+            click.echo(f"registered: {sseft.publish(artifact, name)}")
+
+
+def test_table(name: str, metrics: dict) -> str:
+    from sseft.core.training.evaluate import scalar_metrics
+    from sseft.core.training.report import metrics_table
+
+    m = scalar_metrics(metrics)
+    m.pop("best_epoch", None)
+    return metrics_table({name: m}, list(m))
 
 
 @click.command()
@@ -81,12 +97,15 @@ def evaluate(model: str, store: Path, split: str, batch_size: int, as_json: bool
     "--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Default runs/<name>-ablate."
 )
 @click.option("--only", multiple=True, help="Run only these presets (repeatable).")
-def ablate(config: Path, overrides: tuple[str, ...], output_dir: Path | None, only: tuple[str, ...]) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace the presets' existing run directories.")
+def ablate(
+    config: Path, overrides: tuple[str, ...], output_dir: Path | None, only: tuple[str, ...], overwrite: bool
+) -> None:
     """Run the paper's Table 8 ablations (uni/dual/tri-modal, no IMA, concat) and compare them."""
     from sseft.core.training.ablate import run_ablation
     from sseft.core.training.experiment import load_experiment
 
     cfg = load_experiment(config, overrides)
-    table = run_ablation(cfg, output_dir, only=list(only) or None)
+    table = run_ablation(cfg, output_dir, only=list(only) or None, overwrite=overwrite)
     if table is not None:
         click.echo(table, nl=False)

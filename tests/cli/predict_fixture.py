@@ -98,8 +98,13 @@ def tiny_model() -> TinyModel:
         "train": {"epochs": 1, "batch_size": 4, "lr": 1e-3, "seed": 0},
     }))  # fmt: skip
     res = train(load_experiment(cfg_path), root / "run", plots=False, progress=False)
-    assert res.artifact is not None and (res.artifact / "config.json").is_file()
-    _CACHE["model"] = TinyModel(root=root, artifact=res.artifact, text_model=rob, speech_model=w2v)
+    import sseft
+
+    artifact = sseft.save(
+        res.model, root / "run" / "model", res.artifact_metrics, res.training, overwrite=True
+    )
+    assert (artifact / "config.json").is_file()
+    _CACHE["model"] = TinyModel(root=root, artifact=artifact, text_model=rob, speech_model=w2v)
     return _CACHE["model"]
 
 

@@ -133,7 +133,7 @@ def train_a_few_steps(store: Path, out: Path) -> None:
             "train": {"epochs": 2, "batch_size": 3, "lr": 1e-3, "log_every": 1},
         }
     )
-    result = train(cfg, out, export=False, plots=False, progress=False)
+    result = train(cfg, out, plots=False, progress=False)
     assert [r["global_step"] for r in result.history] == [2, 4]  # 6 train items, batch 3: 2 steps per epoch
     assert all(np.isfinite(r["train_loss"]) for r in result.history)
     import json
