@@ -48,3 +48,6 @@ class FusionConfig(StrictModel):
     # How the N-1 cross tokens of a query modality are combined (Eq. 3 uses the Hadamard product).
     reduce: Literal["hadamard", "concat", "mean"] = "hadamard"
     init_std: float = Field(default=0.02, gt=0.0)
+    # The fusion itself: SSE-FT, or a pooling baseline trained in the same protocol
+    # (core/fusion/baselines.py: late-fusion, concat-pool; they use dropout and init_std only).
+    kind: Literal["sseft", "late-fusion", "concat-pool"] = "sseft"
