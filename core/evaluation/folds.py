@@ -1,0 +1,178 @@
+"""Grouped folds: leave-one-group-out or grouped k-fold over a grouping every item carries.
+
+    data:
+      folds: {by: session}                                  # IEMOCAP leave-one-session-out
+      folds: {by: session, valid: {by: speaker, groups: 1}} # validation: one training speaker
+      folds: {by: group, kind: k-fold, k: 5}                # a manifest `group` column
+
+The group of an item is `meta[by]` from the feature store's index (`store.meta(split)`): IEMOCAP
+`session` / `speaker`, MELD `dialogue_id`, a manifest's `group` column. Items of every split listed in
+`splits` (default: all) are pooled. Fold f tests on its test groups; validation is drawn from the
+training groups only (by default one held-out training group of the same grouping, chosen with a
+seeded draw per fold), so no group is ever in two of train/valid/test of one fold, and model
+selection never sees the test groups. Pure python (pydantic; no torch): the experiment config imports it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from ..config import StrictModel
+from ..errors import ConfigError, DataError
+
+
+class ValidConfig(StrictModel):
+    """Where a fold's validation part comes from (always from its training groups)."""
+
+    # The grouping of the validation draw; None: the folds' own `by`. A finer grouping nested in it
+    # (IEMOCAP speakers within sessions) gives a speaker-disjoint validation share.
+    by: str | None = None
+    # How many training groups to hold out, or instead a share of them (rounded, at least one).
+    groups: int | None = Field(default=1, ge=1)
+    share: float | None = Field(default=None, gt=0.0, lt=1.0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> ValidConfig:
+        if self.share is not None:
+            self.groups = None
+        if self.groups is None and self.share is None:
+            raise ValueError("set valid.groups or valid.share")
+        return self
+
+
+class FoldsConfig(StrictModel):
+    """`data.folds`: cross-validation over a grouping carried in item meta."""
+
+    by: str = Field(min_length=1, description="item meta key that holds the group (session, speaker, ...)")
+    kind: Literal["leave-one-group-out", "k-fold"] = "leave-one-group-out"
+    k: int | None = Field(default=None, ge=2, description="number of folds for kind k-fold")
+    # Store splits whose items are pooled before folding; None: every split of the store.
+    splits: list[str] | None = None
+    valid: ValidConfig = Field(default_factory=ValidConfig)
+    # Run only these folds (1-based numbers), e.g. [5] = IEMOCAP's paper split (session 5 test).
+    only: list[int] | None = None
+
+    @model_validator(mode="after")
+    def _k_for_kfold(self) -> FoldsConfig:
+        if self.kind == "k-fold" and self.k is None:
+            raise ValueError("kind k-fold needs k (the number of folds)")
+        return self
+
+
+Fold = dict[str, list[str]]  # {"train": ids, "valid": ids, "test": ids}
+
+
+def _key(g: Any) -> tuple[int, Any]:
+    # Numbers sort numerically (sessions 1..5), strings alphabetically, numbers first.
+    return (0, g) if isinstance(g, (int, float)) and not isinstance(g, bool) else (1, str(g))
+
+
+def _group_of(meta: dict[str, Any], by: str, item_id: str, where: str) -> Any:
+    if by not in meta or meta[by] is None:
+        keys = ", ".join(sorted(meta)) or "none"
+        raise DataError(
+            f"{where}: item {item_id!r} has no meta {by!r} to fold by (its meta keys: {keys}); set "
+            "data.folds.by to one of them, or add the column when extracting"
+        )
+    g = meta[by]
+    return tuple(g) if isinstance(g, list) else g
+
+
+def pooled_items(store: Any, cfg: FoldsConfig) -> tuple[list[str], list[dict[str, Any]]]:
+    """(ids, metas) of every item of the folded splits, in store order."""
+    splits = cfg.splits or list(store.splits)
+    ids: list[str] = []
+    metas: list[dict[str, Any]] = []
+    for s in splits:
+        if s not in store.splits:
+            raise ConfigError(
+                f"data.folds.splits: the store {getattr(store, 'root', '')} has no split {s!r} "
+                f"(it has {', '.join(store.splits)})"
+            )
+        ids += store.ids(s)
+        metas += store.meta(s)
+    return ids, metas
+
+
+def make_folds(
+    ids: Sequence[str], metas: Sequence[dict[str, Any]], cfg: FoldsConfig, where: str = "feature store"
+) -> list[Fold]:
+    """Every fold (fold f = element f-1) as item-id lists per part; see the module docstring."""
+    groups = [_group_of(m, cfg.by, i, where) for i, m in zip(ids, metas, strict=True)]
+    distinct = sorted(set(groups), key=_key)
+    if cfg.kind == "leave-one-group-out":
+        test_sets = [{g} for g in distinct]
+    else:
+        test_sets = _grouped_kfold(groups, distinct, int(cfg.k or 0), cfg.by)
+    if len(test_sets) < 2:
+        raise DataError(f"{where}: folding by {cfg.by!r} needs at least 2 groups, found {len(distinct)}")
+    folds = []
+    for f, test_groups in enumerate(test_sets, start=1):
+        test = [(i, m) for i, m, g in zip(ids, metas, groups, strict=True) if g in test_groups]
+        pool = [(i, m) for i, m, g in zip(ids, metas, groups, strict=True) if g not in test_groups]
+        train, valid = _split_valid(pool, test, cfg, f, where)
+        folds.append({"train": train, "valid": valid, "test": [i for i, _ in test]})
+    return folds
+
+
+def selected(folds: list[Fold], cfg: FoldsConfig) -> list[tuple[int, Fold]]:
+    """(fold number, fold) of the folds to run (`only`, else all)."""
+    if cfg.only:
+        bad = [f for f in cfg.only if not 1 <= f <= len(folds)]
+        if bad:
+            raise ConfigError(f"data.folds.only: fold {bad[0]} does not exist (folds are 1..{len(folds)})")
+        return [(f, folds[f - 1]) for f in sorted(set(cfg.only))]
+    return list(enumerate(folds, start=1))
+
+
+def _grouped_kfold(groups: list[Any], distinct: list[Any], k: int, by: str) -> list[set[Any]]:
+    """k sets of whole groups with item counts as equal as possible (largest group first into the
+    currently smallest fold, as sklearn's GroupKFold); deterministic."""
+    if k > len(distinct):
+        raise DataError(f"data.folds: k={k} folds but only {len(distinct)} distinct {by!r} groups")
+    sizes: dict[Any, int] = {}
+    for g in groups:
+        sizes[g] = sizes.get(g, 0) + 1
+    folds: list[set[Any]] = [set() for _ in range(k)]
+    load = [0] * k
+    for g in sorted(distinct, key=lambda g: (-sizes[g], _key(g))):
+        j = min(range(k), key=lambda j: (load[j], j))
+        folds[j].add(g)
+        load[j] += sizes[g]
+    return folds
+
+
+def _split_valid(
+    pool: list[tuple[str, dict[str, Any]]],
+    test: list[tuple[str, dict[str, Any]]],
+    cfg: FoldsConfig,
+    fold: int,
+    where: str,
+) -> tuple[list[str], list[str]]:
+    """Hold out validation groups (of `valid.by`) from the fold's training pool. With a finer
+    grouping that is not nested in `by` (a speaker in several sessions), a group that also occurs in
+    the test part is never drawn for validation."""
+    vby = cfg.valid.by or cfg.by
+    vgroups = [_group_of(m, vby, i, where) for i, m in pool]
+    in_test = {_group_of(m, vby, i, where) for i, m in test} if vby != cfg.by else set()
+    distinct = sorted(set(vgroups) - in_test, key=_key)
+    if len(distinct) < 2:
+        raise DataError(
+            f"{where}: fold {fold}: the training part has {len(distinct)} {vby!r} group(s) that are not in "
+            "the test part; validation needs at least 2 (one to hold out, one to train on)"
+        )
+    n = (
+        cfg.valid.groups
+        if cfg.valid.groups is not None
+        else round(float(cfg.valid.share or 0) * len(distinct))
+    )
+    n = max(1, min(int(n), len(distinct) - 1))
+    held = set(random.Random(cfg.valid.seed * 1_000_003 + fold).sample(distinct, n))
+    train = [i for (i, _), g in zip(pool, vgroups, strict=True) if g not in held]
+    valid = [i for (i, _), g in zip(pool, vgroups, strict=True) if g in held]
+    return train, valid
