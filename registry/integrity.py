@@ -26,7 +26,6 @@ CARD = "README.md"
 CHECKSUMS = "checksums.json"
 # Files every artifact must list in its checksums (the card is optional for hand-made artifacts).
 REQUIRED = (CONFIG, WEIGHTS)
-TASKS = ("regression", "multiclass", "multilabel")
 
 
 def write_checksums(directory: Path) -> dict[str, str]:
@@ -149,8 +148,9 @@ def check_config(data: Any, path: Path) -> None:
     head = model["head"]
     if not isinstance(head, dict) or not isinstance(head.get("name"), str):
         raise IntegrityError(f"{path}: model.head must be an object with a 'name'")
-    if model["task"] not in TASKS:
-        raise IntegrityError(f"{path}: model.task {model['task']!r} is not one of {', '.join(TASKS)}")
+    # The task type is free-form (a head may bring a new one); the head named in model.head defines it.
+    if not isinstance(model["task"], str) or not model["task"].strip():
+        raise IntegrityError(f"{path}: model.task must be a non-empty string (the head's task type)")
     labels = model["label_names"]
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
         raise IntegrityError(f"{path}: model.label_names must be a non-empty list of strings")

@@ -113,16 +113,34 @@ def task_to_json(task: TaskInfo) -> dict[str, Any]:
     return {"type": task.type, "label_names": list(task.label_names)}
 
 
-def task_from_json(d: dict[str, Any]) -> TaskInfo:
-    return TaskInfo(type=d["type"], label_names=tuple(d["label_names"]))
+def task_from_json(d: dict[str, Any], name: str | None = None) -> TaskInfo:
+    return TaskInfo(type=d["type"], label_names=tuple(d["label_names"]), name=name)
+
+
+def tasks_from_header(head: dict[str, Any]) -> TaskInfo:
+    """The default label set's TaskInfo, with every set in `label_sets` (stores that have several)."""
+    sets = head.get("label_sets") or {}
+    if not sets:
+        return task_from_json(head["task"])
+    return TaskInfo.several(head["default_label_set"], {n: task_from_json(t) for n, t in sets.items()})
+
+
+# Header keys every index and partial index agrees on (label sets only in stores that have them).
+HEADER_KEYS = ("format_version", "task", "label_sets", "default_label_set", "modalities", "source")
 
 
 def header(
     modalities: dict[str, ModalityInfo], task: TaskInfo, source: dict[str, Any] | None
 ) -> dict[str, Any]:
+    sets = task.sets()
     return {
         "format_version": FORMAT_VERSION,
         "task": task_to_json(task),
+        **(
+            {"label_sets": {n: task_to_json(t) for n, t in sets.items()}, "default_label_set": task.name}
+            if sets
+            else {}
+        ),
         "modalities": {m: info.model_dump(mode="json") for m, info in modalities.items()},
         "source": source,
     }
@@ -139,6 +157,9 @@ def header_mismatch(a: dict[str, Any], b: dict[str, Any]) -> str | None:
                 return f"modality {m!r} {key} {other.get(key)!r} != {info.get(key)!r}"
     if a["task"] != b["task"]:
         return f"task {b['task']} != {a['task']}"
+    for key in ("label_sets", "default_label_set"):
+        if a.get(key) != b.get(key):
+            return f"{key} {b.get(key)} != {a.get(key)}"
     return None
 
 
@@ -169,6 +190,8 @@ def records_from_index(index: dict[str, Any]) -> dict[str, list[dict[str, Any]]]
                 "lengths": {m: table["lengths"][m][i] for m in mods},
                 "meta": table["meta"][i] if table.get("meta") else {},
             }
+            if table.get("label_sets"):
+                by_id[item_id]["labels"] = {n: v[i] for n, v in table["label_sets"].items()}
     for shard in index["shards"]:
         out[shard["file"]] = [by_id[i] for i in shard["ids"]]
     return out
@@ -177,6 +200,7 @@ def records_from_index(index: dict[str, Any]) -> dict[str, list[dict[str, Any]]]
 def build_index(head: dict[str, Any], shards: list[dict[str, Any]]) -> dict[str, Any]:
     """Merged index from a header and shard entries that carry their item records ("items")."""
     mods = list(head["modalities"])
+    set_names = list(head.get("label_sets") or {})
     seen: dict[str, str] = {}
     per_split: dict[str, list[dict[str, Any]]] = {}
     out_shards = []
@@ -201,6 +225,8 @@ def build_index(head: dict[str, Any], shards: list[dict[str, Any]]) -> dict[str,
             "lengths": {m: [int(r["lengths"][m]) for r in recs] for m in mods},
             "meta": [r.get("meta") or {} for r in recs],
         }
+        if set_names:  # every set's labels, the default one included (`labels` stays the default's)
+            splits[split]["label_sets"] = {n: [r["labels"][n] for r in recs] for n in set_names}
     return head | {"splits": splits, "shards": out_shards}
 
 
@@ -237,6 +263,6 @@ def merge_partial_indexes(root: str | Path) -> Path:
         if old is not None:
             recs = records_from_index(old)
             shards += [s | {"items": recs[s["file"]]} for s in old["shards"] if s["writer"] not in partials]
-        head = {k: ref[k] for k in ("format_version", "task", "modalities", "source")}
+        head = {k: ref[k] for k in HEADER_KEYS if k in ref}
         atomic_write_json(index_path, build_index(head, shards))
     return index_path

@@ -24,7 +24,7 @@ from .index import (
     ModalityInfo,
     read_json,
     read_partials,
-    task_from_json,
+    tasks_from_header,
 )
 from .writer import DTYPES
 
@@ -38,7 +38,10 @@ class FeatureStore:
         self.modalities: dict[str, ModalityInfo] = {
             m: ModalityInfo.model_validate(i) for m, i in index["modalities"].items()
         }
-        self.task: TaskInfo = task_from_json(index["task"])
+        # The default label set's task; `label_sets` holds every set of a store that has several.
+        self.task: TaskInfo = tasks_from_header(index)
+        self.label_sets: dict[str, TaskInfo] = self.task.sets()
+        self.default_label_set: str | None = self.task.name
         self.source: dict[str, Any] | None = index.get("source")
         self.splits: list[str] = list(index["splits"])
         self.shard_files: list[str] = [s["file"] for s in index["shards"]]
@@ -89,8 +92,22 @@ class FeatureStore:
     def ids(self, split: str) -> list[str]:
         return list(self._table(split)["ids"])
 
-    def labels(self, split: str) -> list[Any]:
-        return list(self._table(split)["labels"])
+    def label_set(self, name: str | None = None) -> TaskInfo:
+        """The TaskInfo of label set `name` (None: the default set, which every store has)."""
+        if name is None or name == self.default_label_set:
+            return self.label_sets.get(name or "", self.task)
+        if name not in self.label_sets:
+            have = ", ".join(self.label_sets) if self.label_sets else "only its default set (label_set: null)"
+            raise FeatureStoreError(f"{self.root}: no label set {name!r}; the store has {have}")
+        return self.label_sets[name]
+
+    def labels(self, split: str, label_set: str | None = None) -> list[Any]:
+        """The split's labels (plain JSON, in `ids` order) in label set `label_set` (None: default)."""
+        t = self._table(split)
+        if label_set is None or label_set == self.default_label_set:
+            return list(t["labels"])
+        self.label_set(label_set)  # a clear error for an unknown name
+        return list(t["label_sets"][label_set])
 
     def meta(self, split: str) -> list[dict[str, Any]]:
         t = self._table(split)
@@ -114,14 +131,16 @@ class FeatureStore:
         *,
         check_finite: bool = True,
         cache: bool = False,
+        label_set: str | None = None,
     ) -> FeatureDataset:
-        """A torch Dataset over `split`: items {"id", "features": {m: (L, D) float32}, "label"}.
+        """A torch Dataset over `split`: items {"id", "features": {m: (L, D) float32}, "label"}, the
+        label from `label_set` (None: the default set).
 
         `cache=True` keeps every item's tensors in memory after its first read (small stores: later
         epochs then cost no shard reads at all)."""
-        self._table(split)
+        labels = self.labels(split, label_set)
         mods = self._check_modalities(modalities)
-        return FeatureDataset(self, split, mods, check_finite=check_finite, cache=cache)
+        return FeatureDataset(self, split, mods, check_finite=check_finite, cache=cache, labels=labels)
 
     def get(self, item_id: str, modalities: list[str] | None = None) -> dict[str, Any]:
         if item_id not in self._row:
@@ -139,6 +158,12 @@ class FeatureStore:
             for key in ("labels", "meta"):
                 if t.get(key) is not None and len(t[key]) != n:
                     problems.append(f"index: split {split!r} has {n} ids but {len(t[key])} {key}")
+            for name in self.label_sets:
+                got = len(t.get("label_sets", {}).get(name, []))
+                if got != n:
+                    problems.append(
+                        f"index: split {split!r} has {n} ids but {got} labels in label set {name!r}"
+                    )
             for m in mods:
                 if len(t["lengths"].get(m, [])) != n:
                     problems.append(
@@ -224,6 +249,7 @@ class FeatureDataset(torch.utils.data.Dataset):
         *,
         check_finite: bool = True,
         cache: bool = False,
+        labels: list[Any] | None = None,
     ) -> None:
         t = store.index["splits"][split]
         self.root = store.root
@@ -231,7 +257,7 @@ class FeatureDataset(torch.utils.data.Dataset):
         self.modalities = modalities
         self.check_finite = check_finite
         self.ids: list[str] = list(t["ids"])
-        self.labels: list[Any] = list(t["labels"])
+        self.labels: list[Any] = list(t["labels"]) if labels is None else list(labels)
         self.lengths: dict[str, list[int]] = {m: list(t["lengths"][m]) for m in modalities}
         self._files = store.shard_files
         self._where = [store._where[i] for i in self.ids]

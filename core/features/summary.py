@@ -28,22 +28,40 @@ def read_failures(root: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _label_counts(task: dict[str, Any], labels: list[Any]) -> dict[str, Any]:
-    names = task["label_names"]
-    if task["type"] == "multiclass":
-        c = Counter(labels)
-        return {names[i] if 0 <= i < len(names) else str(i): c.get(i, 0) for i in range(len(names))}
-    if task["type"] == "multilabel":
-        return {n: sum(int(lab[k]) for lab in labels) for k, n in enumerate(names)}
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def label_counts(label_names: list[str], labels: list[Any]) -> dict[str, Any]:
+    """What a split's labels look like, from their JSON shape alone (the store knows no task):
+    class indices -> a count per label name; 0/1 vectors over the names -> how often each is 1;
+    other numbers (or vectors of them) -> min/mean/max/std of the first value; anything else ->
+    a count per distinct JSON value."""
+    names = list(label_names)
     if not labels:
         return {}
-    vals = [lab if not isinstance(lab, list) else lab[0] for lab in labels]
-    return {
-        "min": round(min(vals), 4),
-        "mean": round(statistics.fmean(vals), 4),
-        "max": round(max(vals), 4),
-        "std": round(statistics.pstdev(vals), 4),
-    }
+    if len(names) > 1 and all(_is_int(v) and 0 <= v < len(names) for v in labels):
+        c = Counter(labels)
+        return {n: c.get(i, 0) for i, n in enumerate(names)}
+    if all(
+        isinstance(v, list) and len(v) == len(names) and all(_is_int(x) and x in (0, 1) for x in v)
+        for v in labels
+    ):
+        return {n: sum(int(v[k]) for v in labels) for k, n in enumerate(names)}
+    firsts = [v[0] if isinstance(v, list) and v else v for v in labels]
+    if all(_is_num(v) for v in firsts):
+        return {
+            "min": round(min(firsts), 4),
+            "mean": round(statistics.fmean(firsts), 4),
+            "max": round(max(firsts), 4),
+            "std": round(statistics.pstdev(firsts), 4),
+        }
+    counts = Counter(json.dumps(v, sort_keys=True, ensure_ascii=False) for v in labels)
+    return dict(counts.most_common())
 
 
 def _length_stats(lengths: list[int]) -> dict[str, Any]:
@@ -82,13 +100,19 @@ def summarize(root: str | Path) -> dict[str, Any]:
         "root": str(root),
         "format_version": index["format_version"],
         "task": index["task"],
+        **(
+            {"label_sets": index["label_sets"], "default_label_set": index.get("default_label_set")}
+            if index.get("label_sets")
+            else {}
+        ),
         "modalities": index["modalities"],
         "source": index.get("source"),
         "items": len(stored),
         "splits": {
             split: {
                 "items": len(t["ids"]),
-                "labels": _label_counts(index["task"], t["labels"]),
+                "labels": label_counts(index["task"]["label_names"], t["labels"]),
+                **_other_sets(index, t),
                 "lengths": {m: _length_stats(t["lengths"][m]) for m in index["modalities"]},
             }
             for split, t in index["splits"].items()
@@ -98,13 +122,28 @@ def summarize(root: str | Path) -> dict[str, Any]:
     }
 
 
+def _other_sets(index: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]:
+    """{"label_sets": {name: counts}} for the sets beside the default one (none: {})."""
+    sets = index.get("label_sets") or {}
+    default = index.get("default_label_set")
+    other = {
+        n: label_counts(info["label_names"], table.get("label_sets", {}).get(n, []))
+        for n, info in sets.items()
+        if n != default
+    }
+    return {"label_sets": other} if other else {}
+
+
 def format_summary(s: dict[str, Any]) -> str:
     """Human-readable form of `summarize`."""
     lines = [
         f"store {s['root']}  (format {s['format_version']}, {s['items']} items)",
         f"task: {s['task']['type']}  labels: {', '.join(s['task']['label_names'])}",
-        "modalities:",
     ]
+    for name, info in (s.get("label_sets") or {}).items():
+        default = "  (default)" if name == s.get("default_label_set") else ""
+        lines.append(f"label set {name}: {info['type']}  labels: {', '.join(info['label_names'])}{default}")
+    lines.append("modalities:")
     for m, info in s["modalities"].items():
         fp = json.dumps(info["fingerprint"], sort_keys=True)
         lines.append(
@@ -115,6 +154,8 @@ def format_summary(s: dict[str, Any]) -> str:
         lines.append(f"split {split}: {t['items']} items")
         labels = t["labels"]
         lines.append("  labels: " + ", ".join(f"{k} {v}" for k, v in labels.items()))
+        for name, counts in (t.get("label_sets") or {}).items():
+            lines.append(f"  labels ({name}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         for m, st in t["lengths"].items():
             lines.append(
                 f"  {m} length: min {st['min']}  mean {st['mean']}  median {st['median']}  max {st['max']}"

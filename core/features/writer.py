@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -50,35 +49,42 @@ from .index import (
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-def label_problem(task: TaskInfo, label: Any) -> str | None:
-    """Why `label` does not fit `task` (None: it fits). Bools are refused where numbers are due."""
-    k = len(task.label_names)
-    if task.type == "multiclass":
-        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < k:
-            return f"label {label!r} is not a class index in [0, {k})"
-    elif task.type == "multilabel":
-        if not isinstance(label, (list, tuple)) or len(label) != k or any(v not in (0, 1) for v in label):
-            return f"label {label!r} is not a list of {k} values 0/1"
-    else:
-        vals = label if isinstance(label, (list, tuple)) else [label]
-        if (k > 1 and len(vals) != k) or any(
-            isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in vals
-        ):
-            return f"label {label!r} is not {'a finite float' if k <= 1 else f'a list of {k} finite floats'}"
+def plain_label(label: Any) -> Any:
+    """The JSON form of a label: numpy/torch values unwrapped (`tolist`), tuples made lists."""
+    if hasattr(label, "tolist"):
+        label = label.tolist()
+    if isinstance(label, (list, tuple)):
+        return [plain_label(v) for v in label]
+    if isinstance(label, dict):
+        return {str(k): plain_label(v) for k, v in label.items()}
+    return label
+
+
+def json_problem(label: Any) -> str | None:
+    """Why `label` cannot be stored (None: it can). The store takes any finite plain JSON value; what
+    a label must look like for a task is the head's business (`validate_labels`, at training)."""
+    try:
+        json.dumps(label, allow_nan=False)
+    except (TypeError, ValueError):
+        return f"label {label!r} is not a plain JSON value (numbers, strings, lists) or holds NaN/Inf"
     return None
 
 
-def _plain_label(task: TaskInfo, label: Any) -> Any:
-    """The JSON form of a label: int, float or list (numpy/torch scalars are unwrapped)."""
-    if hasattr(label, "tolist"):
-        label = label.tolist()
-    if task.type == "multiclass":
-        return int(label) if not isinstance(label, bool) and float(label) == int(label) else label
-    if task.type == "multilabel":
-        return [int(v) for v in label] if isinstance(label, (list, tuple)) else label
-    if isinstance(label, (list, tuple)):
-        return [float(v) for v in label] if len(label) != 1 else float(label[0])
-    return float(label) if isinstance(label, (int, float)) and not isinstance(label, bool) else label
+def label_problem(task: TaskInfo, label: Any) -> str | None:
+    """Why `label` does not fit `task` for the first installed head of that task type (None: it
+    fits). A convenience for dataset tests; the writer itself only asks `json_problem`."""
+    from ..errors import DataError
+    from ..inference.prediction import head_for_task
+
+    plain = plain_label(label)
+    why = json_problem(plain)
+    if why is not None:
+        return why
+    try:
+        head_for_task(task.type, list(task.label_names)).validate_labels([plain])
+    except (DataError, TypeError, ValueError) as e:
+        return str(e)
+    return None
 
 
 class FeatureStoreWriter:
@@ -200,11 +206,18 @@ class FeatureStoreWriter:
         features: Mapping[str, torch.Tensor],
         label: Any,
         meta: dict[str, Any] | None = None,
+        *,
+        labels: Mapping[str, Any] | None = None,
     ) -> bool:
         """Buffer one item; flush a shard when `shard_size` items of its split are buffered.
 
-        Returns False (and records a failure) for NaN/Inf features or an invalid label; raises
-        FeatureStoreError for problems of the whole job (wrong modalities or dims, duplicate id).
+        `label` is the item's value in the default label set (plain JSON: stored as it is; the head
+        checks it at training). A store with several label sets (`TaskInfo.several`) takes every
+        set's value in `labels` ({set name: value}; `label` may then be None).
+
+        Returns False (and records a failure) for NaN/Inf features, a label that is not finite plain
+        JSON, or a missing label set; raises FeatureStoreError for problems of the whole job (wrong
+        modalities or dims, duplicate id, label sets the task does not declare).
         """
         if self._closed:
             raise FeatureStoreError(f"{self.root}: writer {self.writer_id} is closed")
@@ -234,11 +247,7 @@ class FeatureStoreWriter:
             if not bool(torch.isfinite(tensors[m]).all()):  # overflow when narrowing to float16
                 self.record_failure(item_id, f"modality {m!r}: features overflow {info.dtype}", split=split)
                 return False
-        try:
-            plain = _plain_label(self.task, label)
-        except (TypeError, ValueError):
-            plain = label
-        why = label_problem(self.task, plain)
+        plain, sets, why = self._labels(label, labels)
         if why is not None:
             self.record_failure(item_id, why, split=split)
             return False
@@ -252,12 +261,48 @@ class FeatureStoreWriter:
             "lengths": {m: int(t.shape[0]) for m, t in tensors.items()},
             "meta": meta or {},
         }
+        if sets is not None:
+            record["labels"] = sets
         buf = self._buffers.setdefault(split, [])
         buf.append((record, tensors))
         self._known.add(item_id)
         if len(buf) >= self.shard_size:
             self._flush(split)
         return True
+
+    def _labels(
+        self, label: Any, labels: Mapping[str, Any] | None
+    ) -> tuple[Any, dict[str, Any] | None, str | None]:
+        """(default label, {set: label} or None, why the item cannot be stored or None)."""
+        sets = self.task.sets()
+        given = {str(k): plain_label(v) for k, v in (labels or {}).items()}
+        if not sets:
+            if given:
+                raise FeatureStoreError(
+                    f"{self.root}: an item carries label sets {sorted(given)} but the task declares none; "
+                    "return TaskInfo.several(default, {name: TaskInfo(...)}) from the dataset's task()"
+                )
+            plain = plain_label(label)
+            return plain, None, json_problem(plain)
+        unknown = sorted(set(given) - set(sets))
+        if unknown:
+            raise FeatureStoreError(
+                f"{self.root}: label set {unknown[0]!r} is not declared by the task (it declares {', '.join(sets)})"
+            )
+        default = str(self.task.name)
+        plain = plain_label(label)
+        if plain is None:
+            plain = given.get(default)
+        elif default in given and given[default] != plain:
+            return plain, None, f"label {plain!r} differs from its {default!r} label {given[default]!r}"
+        given[default] = plain
+        for name in sets:
+            if given.get(name) is None:
+                return plain, None, f"no label in label set {name!r}"
+            why = json_problem(given[name])
+            if why is not None:
+                return plain, None, f"label set {name!r}: {why}"
+        return plain, {n: given[n] for n in sets}, None
 
     def record_failure(self, item_id: str, reason: str, *, split: str | None = None) -> None:
         """Append {"id", "reason", "writer", "time"} to <root>/failures.jsonl (safe across processes)."""

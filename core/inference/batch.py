@@ -161,7 +161,7 @@ def predict_rows(
 
     rows = list(rows)
     t0 = time.perf_counter()
-    columns = csv_columns(predictor.task, predictor.label_names) + list(extra_columns)
+    columns = csv_columns(predictor.model.head) + list(extra_columns)
     writer = PredictionWriter(out, columns)
     summary = BatchSummary(total=len(rows), out=Path(out))
     seen: set[str] = set()

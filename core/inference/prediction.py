@@ -1,130 +1,110 @@
 """What a prediction looks like to users: a `Prediction` per item, as text, a dict (JSON) or a CSV row.
 
-A `Prediction` is built from the head's own `predict()` output for one item, whatever the task:
-
-* multiclass: `label` and `probabilities` (softmax over `label_names`);
-* regression: `scores` per label name and the Acc7 class of each (`acc7`, rounded and clipped to
-  [-3, 3] as the CMU-MOSI/MOSEI metrics do); `score` / `acc7_class` for the usual single label;
-* multilabel: `labels` (the names predicted present) and `probabilities` (P(present) per label).
+A `Prediction` wraps the head's own record of one item (`head.records(...)`, plain JSON) and the
+head's renderings of it (`describe`, `table`, `csv_row`), so nothing here knows any task: the
+built-in heads give `label` + `probabilities` (multiclass), `labels` + `probabilities`
+(multilabel), `scores` + `acc7` (+ `score`, `acc7_class` for one label name; regression), and a
+new head gives whatever its records hold. The record's fields read as attributes (`p.label`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
+
+from ..head import LEADING_COLUMNS, TRAILING_COLUMNS, method
 
 
 @dataclass
 class Prediction:
-    """One item's prediction, plus which modalities it was made from."""
+    """One item's prediction (the head's record), plus which modalities it was made from."""
 
     task: str
     label_names: list[str]
-    label: str | None = None
-    probabilities: dict[str, float] = field(default_factory=dict)
-    labels: list[str] = field(default_factory=list)
-    scores: dict[str, float] = field(default_factory=dict)
-    acc7: dict[str, int] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)  # the head's record, without "id"
     modalities_used: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
+    # The head's renderings of `record`, made when the prediction is (see `from_record`).
+    text: str = field(default="", repr=False)
+    table_text: str = field(default="", repr=False)
+    cells: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    @property
-    def score(self) -> float | None:
-        """The regression score of the first (usually only) label name."""
-        return self.scores.get(self.label_names[0]) if self.scores else None
+    @classmethod
+    def from_record(cls, head: Any, record: dict[str, Any], **extra: Any) -> Prediction:
+        """A Prediction from one of `head.records(outputs, ids)` (`extra`: modalities_used, missing, notes, id)."""
+        rec = dict(record)
+        rid = rec.pop("id", None)
+        extra.setdefault("id", None if rid is None else str(rid))
+        return cls(
+            task=str(head.task),
+            label_names=[str(n) for n in head.label_names],
+            record=rec,
+            text=method(head, "describe")(record),
+            table_text=method(head, "table")(record),
+            cells=method(head, "csv_row")(record),
+            **extra,
+        )
 
-    @property
-    def acc7_class(self) -> int | None:
-        return self.acc7.get(self.label_names[0]) if self.acc7 else None
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: the record's fields (label, probabilities, score ...).
+        record = self.__dict__.get("record")
+        if record is not None and name in record:
+            return record[name]
+        have = ", ".join(sorted(record)) if record else "none"
+        raise AttributeError(
+            f"this {self.__dict__.get('task')} prediction has no {name!r} (its fields: {have})"
+        )
 
     def summary(self) -> str:
-        """One short line: 'joy (p=0.61)', 'score 1.24 (Acc7 class 1)', 'labels: happy, sad'."""
-        if self.task == "multiclass":
-            return f"{self.label} (p={self.probabilities.get(self.label or '', 0.0):.2f})"
-        if self.task == "regression":
-            return ", ".join(
-                f"{'' if len(self.scores) == 1 else n + ' '}score {s:+.3f} (Acc7 class {self.acc7[n]:+d})"
-                for n, s in self.scores.items()
-            )
-        return "labels: " + (", ".join(self.labels) or "(none)")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able data; only the fields meaningful for the task."""
-        d = asdict(self)
-        keep = {"multiclass": ("label", "probabilities"), "regression": ("scores", "acc7"),
-                "multilabel": ("labels", "probabilities")}[self.task]  # fmt: skip
-        for k in ("label", "probabilities", "labels", "scores", "acc7"):
-            if k not in keep:
-                d.pop(k)
-        if self.task == "regression" and len(self.label_names) == 1:
-            d["score"], d["acc7_class"] = self.score, self.acc7_class
-        return d
+        """One short line from the head: 'joy (p=0.61)', 'score +1.240 (Acc7 class +1)', ..."""
+        return self.text
 
     def table(self) -> str:
-        """A small aligned table of the per-label numbers."""
-        if self.task == "regression":
-            rows = [(n, f"{s:+.4f}", f"{self.acc7[n]:+d}") for n, s in self.scores.items()]
-            head = ("label", "score", "Acc7 class")
-        else:
-            rows = [
-                (n, f"{p:.4f}", "*" if (n == self.label or n in self.labels) else "")
-                for n, p in self.probabilities.items()
-            ]
-            head = ("label", "P(present)" if self.task == "multilabel" else "probability", "predicted")
-        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(3)]
-        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-        return "\n".join(fmt.format(*r).rstrip() for r in [head, *rows])
+        """A small aligned table of the per-label numbers (from the head)."""
+        return self.table_text
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data: task, label names, the head's record, modalities, notes, id."""
+        return {
+            "task": self.task,
+            "label_names": list(self.label_names),
+            **self.record,
+            "modalities_used": list(self.modalities_used),
+            "missing": list(self.missing),
+            "notes": dict(self.notes),
+            "id": self.id,
+        }
 
     def csv_row(self) -> dict[str, Any]:
         """Flat columns for batch output (see `csv_columns`)."""
-        row: dict[str, Any] = {"id": self.id or "", "prediction": self.summary_value()}
-        if self.task == "regression":
-            for n in self.label_names:
-                row[f"score_{n}"] = f"{self.scores[n]:.6f}"
-                row[f"acc7_{n}"] = self.acc7[n]
-        else:
-            for n in self.label_names:
-                row[f"prob_{n}"] = f"{self.probabilities[n]:.6f}"
-        row["modalities_used"] = ";".join(self.modalities_used)
-        row["missing"] = ";".join(self.missing)
-        return row
-
-    def summary_value(self) -> str:
-        """The 'prediction' column: class name, score, or ';'-joined present labels."""
-        if self.task == "multiclass":
-            return self.label or ""
-        if self.task == "regression":
-            return ";".join(f"{self.scores[n]:.6f}" for n in self.label_names)
-        return ";".join(self.labels)
+        return {
+            "id": self.id or "",
+            **self.cells,
+            "modalities_used": ";".join(self.modalities_used),
+            "missing": ";".join(self.missing),
+        }
 
 
-def csv_columns(task: str, label_names: list[str]) -> list[str]:
-    """Header of a batch prediction CSV for a model with this task and these labels."""
-    cols = ["id", "prediction"]
-    if task == "regression":
-        for n in label_names:
-            cols += [f"score_{n}", f"acc7_{n}"]
-    else:
-        cols += [f"prob_{n}" for n in label_names]
-    return [*cols, "modalities_used", "missing"]
+def csv_columns(head: Any, label_names: list[str] | None = None) -> list[str]:
+    """Header of a batch prediction CSV for a model's head: id, the head's columns, modalities.
+
+    `csv_columns("multiclass", names)` (a task type and label names instead of a head) builds the
+    first registered head of that task for those names and asks it."""
+    if isinstance(head, str):
+        head = head_for_task(head, label_names or [])
+    return [*LEADING_COLUMNS, *method(head, "csv_columns")(), *TRAILING_COLUMNS]
 
 
-def from_head_output(
-    task: str, label_names: list[str], pred: dict[str, Any], b: int, **extra: Any
-) -> Prediction:
-    """Item `b` of a head's `predict()` dict -> Prediction."""
-    p = Prediction(task=task, label_names=list(label_names), **extra)
-    if task == "multiclass":
-        p.label = pred["label"][b]
-        p.probabilities = {n: float(x) for n, x in zip(label_names, pred["probabilities"][b], strict=True)}
-    elif task == "regression":
-        s, c = pred["score"][b], pred["acc7_class"][b]
-        s, c = (s, c) if isinstance(s, list) else ([s], [c])
-        p.scores = {n: float(x) for n, x in zip(label_names, s, strict=True)}
-        p.acc7 = {n: int(x) for n, x in zip(label_names, c, strict=True)}
-    else:
-        p.labels = list(pred["labels"][b])
-        p.probabilities = {n: float(x) for n, x in zip(label_names, pred["probabilities"][b], strict=True)}
-    return p
+def head_for_task(task: str, label_names: list[str]) -> Any:
+    """A built head (tiny input width) of the first registered head plugin declaring `task`."""
+    from ..errors import UnknownNameError
+    from ..plugins import get_manager
+
+    pm = get_manager()
+    for name in pm.names("head"):
+        plugin = pm.get("head", name)
+        if getattr(plugin, "task", None) == task:
+            return plugin.build(1, list(label_names), plugin.config_model())
+    raise UnknownNameError(f"no installed head declares the task {task!r}")

@@ -1,9 +1,11 @@
 """What every built-in head shares: the authors' layers, label checks, metric bookkeeping.
 
-A built head is an nn.Module with (see core/protocols.py HeadModule and HELPERS.md "Head outputs"):
-forward(fused) -> outputs, loss(outputs, labels), predict(outputs) -> dict of plain lists,
-metrics(outputs, labels) over a whole split -> dict, primary_metric, greater_is_better,
-metric_names, label_dtype and validate_labels(labels).
+A built head is an nn.Module with everything task-shaped (see core/protocols.py HeadModule):
+forward(fused) -> outputs, validate_labels / collate_labels of the store's plain JSON labels,
+loss(outputs, labels), predict(outputs) -> dict of plain lists, records(outputs, ids) -> one
+prediction record per item, csv_columns / csv_row / describe / table of a record, metrics over a
+whole split, report (pictures) and summary (one line) of a split's results, primary_metric,
+greater_is_better, metric_names. `label_dtype` stays for callers that predate `collate_labels`.
 """
 
 from __future__ import annotations
@@ -16,18 +18,20 @@ import torch
 from torch import nn
 
 from sseft.core.errors import ConfigError, DataError
+from sseft.core.head import HeadDefaults
 
 from .configs import LOWER_IS_BETTER, HeadConfig
 from .metrics import check_not_empty, to_numpy
 
 
-class BaseHead(nn.Module):
+class BaseHead(nn.Module, HeadDefaults):
     """dropout -> Linear(D, H) -> tanh -> dropout -> Linear(H, out_dim) (fairseq's
     RobertaClassificationHead, which the SSE-FT authors used), with H = config.hidden_dim or D."""
 
     task: str = ""
     label_dtype: torch.dtype = torch.float32
     metric_names: tuple[str, ...] = ()
+    summary_metrics: tuple[str, ...] = ()  # shown by `summary` after the primary metric
 
     def __init__(self, in_dim: int, label_names: Sequence[str], config: HeadConfig, out_dim: int) -> None:
         super().__init__()
@@ -101,8 +105,34 @@ class BaseHead(nn.Module):
     def validate_labels(self, labels: Any) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def collate_labels(self, labels: Sequence[Any]) -> torch.Tensor:
+        """A batch's plain JSON labels -> a `label_dtype` tensor, (B,) or (B, K)."""
+        try:
+            return torch.as_tensor(np.asarray(list(labels), dtype=np.float64)).to(self.label_dtype)
+        except (TypeError, ValueError) as e:
+            raise DataError(
+                f"head {self.task}: labels of a batch are not numbers of one shape: {e}"
+            ) from None
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        """'weighted_f1 0.6123  accuracy 0.6400  macro_f1 0.5012  (n=1280)'."""
+        names = [self.primary_metric] + [m for m in self.summary_metrics if m != self.primary_metric]
+        parts = [f"{m} {fmt_metric(metrics[m])}" for m in names if m in metrics]
+        n = metrics.get("n_items", metrics.get("n"))
+        return "  ".join(parts) + (f"  (n={n})" if n is not None else "")
+
     def extra_repr(self) -> str:
         return f"task={self.task}, labels={list(self.label_names)}, compat={self.compat}"
+
+
+def fmt_metric(v: Any) -> str:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    return str(v) if isinstance(v, int) else ("nan" if v != v else f"{v:.4f}")
+
+
+def probabilities(names: Sequence[str], values: Sequence[float]) -> dict[str, float]:
+    return {n: float(x) for n, x in zip(names, values, strict=True)}
 
 
 def first_bad(mask: np.ndarray) -> tuple[int, ...] | None:

@@ -8,6 +8,7 @@ rows = truth, columns = prediction), n.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,8 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from sseft.core.errors import ConfigError, DataError
+from sseft.core.head import aligned
 
-from .common import BaseHead, first_bad, position
+from .common import BaseHead, first_bad, position, probabilities
 from .configs import MulticlassConfig
 from .metrics import classification_metrics
 
@@ -25,6 +27,7 @@ class MulticlassHead(BaseHead):
     task = "multiclass"
     label_dtype = torch.long
     metric_names = ("accuracy", "weighted_f1", "macro_f1", "per_class_f1", "confusion_matrix", "n")
+    summary_metrics = ("weighted_f1", "accuracy", "macro_f1")
     class_weights: torch.Tensor | None  # (C,) buffer, or None
 
     def __init__(self, in_dim: int, label_names: Sequence[str], config: MulticlassConfig) -> None:
@@ -64,6 +67,45 @@ class MulticlassHead(BaseHead):
             "index": idx,
             "probabilities": probs.cpu().tolist(),
         }
+
+    def collate_labels(self, labels: Sequence[Any]) -> torch.Tensor:
+        """Class indices of a batch -> (B,) long."""
+        return super().collate_labels(labels).reshape(-1)
+
+    # -- records: {"id", "label": class name, "probabilities": {name: p}} ---------------------------
+    def records(self, outputs: torch.Tensor, ids: Sequence[str]) -> list[dict[str, Any]]:
+        pred = self.predict(outputs)
+        return [
+            {
+                "id": str(i),
+                "label": pred["label"][b],
+                "probabilities": probabilities(self.label_names, pred["probabilities"][b]),
+            }
+            for b, i in enumerate(ids)
+        ]
+
+    def csv_columns(self) -> list[str]:
+        return ["prediction", *(f"prob_{n}" for n in self.label_names)]
+
+    def csv_row(self, record: dict[str, Any]) -> dict[str, Any]:
+        probs = record["probabilities"]
+        return {"prediction": record["label"], **{f"prob_{n}": f"{probs[n]:.6f}" for n in self.label_names}}
+
+    def describe(self, record: dict[str, Any]) -> str:
+        return f"{record['label']} (p={record['probabilities'].get(record['label'], 0.0):.2f})"
+
+    def table(self, record: dict[str, Any]) -> str:
+        rows = [
+            (n, f"{p:.4f}", "*" if n == record["label"] else "") for n, p in record["probabilities"].items()
+        ]
+        return aligned([("label", "probability", "predicted"), *rows])
+
+    def report(self, outputs: Any, labels: Any, out_dir: Path) -> list[Path]:
+        """confusion_matrix.png (rows: truth, columns: prediction)."""
+        from .plots import plot_confusion
+
+        cm = self.metrics(outputs, labels)["confusion_matrix"]
+        return [plot_confusion(cm, self.label_names, Path(out_dir) / "confusion_matrix.png")]
 
     def validate_labels(self, labels: Any) -> None:
         """Integer class indices in [0, C), shape (N,) (or (N, 1))."""

@@ -9,6 +9,7 @@ and weighted F1 of the argmax of its two logits, and their means over the labels
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,8 +17,9 @@ import torch
 import torch.nn.functional as F
 
 from sseft.core.errors import DataError
+from sseft.core.head import aligned
 
-from .common import BaseHead, first_bad, position
+from .common import BaseHead, first_bad, position, probabilities
 from .configs import MultilabelConfig
 from .metrics import multilabel_metrics
 
@@ -26,6 +28,7 @@ class MultilabelBinaryHead(BaseHead):
     task = "multilabel"
     label_dtype = torch.long
     metric_names = ("accuracy", "weighted_f1", "per_label_accuracy", "per_label_weighted_f1", "n")
+    summary_metrics = ("weighted_f1", "accuracy")
 
     def __init__(self, in_dim: int, label_names: Sequence[str], config: MultilabelConfig) -> None:
         super().__init__(in_dim, label_names, config, out_dim=2 * len(label_names))
@@ -52,6 +55,56 @@ class MultilabelBinaryHead(BaseHead):
             "labels": [[n for n, v in zip(self.label_names, row, strict=True) if v] for row in present],
             "probabilities": probs.tolist(),
         }
+
+    def collate_labels(self, labels: Sequence[Any]) -> torch.Tensor:
+        """0/1 vectors of a batch -> (B, K) long."""
+        return super().collate_labels(labels).reshape(len(labels), self.num_labels)
+
+    # -- records: {"id", "label": names present, "labels": the same, "probabilities": {name: P}} ----
+    def records(self, outputs: torch.Tensor, ids: Sequence[str]) -> list[dict[str, Any]]:
+        pred = self.predict(outputs)
+        return [
+            {
+                "id": str(i),
+                "label": list(pred["labels"][b]),
+                "labels": list(pred["labels"][b]),
+                "probabilities": probabilities(self.label_names, pred["probabilities"][b]),
+            }
+            for b, i in enumerate(ids)
+        ]
+
+    def csv_columns(self) -> list[str]:
+        return ["prediction", *(f"prob_{n}" for n in self.label_names)]
+
+    def csv_row(self, record: dict[str, Any]) -> dict[str, Any]:
+        probs = record["probabilities"]
+        return {
+            "prediction": ";".join(record["labels"]),
+            **{f"prob_{n}": f"{probs[n]:.6f}" for n in self.label_names},
+        }
+
+    def describe(self, record: dict[str, Any]) -> str:
+        return "labels: " + (", ".join(record["labels"]) or "(none)")
+
+    def table(self, record: dict[str, Any]) -> str:
+        rows = [
+            (n, f"{p:.4f}", "*" if n in record["labels"] else "") for n, p in record["probabilities"].items()
+        ]
+        return aligned([("label", "P(present)", "predicted"), *rows])
+
+    def report(self, outputs: Any, labels: Any, out_dir: Path) -> list[Path]:
+        """confusion_matrices.png: an absent/present 2 x 2 matrix per label."""
+        from sklearn.metrics import confusion_matrix
+
+        from .metrics import to_numpy
+        from .plots import plot_binary_confusions
+
+        out, lab = self._metric_outputs(outputs, labels)
+        pred = to_numpy(out).argmax(axis=-1) if out.ndim == 3 else out
+        cms = [
+            confusion_matrix(lab[:, k], pred[:, k], labels=[0, 1]).tolist() for k in range(self.num_labels)
+        ]
+        return [plot_binary_confusions(cms, self.label_names, Path(out_dir) / "confusion_matrices.png")]
 
     def validate_labels(self, labels: Any) -> None:
         """Shape (N, K) with every value 0 or 1."""

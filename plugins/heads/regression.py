@@ -9,6 +9,7 @@ and `<metric>/<label name>` holds each label's own value.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from sseft.core.errors import DataError
+from sseft.core.head import aligned
 
 from .common import BaseHead, first_bad, position
 from .configs import REGRESSION_METRICS, RegressionConfig
@@ -25,6 +27,7 @@ from .metrics import regression_metrics, sentiment_classes, to_numpy
 class RegressionHead(BaseHead):
     task = "regression"
     label_dtype = torch.float32
+    summary_metrics = ("mae", "corr", "acc7", "acc2_non0", "f1_non0")
 
     def __init__(self, in_dim: int, label_names: Sequence[str], config: RegressionConfig) -> None:
         super().__init__(in_dim, label_names, config, out_dim=len(label_names))
@@ -62,6 +65,58 @@ class RegressionHead(BaseHead):
         if self.num_labels == 1:
             return {"score": s[:, 0].tolist(), "acc7_class": cls[:, 0].tolist()}
         return {"score": s.tolist(), "acc7_class": cls.tolist()}
+
+    # -- records: {"id", "label", "scores": {name: s}, "acc7": {name: class}} (+ score, acc7_class) --
+    def records(self, outputs: torch.Tensor, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """`label` is the score (a list of scores for several label names); a single label name also
+        gets `score` and `acc7_class`."""
+        pred = self.predict(outputs)
+        out = []
+        for b, i in enumerate(ids):
+            s, c = pred["score"][b], pred["acc7_class"][b]
+            s, c = (s, c) if isinstance(s, list) else ([s], [c])
+            rec: dict[str, Any] = {
+                "id": str(i),
+                "label": float(s[0]) if self.num_labels == 1 else [float(x) for x in s],
+                "scores": {n: float(x) for n, x in zip(self.label_names, s, strict=True)},
+                "acc7": {n: int(x) for n, x in zip(self.label_names, c, strict=True)},
+            }
+            if self.num_labels == 1:
+                rec["score"], rec["acc7_class"] = float(s[0]), int(c[0])
+            out.append(rec)
+        return out
+
+    def csv_columns(self) -> list[str]:
+        return ["prediction", *(c for n in self.label_names for c in (f"score_{n}", f"acc7_{n}"))]
+
+    def csv_row(self, record: dict[str, Any]) -> dict[str, Any]:
+        sc, a7 = record["scores"], record["acc7"]
+        row: dict[str, Any] = {"prediction": ";".join(f"{sc[n]:.6f}" for n in self.label_names)}
+        for n in self.label_names:
+            row[f"score_{n}"], row[f"acc7_{n}"] = f"{sc[n]:.6f}", a7[n]
+        return row
+
+    def describe(self, record: dict[str, Any]) -> str:
+        sc, a7 = record["scores"], record["acc7"]
+        return ", ".join(
+            f"{'' if len(sc) == 1 else n + ' '}score {s:+.3f} (Acc7 class {a7[n]:+d})" for n, s in sc.items()
+        )
+
+    def table(self, record: dict[str, Any]) -> str:
+        rows = [(n, f"{s:+.4f}", f"{record['acc7'][n]:+d}") for n, s in record["scores"].items()]
+        return aligned([("label", "score", "Acc7 class"), *rows])
+
+    def report(self, outputs: Any, labels: Any, out_dir: Path) -> list[Path]:
+        """scatter.png: predicted against true score per label name."""
+        from .plots import plot_scatter
+
+        out, lab = self._metric_outputs(outputs, labels)
+        n = len(lab)
+        return [
+            plot_scatter(
+                out.reshape(n, -1), lab.reshape(n, -1), self.label_names, Path(out_dir) / "scatter.png"
+            )
+        ]
 
     def validate_labels(self, labels: Any) -> None:
         """Finite numbers, shape (B,) or (B, 1) for one label name, (B, K) for K."""

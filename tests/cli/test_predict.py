@@ -296,13 +296,16 @@ def test_fingerprint_rules() -> None:
     data=st.data(),
 )
 def test_csv_rows_fit_their_header(task: str, names: list[str], data: st.DataObject) -> None:
-    probs = data.draw(st.lists(st.floats(0, 1), min_size=len(names), max_size=len(names)))
-    p = Prediction(task=task, label_names=names, id="x", modalities_used=["text"])
-    if task == "regression":
-        p.scores, p.acc7 = dict(zip(names, probs, strict=True)), dict.fromkeys(names, 0)
-    else:
-        p.probabilities = dict(zip(names, probs, strict=True))
-        p.label, p.labels = names[0], names[:1]
+    import torch
+
+    from sseft.core.inference.prediction import head_for_task
+
+    head = head_for_task(task, names)  # the rendering is the head's (core knows no task)
+    width = {"multilabel": 2 * len(names)}.get(task, len(names))
+    outs = data.draw(st.lists(st.floats(-5, 5), min_size=width, max_size=width))
+    outputs = torch.tensor(outs).reshape(1, *head(torch.zeros(1, 1)).shape[1:])
+    (rec,) = head.records(outputs, ["x"])
+    p = Prediction.from_record(head, rec, modalities_used=["text"])
     row = p.csv_row()
     assert list(row) == csv_columns(task, names)
     assert p.summary() and p.table().count("\n") == len(names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from features_util import MODS, ODD, TASK, make_items
@@ -119,7 +120,10 @@ def test_nan_inf_and_bad_labels_are_item_failures(tmp_path: Path) -> None:
         assert w.add("ok", "train", {"a": torch.ones(2, 4), "b": torch.ones(1, 3)}, 1)
         assert not w.add("nan", "train", {"a": bad, "b": torch.ones(1, 3)}, 1)
         assert not w.add("inf", "train", {"a": torch.ones(2, 4), "b": inf}, 1)
-        assert not w.add("label", "train", {"a": torch.ones(2, 4), "b": torch.ones(1, 3)}, 3)
+        assert not w.add("label", "train", {"a": torch.ones(2, 4), "b": torch.ones(1, 3)}, float("nan"))
+        assert not w.add("object", "train", {"a": torch.ones(2, 4), "b": torch.ones(1, 3)}, object())
+        # Class 3 of a 3-class task is stored as it is: the store keeps plain JSON, the head judges it.
+        assert w.add("class3", "train", {"a": torch.ones(2, 4), "b": torch.ones(1, 3)}, np.int64(3))
         assert not w.has("nan")
         with pytest.raises(FeatureStoreError, match=r"modality 'a' has shape \(2, 5\).*\(L, 4\)"):
             w.add("dim", "train", {"a": torch.ones(2, 5), "b": torch.ones(1, 3)}, 1)
@@ -128,10 +132,11 @@ def test_nan_inf_and_bad_labels_are_item_failures(tmp_path: Path) -> None:
         with pytest.raises(FeatureStoreError, match="already in"):
             w.add("ok", "train", {"a": torch.ones(2, 4), "b": torch.ones(1, 3)}, 1)
     store = FeatureStore.open(tmp_path)
-    assert store.ids("train") == ["ok"]
+    assert store.ids("train") == ["class3", "ok"] and store.labels("train") == [3, 1]
+    assert type(store.labels("train")[0]) is int  # numpy scalars become plain JSON
     lines = [json.loads(x) for x in (tmp_path / "failures.jsonl").read_text().splitlines()]
-    assert [x["id"] for x in lines] == ["nan", "inf", "label"]
-    assert "NaN/Inf" in lines[0]["reason"] and "class index in [0, 3)" in lines[2]["reason"]
+    assert [x["id"] for x in lines] == ["nan", "inf", "label", "object"]
+    assert "NaN/Inf" in lines[0]["reason"] and "not a plain JSON value" in lines[2]["reason"]
 
 
 def test_reader_refuses_nan_smuggled_into_a_shard(tmp_path: Path) -> None:

@@ -1,0 +1,130 @@
+"""The task seam: what core asks of a built head, with defaults that fit any task.
+
+Core moves tensors and plain JSON; everything task-shaped belongs to the head (see
+`protocols.HeadModule`). `HeadDefaults` gives a head the parts it does not care to customise:
+every label accepted, labels collated with `torch.as_tensor`, one record per item cut from
+`predict()`, a CSV with the label and the rest of the record as JSON, no pictures, a one-line
+summary from the primary metric. The built-in heads (plugins/heads/common.py) override them all.
+
+A head that does not inherit from `HeadDefaults` still works: `method(head, name)` falls back to
+these defaults for any method it lacks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+# Columns of a prediction CSV that core adds around the head's own (`csv_columns`).
+LEADING_COLUMNS = ("id",)
+TRAILING_COLUMNS = ("modalities_used", "missing")
+
+
+def plain(x: Any) -> Any:
+    """Tensors / numpy values / nested containers -> plain JSON types (NaN becomes None)."""
+    if isinstance(x, dict):
+        return {str(k): plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [plain(v) for v in x]
+    if hasattr(x, "tolist"):  # torch tensors, numpy arrays and numpy scalars
+        return plain(x.tolist())
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def cell(value: Any) -> str:
+    """One CSV/table cell: strings as they are, numbers compactly, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return ";".join(value)
+    return json.dumps(plain(value), ensure_ascii=False, sort_keys=True)
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> str:
+    """Rows of cells as left-aligned columns (the first row is the header)."""
+    if not rows:
+        return ""
+    n = max(len(r) for r in rows)
+    rows = [list(r) + [""] * (n - len(r)) for r in rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(n)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(fmt.format(*r).rstrip() for r in rows)
+
+
+class HeadDefaults:
+    """Task-agnostic defaults of the head methods core calls (mix into an nn.Module subclass).
+
+    A subclass sets `task` (a free-form task type), `label_names` and `primary_metric`, and
+    implements `forward`, `loss`, `predict` and `metrics`.
+    """
+
+    task: str = ""
+    label_names: Sequence[str] = ()
+    primary_metric: str = "loss"
+    greater_is_better: bool = False
+
+    def validate_labels(self, labels: Sequence[Any]) -> None:
+        """Accept every label (a head that can check its labels should)."""
+
+    def collate_labels(self, labels: Sequence[Any]) -> torch.Tensor:
+        """Plain JSON labels of a batch -> the tensor `loss` takes."""
+        import torch
+
+        return torch.as_tensor(list(labels))
+
+    def predict(self, outputs: Any) -> dict[str, list[Any]]:  # pragma: no cover - every head has one
+        raise NotImplementedError
+
+    def records(self, outputs: Any, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """One record per item: {"id", **item b of every `predict()` field}."""
+        pred = self.predict(outputs)
+        return [{"id": str(i), **{k: plain(v[b]) for k, v in pred.items()}} for b, i in enumerate(ids)]
+
+    def csv_columns(self) -> list[str]:
+        """The head's columns of a prediction CSV (core adds id first, modalities last)."""
+        return ["prediction", "record"]
+
+    def csv_row(self, record: dict[str, Any]) -> dict[str, Any]:
+        """One record -> the cells of `csv_columns()`."""
+        rest = {k: v for k, v in record.items() if k not in ("id", "label")}
+        return {"prediction": cell(record.get("label", "")), "record": cell(rest)}
+
+    def describe(self, record: dict[str, Any]) -> str:
+        """One short line for a person: the predicted label."""
+        return cell(record.get("label", ""))
+
+    def table(self, record: dict[str, Any]) -> str:
+        """The record's fields, one per line."""
+        return aligned([("field", "value")] + [(k, cell(v)) for k, v in record.items() if k != "id"])
+
+    def report(self, outputs: Any, labels: Any, out_dir: Path) -> list[Path]:
+        """Pictures of a split's results written under `out_dir` (none by default)."""
+        return []
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        """One line: the primary metric (and the item count when known)."""
+        v = metrics.get(self.primary_metric)
+        n = metrics.get("n_items", metrics.get("n"))
+        text = (
+            f"{self.primary_metric} {v:.4f}" if isinstance(v, (int, float)) else f"{self.primary_metric} {v}"
+        )
+        return text + (f" (n={n})" if n is not None else "")
+
+
+def method(head: Any, name: str) -> Callable[..., Any]:
+    """`head.<name>`, or the default of `HeadDefaults` bound to `head` when the head lacks it."""
+    fn = getattr(head, name, None)
+    if fn is not None:
+        return fn  # type: ignore[no-any-return]
+    default = getattr(HeadDefaults, name)
+    return lambda *a, **k: default(head, *a, **k)
