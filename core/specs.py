@@ -6,13 +6,39 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .config import StrictModel
 
 
+class ProjectionSpec(StrictModel):
+    """A learned input projection of a modality's frozen features (then LayerNorm), before step 1.
+
+    For low-dimensional features (COVAREP 5/74, FACET 20/35, eGeMAPS 25, EEG channels) whose width
+    is too small or not divisible by the attention heads: the modality then runs at width `dim`.
+    `conv1d` also mixes `kernel` neighbouring frames ("same" zero padding at the sequence ends), as
+    MulT's temporal convolutions do; `linear` projects every frame on its own.
+    """
+
+    dim: int = Field(gt=0)
+    kind: Literal["linear", "conv1d"] = "linear"
+    kernel: int = Field(default=1, ge=1, description="frames per output frame (conv1d); odd")
+
+    @model_validator(mode="after")
+    def _check_kernel(self) -> ProjectionSpec:
+        if self.kind == "linear" and self.kernel != 1:
+            raise ValueError(f"kernel {self.kernel} needs kind: conv1d (a linear projection reads one frame)")
+        if self.kernel % 2 == 0:
+            # an even kernel has no centre frame: "same" padding would shift the sequence by half a frame
+            raise ValueError(
+                f"kernel must be odd (got {self.kernel}), so output frame t is centred on frame t"
+            )
+        return self
+
+
 class ModalitySpec(StrictModel):
-    """One modality as the fusion model sees it: an embedding sequence of width `dim`."""
+    """One modality as the fusion model sees it: an embedding sequence of width `dim` (the stored
+    features), optionally projected to `project.dim` (the width the model works at, `width`)."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
     dim: int = Field(gt=0)
@@ -23,6 +49,20 @@ class ModalitySpec(StrictModel):
     prepend_cls: Literal["auto", "always", "never"] = "auto"
     # Identity of the extractor that produced the features (model id/path, revision or sha256, settings).
     fingerprint: dict[str, Any] | None = None
+    # Optional learned input projection (+ LayerNorm); None: the features as they are (the authors' model).
+    project: ProjectionSpec | None = None
+    # Attention heads of the layers that run at this modality's width (its step-1 self-attention and
+    # the IMA blocks it queries); None: fusion.heads.
+    heads: int | None = Field(default=None, ge=1)
+
+    @property
+    def width(self) -> int:
+        """The width the fusion model works at for this modality (after the projection, if any)."""
+        return self.project.dim if self.project is not None else self.dim
+
+    def n_heads(self, default: int) -> int:
+        """This modality's attention heads (`heads`, else the fusion default)."""
+        return self.heads if self.heads is not None else default
 
     @property
     def uses_own_cls(self) -> bool:

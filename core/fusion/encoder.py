@@ -2,7 +2,8 @@
 
 For a modality that does not provide its own CLS (wav2vec, FAb-Net...): prepend a learned CLS vector,
 add learned positions, LayerNorm, dropout, then `n_self` post-LN self-attention layers at the
-modality's own width. A modality with its own CLS (RoBERTa's <s>) needs no encoder: see
+modality's own width (its projected width when it has an input projection, see projection.py).
+A modality with its own CLS (RoBERTa's <s>) needs no encoder: see
 `SSEFTFusion`, which uses such a sequence as is.
 """
 
@@ -21,13 +22,13 @@ class CLSEncoder(nn.Module):
 
     def __init__(self, spec: ModalitySpec, cfg: FusionConfig) -> None:
         super().__init__()
-        d = spec.dim
+        d = spec.width  # the projected width when the modality has an input projection
         self.dropout = cfg.dropout
         self.cls = nn.Parameter(torch.zeros(d))
         self.positions = nn.Parameter(torch.zeros(spec.max_len + 1, d))  # +1: the CLS
         self.ln = nn.LayerNorm(d)
         self.layers = nn.ModuleList(
-            SelfAttentionLayer(d, cfg.heads, cfg.ffn_dim, cfg.dropout, cfg.attn_dropout)
+            SelfAttentionLayer(d, spec.n_heads(cfg.heads), cfg.ffn_dim, cfg.dropout, cfg.attn_dropout)
             for _ in range(cfg.n_self)
         )
 

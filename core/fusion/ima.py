@@ -43,12 +43,13 @@ class IMAGroup(nn.Module):
     def __init__(self, query: ModalitySpec, others: Sequence[ModalitySpec], cfg: FusionConfig) -> None:
         super().__init__()
         self.keys = [s.name for s in others]  # pair axis order = declared order of the other modalities
-        self.dim, self.n_layers = query.dim, cfg.n_ima
+        # D_i, D_j: the modalities' working widths (projected, when they have an input projection)
+        self.dim, self.n_layers = query.width, cfg.n_ima
         # kv_proj[j]: D_j -> k|v of every layer; output features [2 D l, 2 D (l + 1)) feed layer l.
-        self.kv_proj = nn.ModuleDict({s.name: nn.Linear(s.dim, cfg.n_ima * 2 * query.dim) for s in others})
+        self.kv_proj = nn.ModuleDict({s.name: nn.Linear(s.width, cfg.n_ima * 2 * self.dim) for s in others})
         self.layers = nn.ModuleList(
             StackedCrossAttentionLayer(
-                len(others), query.dim, cfg.heads, cfg.ffn_dim, cfg.dropout, cfg.attn_dropout
+                len(others), self.dim, query.n_heads(cfg.heads), cfg.ffn_dim, cfg.dropout, cfg.attn_dropout
             )
             for _ in range(cfg.n_ima)
         )

@@ -1,6 +1,7 @@
 """SSEFTFusion: the Self Supervised Embedding Fusion Transformer for N modalities.
 
     features[m] (B, L_m, D_m), lengths[m] (B,)
+      -> step 0  optional input projection (+ LN) per modality -> (B, L_m, project.dim)  (projection.py)
       -> step 1  CLSEncoder per modality without its own CLS   -> (B, 1 + L_m, D_m), CLS at 0
       -> step 2  N(N-1) IMA blocks, CLS_i attends over seq_j   -> CLS_{i->j} (B, D_i)
       -> step 3  per query modality i, reduce its N-1 tokens   -> f_i (B, D_i)   (Eq. 3: Hadamard)
@@ -13,6 +14,10 @@ two: the two cross tokens), `ima: false` (concatenate the step-1 CLS tokens) and
 Empty items (length 0 in a modality) never give NaN: a prepended CLS is always a valid key; for a
 modality that brings its own CLS, an empty item gets a zero vector at position 0, kept as a valid key
 (so it contributes only the key/value biases, and a zero CLS query).
+
+Widths: D_m below is a modality's working width, `ModalitySpec.width` (the projected width when it
+has `project`, else its feature width); heads are per modality (`ModalitySpec.heads`, default
+`fusion.heads`). Without projections and per-modality heads the model is exactly the authors'.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from ..specs import FusionConfig, ModalitySpec
 from .encoder import CLSEncoder
 from .ima import IMAMode, InterModalityAttention, Pair
 from .layers import StackedCrossAttentionLayer
+from .projection import InputProjection
 
 
 class SSEFTFusion(nn.Module):
@@ -40,6 +46,8 @@ class SSEFTFusion(nn.Module):
         _check_specs(specs, cfg)
         self.specs, self.cfg = specs, cfg
         self.names = [s.name for s in specs]
+        # Empty without projections: then the parameters (and state-dict keys) are exactly the authors'.
+        self.projections = nn.ModuleDict({s.name: InputProjection(s) for s in specs if s.project is not None})
         self.encoders = nn.ModuleDict({s.name: CLSEncoder(s, cfg) for s in specs if not s.uses_own_cls})
         self.ima = InterModalityAttention(specs, cfg) if cfg.ima and len(specs) > 1 else None
         # "batched" (fast) or "loop" (one block at a time); both CLS-only and numerically equal.
@@ -47,7 +55,7 @@ class SSEFTFusion(nn.Module):
         # Cut every batch to its longest item (True) or compute over the given padding, as the authors'
         # fixed-length batches did (False; benchmarks and masking tests only: same outputs, slower).
         self.trim_padding = True
-        n, dims = len(specs), [s.dim for s in specs]
+        n, dims = len(specs), [s.width for s in specs]
         self.out_dim = sum(dims) * (n - 1) if self.ima is not None and cfg.reduce == "concat" else sum(dims)
         self.apply(functools.partial(_init_bert, std=cfg.init_std))
 
@@ -67,7 +75,10 @@ class SSEFTFusion(nn.Module):
         when there is no IMA). `full_query=True` runs the authors' formulation (whole query sequence
         through each IMA block, position 0 read): same result, much slower; for parity tests/benchmarks.
         """
-        seqs, masks = self._prepare(features, lengths)
+        seqs, masks, frames = self._prepare(features, lengths)
+        # Step 0 (optional): lift low-dimensional features to the modality's working width.
+        for m, proj in self.projections.items():
+            seqs[m] = proj(seqs[m], frames[m])  # (B, L_m, project.dim), padding still zero
         # Step 1: a CLS at position 0 of every sequence.
         for m, enc in self.encoders.items():
             seqs[m], masks[m] = enc(seqs[m], masks[m])  # (B, 1 + L_m, D_m)
@@ -96,13 +107,15 @@ class SSEFTFusion(nn.Module):
     @torch.compiler.disable
     def _prepare(
         self, features: Mapping[str, torch.Tensor], lengths: Mapping[str, torch.Tensor]
-    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Validate inputs; cut each modality to the batch's longest item; zero the padding.
 
-        Returns seqs[m] (B, L_m, D_m) and masks[m] (B, L_m) bool (key masks: True = attendable). Zeroing
-        padding keeps garbage (even NaN) in padded frames from leaking through 0-weight attention.
+        Returns seqs[m] (B, L_m, D_m), masks[m] (B, L_m) bool (key masks: True = attendable) and
+        frames[m] (B, L_m) bool (True = a real frame; differs from the key mask only at an empty item's
+        own-CLS position). Zeroing padding keeps garbage (even NaN) in padded frames from leaking
+        through 0-weight attention (and through an input projection).
         """
-        seqs, masks = {}, {}
+        seqs, masks, frames = {}, {}, {}
         batch = None
         for s in self.specs:
             m = s.name
@@ -143,11 +156,12 @@ class SSEFTFusion(nn.Module):
             )
             mask = torch.arange(keep, device=x.device)[None, :] < n[:, None]  # (B, L)
             seqs[m] = x.masked_fill(~mask[..., None], 0.0)
+            frames[m] = mask
             if s.uses_own_cls:
                 mask = mask.clone()
                 mask[:, 0] = True  # the CLS position is always a valid key (zero vector if the item is empty)
             masks[m] = mask
-        return seqs, masks
+        return seqs, masks, frames
 
     def parameter_count(self, trainable_only: bool = True) -> int:
         from .summary import parameter_count
@@ -169,15 +183,26 @@ def _check_specs(specs: list[ModalitySpec], cfg: FusionConfig) -> None:
         raise ConfigError(f"fusion: modality names must be unique, repeated: {dupes}")
     attends = cfg.ima and len(specs) > 1
     for s in specs:
-        if (attends or not s.uses_own_cls) and s.dim % cfg.heads:
+        heads = s.n_heads(cfg.heads)
+        if (attends or not s.uses_own_cls) and s.width % heads:
+            where = f"modalities[{s.name}].heads={heads}" if s.heads is not None else f"fusion.heads={heads}"
+            what = f"projected dim {s.width}" if s.project is not None else f"dim {s.dim}"
             raise ConfigError(
-                f"modality {s.name!r}: dim {s.dim} is not divisible by fusion.heads={cfg.heads}"
+                f"modality {s.name!r}: {what} is not divisible by {where}; give it a projection to a width "
+                f"that is, e.g. `project: {{dim: {suggest_width(s.dim, heads)}}}`, or set its `heads` to a "
+                f"divisor of {s.width}"
             )
+
+
+def suggest_width(dim: int, heads: int) -> int:
+    """A projection width for `heads` heads: the smallest multiple of 8 x heads (>= 8 per head) >= dim."""
+    step = 8 * heads
+    return max(1, -(-dim // step)) * step
 
 
 def _init_bert(module: nn.Module, std: float) -> None:
     """BERT-style init: N(0, std) weights, CLS vectors and positions; zero biases; LayerNorm (1, 0)."""
-    if isinstance(module, nn.Linear):
+    if isinstance(module, nn.Linear | nn.Conv1d):
         nn.init.normal_(module.weight, 0.0, std)
         nn.init.zeros_(module.bias)
     elif isinstance(module, nn.LayerNorm):

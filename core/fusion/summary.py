@@ -9,6 +9,7 @@ from torch import nn
 if TYPE_CHECKING:
     from .encoder import CLSEncoder
     from .model import SSEFTFusion
+    from .projection import InputProjection
 
 
 def parameter_count(model: nn.Module, trainable_only: bool = True) -> int:
@@ -21,17 +22,24 @@ def block_counts(model: SSEFTFusion) -> list[tuple[str, str, int]]:
     rows: list[tuple[str, str, int]] = []
     specs = {s.name: s for s in model.specs}
     for s in model.specs:
+        if s.name in model.projections:
+            proj = cast("InputProjection", model.projections[s.name])
+            rows.append((f"project[{s.name}]", proj.describe(s.dim), parameter_count(proj)))
+    for s in model.specs:
         if s.name in model.encoders:
             enc = cast("CLSEncoder", model.encoders[s.name])  # ModuleDict values are typed as Module
-            what = f"CLS + {s.max_len + 1} positions + {len(enc.layers)} self-attn layers @ {s.dim}"
+            what = f"CLS + {s.max_len + 1} positions + {len(enc.layers)} self-attn layers @ {s.width}"
+            if s.heads is not None:
+                what += f", {s.heads} heads"
             rows.append((f"encoder[{s.name}]", what, parameter_count(enc)))
         else:
             rows.append((f"encoder[{s.name}]", "own CLS, used as is", 0))
     if model.ima is not None:
         for i, j in model.ima.pairs:
-            what = (
-                f"{model.ima.n_layers} cross-attn layers @ {specs[i].dim}, kv {specs[j].dim}->{specs[i].dim}"
-            )
+            qi, kj = specs[i], specs[j]
+            what = f"{model.ima.n_layers} cross-attn layers @ {qi.width}, kv {kj.width}->{qi.width}"
+            if qi.heads is not None:
+                what += f", {qi.heads} heads"
             rows.append((f"ima[{i}->{j}]", what, model.ima.group(i).pair_parameter_count(j)))
     return rows
 

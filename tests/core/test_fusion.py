@@ -295,3 +295,33 @@ def test_mosei_parameter_count_is_pinned() -> None:
     assert model.out_dim == 1792
     text = model.summary()
     assert "ima[text->speech]" in text and "10,506,240" in text and "39,450,624" in text
+
+
+@pytest.mark.parametrize(
+    ("n_ima", "head", "labels", "expected"),
+    [
+        (2, "regression", ["sentiment"], 42_665_473),  # MOSEI: 39,450,624 + head 1792^2+1792 + 1792+1
+        (1, "multilabel-binary", ["happy", "sad", "angry", "neutral"], 26_124_552),  # IEMOCAP: 2 logits each
+    ],
+)
+def test_whole_model_parameter_counts_are_pinned(n_ima: int, head: str, labels: list, expected: int) -> None:
+    """The authors' full models (fusion + head) without projections: the counts of their released code."""
+    from sseft.core.model import build_model
+
+    mods = [
+        {"name": "text", "dim": 1024, "provides_cls": True, "max_len": 512},
+        {"name": "speech", "dim": 512, "max_len": 935},
+        {"name": "face", "dim": 256, "max_len": 300},
+    ]
+    with torch.device("meta"):
+        model = build_model(
+            {
+                "modalities": mods,
+                "fusion": {"n_self": 2, "n_ima": n_ima, "heads": 4, "ffn_dim": 1024},
+                "head": {"name": head},
+                "task": "regression" if head == "regression" else "multilabel",
+                "label_names": labels,
+            }
+        )
+    assert sum(p.numel() for p in model.parameters()) == expected
+    assert not any(k.startswith("fusion.projections") for k in model.state_dict())
