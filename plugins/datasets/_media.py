@@ -1,22 +1,31 @@
-"""Media probing for `sseft data check --set probe_clips=true` (imports PyAV: never at plugin import)."""
+"""Media probing for `sseft data check --probe` (decoders import at call time, never at plugin import).
+
+Each input is decoded by its modality plugin's own `probe(raw)` (optional on a plugin: speech and
+face have one), i.e. with the very functions extraction uses, so a truncated, 0-frame, NaN/inf or
+0-byte file, or a wav given as face input, fails here and not an hour into a job. A plugin without
+`probe` gets the container check: PyAV opens the file.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+from sseft.core.errors import DataError
 from sseft.core.protocols import Item
 
 from .common import media_path
 
-# Which stream a modality needs inside a container file.
-NEEDS = {"speech": "audio", "audio": "audio", "face": "video", "vision": "video", "video": "video"}
+ARRAYS = (".npy", ".safetensors")
 
 
-def probe(path: Path, need: str | None) -> str | None:
-    """Open `path` with PyAV; the reason it is unusable, or None when it holds the stream `need`."""
+def probe(path: Path, need: str | None = None) -> str | None:
+    """Open `path` with PyAV; the reason it is unusable, or None (the fallback for plugins without `probe`)."""
     import av
 
+    if path.is_file() and path.stat().st_size == 0:
+        return "file is empty (0 bytes)"
     try:
         with av.open(str(path)) as c:
             kinds = {s.type for s in c.streams}
@@ -27,19 +36,40 @@ def probe(path: Path, need: str | None) -> str | None:
     return None
 
 
-def probe_items(items: Iterable[Item]) -> list[str]:
-    """Problems of every media input of `items` (each file opened once)."""
+def _probe_one(plugin: Any, raw: Any, path: Path) -> tuple[str | None, str | None]:
+    """(problem, note) of one input."""
+    fn = getattr(plugin, "probe", None)
+    if fn is None:
+        return probe(path), None
+    try:
+        return None, fn(raw)
+    except DataError as e:
+        msg = str(e)
+        prefix = f"{path}: "
+        return (msg[len(prefix) :] if msg.startswith(prefix) else msg), None
+    except Exception as e:  # a decoder crash is a problem of this file, never of the check
+        return f"cannot be decoded ({type(e).__name__}: {e})", None
+
+
+def probe_items(items: Iterable[Item], notes: list[str] | None = None) -> list[str]:
+    """Problems of every media input of `items` (each (file, modality, slice) decoded once);
+    notes (all-zero audio ...) are appended to `notes` when given."""
+    from sseft.plugins.datasets.manifest_columns import installed_modalities
+
+    plugins = installed_modalities()
     out: list[str] = []
-    cache: dict[tuple[Path, str | None], str | None] = {}
+    cache: dict[tuple[str, Any], tuple[str | None, str | None]] = {}
     for it in items:
         for m, v in it.inputs.items():
             p = media_path(v)
-            if p is None or p.suffix.lower() in (".npy", ".safetensors") or not p.exists():
+            if p is None or p.suffix.lower() in ARRAYS or not p.exists():
                 continue
-            need = NEEDS.get(m) if p.suffix.lower() not in (".wav", ".flac", ".mp3") else None
-            key = (p, need)
+            key = (m, v)
             if key not in cache:
-                cache[key] = probe(p, need)
-            if cache[key]:
-                out.append(f"{it.id}: {m} file {p} {cache[key]}")
+                cache[key] = _probe_one(plugins.get(m), v, p)
+            problem, note = cache[key]
+            if problem:
+                out.append(f"{it.id}: {m} file {p}: {problem}")
+            elif note and notes is not None:
+                notes.append(f"{it.id}: {m} file {p}: {note}")
     return out

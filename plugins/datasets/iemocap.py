@@ -100,7 +100,7 @@ class IemocapDataset:
             from ._media import probe_items
 
             rep.problems.extend(
-                probe_items(self.items(config.model_copy(update={"missing_media": "partial"})))
+                probe_items(self.items(config.model_copy(update={"missing_media": "partial"})), rep.notes)
             )
         return rep
 

@@ -192,8 +192,8 @@ class ManifestDataset:
         if config.probe_media:
             from ._media import probe_items
 
-            cfg = config.model_copy(update={"missing_media": "partial"})
-            rep.problems.extend(probe_items(self.items(cfg)))
+            kept = items_from_events(self.scan(config, warn=False), "partial")
+            rep.problems.extend(probe_items(kept, rep.notes))
         return rep
 
     def scan(self, config: ManifestConfig, warn: bool = True) -> Iterator[Event]:

@@ -122,7 +122,12 @@ def read_text(path: Path, encoding: str) -> tuple[str, str | None]:
 def clip_dir(root: Path, split: str) -> Path:
     """The split's clip folder: directly under root, or one level down as MELD.Raw unpacks."""
     _, folder, orig = FILES[split]
-    for cand in (root / folder, root / orig / folder, root / "MELD.Raw" / orig / folder):
+    for cand in (
+        root / folder,
+        root / orig / folder,
+        root / "MELD.Raw" / folder,
+        root / "MELD.Raw" / orig / folder,
+    ):
         if cand.is_dir():
             return cand
     return root / folder
@@ -137,8 +142,11 @@ class MeldDataset:
         return TaskInfo("multiclass", names)
 
     def items(self, config: MeldConfig) -> Iterator[Item]:
+        # text_only: the row is stored with its text, speech and face absent (empty, listed in the
+        # item's meta `missing`), as docs/recipes.md says.
         policy = {"text_only": "partial"}.get(config.missing_clip, config.missing_clip)
-        yield from items_from_events(self.scan(config), policy)  # type: ignore[arg-type]
+        hint = "set missing_clip to 'text_only' (keep the text) or 'drop'"
+        yield from items_from_events(self.scan(config), policy, hint)  # type: ignore[arg-type]
 
     def check(self, config: MeldConfig) -> DataReport:
         policy = {"text_only": "partial"}.get(config.missing_clip, config.missing_clip)
@@ -146,7 +154,8 @@ class MeldDataset:
         if config.probe_clips:
             from ._media import probe_items
 
-            rep.problems.extend(probe_items(self.items(config)))
+            cfg = config.model_copy(update={"missing_clip": "text_only"})
+            rep.problems.extend(probe_items(self.items(cfg), rep.notes))
         return rep
 
     # -- the one reader --------------------------------------------------------------------
@@ -154,6 +163,8 @@ class MeldDataset:
         root = Path(config.root)
         if not root.is_dir():
             raise DataError(f"{root}: MELD root folder not found; pass the folder holding train_sent_emo.csv")
+        if not any((root / f[0]).is_file() for f in FILES.values()) and (root / "MELD.Raw").is_dir():
+            root = root / "MELD.Raw"  # the parent of the unpacked MELD.Raw folder was given
         splits = []
         for s in config.splits:
             n = normalise_split(s)
@@ -169,9 +180,9 @@ class MeldDataset:
             if split not in found:
                 yield ("note", f"{csv_path.name} not found under {root}: split {split!r} skipped")
                 continue
-            yield from self._scan_csv(config, split, csv_path)
+            yield from self._scan_csv(config, split, csv_path, root)
 
-    def _scan_csv(self, config: MeldConfig, split: str, path: Path) -> Iterator[Event]:
+    def _scan_csv(self, config: MeldConfig, split: str, path: Path, root: Path) -> Iterator[Event]:
         text, note = read_text(path, config.encoding)
         if note:
             yield ("note", note)
@@ -186,10 +197,10 @@ class MeldDataset:
             return
         label_col = "Emotion" if config.labels == "emotion" else "Sentiment"
         names = EMOTIONS if config.labels == "emotion" else SENTIMENTS
-        clips = clip_dir(Path(config.root), split)
+        clips = clip_dir(root, split)
         media = [m for m in config.modalities if m != "text"]
         if media and not clips.is_dir():
-            yield ("note", f"clip folder {clips.name}/ not found: every {split} row lacks its clip")
+            yield ("note", f"clip folder {clips} not found: every {split} row lacks its clip")
         n_fixed = 0
         for row in reader:
             where = f"{path.name} line {reader.line_num}"

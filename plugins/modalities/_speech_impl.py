@@ -13,7 +13,7 @@ import torch
 from sseft.core.errors import DataError, ExtractionError
 
 from . import _hf
-from .media import load_audio
+from .media import check_audio, load_audio, source_name
 from .speech import SpeechConfig
 
 
@@ -88,7 +88,8 @@ class SpeechExtractor:
         self.context_frames = int(cfg.context_seconds * rate)
         self._ident = _hf.identity(cfg.model, cfg.model, self.model, cfg.revision)
         self.last_meta: list[dict[str, Any]] = []
-        self.stats: dict[str, int] = {"vad_trimmed": 0, "chunked": 0}
+        self.stats: dict[str, int] = {"vad_trimmed": 0, "chunked": 0, "silent": 0}
+        self._note: str | None = None
 
     def _model_normalizes(self) -> bool:
         try:
@@ -122,10 +123,10 @@ class SpeechExtractor:
         import torchaudio.functional as AF
 
         data, sr = load_audio(raw)  # (C, N)
-        if data.size == 0 or data.shape[-1] == 0:
-            raise DataError(f"{_name(raw)}: audio is empty (0 samples)")
-        if not np.isfinite(data).all():
-            raise DataError(f"{_name(raw)}: audio holds NaN or infinite samples")
+        note = check_audio(data, _name(raw))  # empty / NaN / inf: DataError
+        if note:  # kept, but said in the item's extract meta (an all-zero wav)
+            self._note = note
+            self.stats["silent"] += 1
         wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=0)))  # mono mix
         if sr != self.cfg.sample_rate:
             wave = AF.resample(wave, sr, self.cfg.sample_rate)
@@ -154,6 +155,7 @@ class SpeechExtractor:
         waves: dict[int, torch.Tensor] = {}
         parts: dict[int, list[torch.Tensor | None]] = {}
         for i, r in enumerate(raw):
+            self._note = None
             try:
                 wave = self.prepare(r)
             except Exception as e:
@@ -167,6 +169,7 @@ class SpeechExtractor:
             self.last_meta[i] = {
                 "seconds": round(len(wave) / self.cfg.sample_rate, 3),
                 "windows": len(windows),
+                **({"note": self._note} if self._note else {}),
             }
             for slot, (a, b, k0, k1) in enumerate(windows):
                 n = (b - a - 1) * self.hop + self.field
@@ -195,9 +198,7 @@ class SpeechExtractor:
         return _hf.hidden_layer(res, self.cfg.layer) if want_hidden else res.last_hidden_state
 
 
-def _name(raw: Any) -> str:
-    p = getattr(raw, "path", raw)
-    return str(p) if isinstance(p, str) or hasattr(p, "__fspath__") else "audio"
+_name = source_name
 
 
 def expected_frames(seconds: float, sample_rate: int = 16000, field: int = 400, hop: int = 320) -> int:

@@ -57,6 +57,13 @@ class FaceModality:
         cfg = config if isinstance(config, FaceConfig) else FaceConfig.model_validate(config or {})
         return FaceExtractor(cfg, device)
 
+    def probe(self, raw: Any) -> str | None:
+        """Decode every frame extraction samples (default fps), without a model: a DataError naming
+        the file when none decodes (a .wav given as face input: no video stream)."""
+        from .media import probe_video
+
+        return probe_video(raw, FaceConfig().fps)
+
 
 PLUGIN = FaceModality()
 

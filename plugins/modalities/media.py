@@ -88,6 +88,38 @@ def load_audio(raw: Any) -> tuple[np.ndarray, int]:
     return _load_av_audio(path, start, end)
 
 
+def check_audio(data: np.ndarray, name: str) -> str | None:
+    """What extraction refuses in decoded audio (DataError naming the file), or a note for audio it
+    keeps but that is worth knowing (all zeros). Shared by the speech extractor and `--probe`."""
+    if data.size == 0 or data.shape[-1] == 0:
+        raise DataError(f"{name}: audio is empty (0 samples)")
+    if not np.isfinite(data).all():
+        raise DataError(f"{name}: audio holds NaN or infinite samples")
+    if not np.any(data):
+        return "audio is all zeros (silent)"
+    return None
+
+
+def source_name(raw: Any) -> str:
+    """The file a raw input names (for messages), or a generic word."""
+    p = getattr(raw, "path", raw)
+    return str(p) if isinstance(p, str) or hasattr(p, "__fspath__") else "audio"
+
+
+def probe_audio(raw: Any) -> str | None:
+    """Decode `raw` exactly as the speech extractor does (no model): DataError or an optional note."""
+    data, _ = load_audio(raw)
+    return check_audio(data, source_name(raw))
+
+
+def probe_video(raw: Any, fps: float) -> str | None:
+    """Decode every frame the face extractor would sample: DataError when none decodes."""
+    n = sum(1 for _ in iter_video_frames(raw, fps))
+    if n == 0:
+        raise DataError(f"{source_name(raw)}: the video has no decodable frames")
+    return None
+
+
 def _load_soundfile(path: Path, start: float | None, end: float | None) -> tuple[np.ndarray, int]:
     import soundfile as sf
 

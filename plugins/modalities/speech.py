@@ -57,6 +57,13 @@ class SpeechModality:
         cfg = config if isinstance(config, SpeechConfig) else SpeechConfig.model_validate(config or {})
         return SpeechExtractor(cfg, device)
 
+    def probe(self, raw: Any) -> str | None:
+        """Decode `raw` as extraction will, without a model (`sseft data check --probe`): a DataError
+        naming the file when it is unusable, else an optional note (all-zero audio)."""
+        from .media import probe_audio
+
+        return probe_audio(raw)
+
 
 PLUGIN = SpeechModality()
 

@@ -81,14 +81,18 @@ def test_missing_clip_policies_and_check(tmp_path: Path) -> None:
     root = make_meld(tmp_path / "MELD")
     dropped = by_id(list(MELD.items(MeldConfig(root=root, missing_clip="drop"))))
     assert "train_dia0_utt3" not in dropped and len(dropped) == 4
-    with pytest.raises(DataError, match=r"train_dia0_utt3: speech file .*dia0_utt3.mp4 not found"):
+    with pytest.raises(
+        DataError,
+        match=r"train_dia0_utt3: speech file \S*dia0_utt3.mp4 not found \(train_sent_emo.csv line 4\); "
+        r"restore it, or set missing_clip to 'text_only'",
+    ):
         list(MELD.items(MeldConfig(root=root, missing_clip="error")))
     rep = MELD.check(MeldConfig(root=root, probe_clips=True))
     assert any("dia0_utt3.mp4 not found" in m for m in rep.missing)
     assert any("test_sent_emo.csv not found" in n for n in rep.notes)  # test split skipped with a note
-    assert any(
-        "dia1_utt0.mp4 cannot be opened" in p for p in rep.problems
-    )  # unreadable clip found by probing
+    # unreadable clip found by probing, for each modality it feeds, with the decoder's reason
+    assert any("speech file" in p and "dia1_utt0.mp4: cannot decode audio" in p for p in rep.problems)
+    assert any("face file" in p and "dia1_utt0.mp4: cannot decode video" in p for p in rep.problems)
     assert rep.counts["train"]["anger"] == 1 and "test" not in rep.counts
 
 
@@ -200,3 +204,48 @@ def test_real_meld_counts_labels_and_texts() -> None:
         got = {it.id: it.inputs["text"] for it in items if it.split == split}
         assert got == ref
     assert len({it.id for it in items}) == len(items)  # ids unique although utterance ids have gaps
+
+
+TEST_ROWS = ['1,Hi.,Ross,joy,positive,5,2,1,1,"00:00:01,000","00:00:02,000"\n']
+
+
+@pytest.mark.parametrize("layout", ["flat", "tar_folders", "meld_raw_parent"])
+def test_released_layouts_and_test_split_folder(tmp_path: Path, layout: str) -> None:
+    """The test split's clips live in `output_repeated_splits_test/`; the tarballs unpack one level
+    down (`train/train_splits/`), and the parent of `MELD.Raw/` may be given as root."""
+    given = tmp_path / "data"
+    root = given / "MELD.Raw" if layout == "meld_raw_parent" else given
+    make_meld(root, clips=False)
+    (root / "test_sent_emo.csv").write_text(HEADER + "".join(TEST_ROWS), encoding="utf-8")
+    sub = {"flat": "", "tar_folders": "{orig}/", "meld_raw_parent": ""}[layout]
+    for orig, folder, clip in (("train", "train_splits", "dia0_utt0"), ("dev", "dev_splits_complete", "dia0_utt0"),
+                               ("test", "output_repeated_splits_test", "dia5_utt2")):  # fmt: skip
+        write_video(root / sub.format(orig=orig) / folder / f"{clip}.mp4")
+    items = by_id(list(MELD.items(MeldConfig(root=given))))
+    t = items["test_dia5_utt2"]
+    assert t.split == "test" and t.label == EMOTIONS.index("joy")
+    assert (
+        t.inputs["face"] == root / sub.format(orig="test") / "output_repeated_splits_test" / "dia5_utt2.mp4"
+    )
+    assert t.inputs["face"].is_file() and "missing" not in t.meta
+    assert items["valid_dia0_utt0"].inputs["speech"].parent.name == "dev_splits_complete"
+    assert "missing" not in items["train_dia0_utt0"].meta
+    rep = MELD.check(MeldConfig(root=given, probe_clips=True))
+    assert rep.counts["test"] == {"joy": 1} and rep.coverage["test"] == {"face": 1, "speech": 1, "text": 1}
+    assert not rep.problems, rep.problems  # every existing clip decodes (audio track and frames)
+
+
+def test_probe_through_the_cli(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sseft.cli.main import cli
+
+    root = make_meld(tmp_path / "MELD")  # dia1_utt0.mp4 is not a video; dia0_utt3 has no clip
+    cfg = tmp_path / "meld.yaml"
+    cfg.write_text(f"dataset: meld\nroot: {root}\n")
+    plain = CliRunner().invoke(cli, ["data", "check", str(cfg)])
+    assert plain.exit_code == 0, plain.output  # text_only: a missing clip is fine, nothing decoded
+    probed = CliRunner().invoke(cli, ["data", "check", str(cfg), "--probe"])
+    assert probed.exit_code == 1 and "dia1_utt0.mp4: cannot decode" in probed.output
+    strict = CliRunner().invoke(cli, ["data", "check", str(cfg), "--set", "missing_clip=error"])
+    assert strict.exit_code == 1 and "dia0_utt3.mp4 not found (train_sent_emo.csv line 4)" in strict.output

@@ -129,3 +129,15 @@ def test_bad_audio_files_are_per_item_errors(ex, tmp_path) -> None:
     assert "too short" in reasons[4]
     assert "file not found" in reasons[5]
     assert "no audio stream" in reasons[6]
+
+
+def test_all_zero_audio_is_stored_with_a_note(ex, tmp_path) -> None:
+    silent = tmp_path / "silent.wav"
+    sf.write(str(silent), np.zeros(16000, np.float32), 16000)
+    loud = mf.write_audio(tmp_path / "loud.wav", 1.0, 16000, channels=1)
+    before = ex.stats["silent"]
+    out = ex([silent, loud])
+    assert all(isinstance(o, torch.Tensor) and torch.isfinite(o).all() for o in out)  # kept, finite
+    assert ex.last_meta[0]["note"] == "audio is all zeros (silent)"
+    assert "note" not in ex.last_meta[1] and ex.stats["silent"] == before + 1
+    assert PLUGIN.probe(silent) == "audio is all zeros (silent)" and PLUGIN.probe(loud) is None
