@@ -202,9 +202,10 @@ def suggest_width(dim: int, heads: int) -> int:
 
 def _init_bert(module: nn.Module, std: float) -> None:
     """BERT-style init: N(0, std) weights, CLS vectors and positions; zero biases; LayerNorm (1, 0)."""
-    if isinstance(module, nn.Linear | nn.Conv1d):
+    if isinstance(module, nn.Linear | nn.Conv1d):  # Conv1d: an input projection (always with a bias)
         nn.init.normal_(module.weight, 0.0, std)
-        nn.init.zeros_(module.bias)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
     elif isinstance(module, nn.LayerNorm):
         nn.init.ones_(module.weight)
         nn.init.zeros_(module.bias)
