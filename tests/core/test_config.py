@@ -73,3 +73,21 @@ def test_resolved_config_round_trips(tmp_path_factory, n_self, heads, dropout, r
     cfg = FusionConfig(n_self=n_self, heads=heads, dropout=dropout, reduce=reduce)
     path = write_resolved(cfg, tmp_path_factory.mktemp("r") / "resolved.yaml")
     assert FusionConfig.model_validate(yaml.safe_load(path.read_text())) == cfg
+
+
+def test_duplicate_keys_are_an_error_naming_key_and_file(tmp_path) -> None:
+    from sseft.core.config import read_mapping
+
+    p = tmp_path / "exp.yaml"
+    p.write_text("train:\n  epochs: 5\n  lr: 0.001\n  epochs: 50\nseed: 1\n")
+    with pytest.raises(ConfigError, match=r"exp.yaml: duplicate key 'epochs' \(lines 2 and 4\)"):
+        read_mapping(p)
+    p.write_text("seed: 1\nseed: 2\n")
+    with pytest.raises(ConfigError, match=r"exp.yaml: duplicate key 'seed'"):
+        read_mapping(p)
+    j = tmp_path / "exp.json"
+    j.write_text('{"seed": 1, "train": {"epochs": 1, "epochs": 2}}')
+    with pytest.raises(ConfigError, match=r"exp.json: duplicate key 'epochs'"):
+        read_mapping(j)
+    p.write_text("a: &x {k: 1}\nb:\n  <<: *x\n  j: 2\n")  # merge keys and anchors still work
+    assert read_mapping(p) == {"a": {"k": 1}, "b": {"k": 1, "j": 2}}
