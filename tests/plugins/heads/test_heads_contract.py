@@ -39,11 +39,44 @@ def test_the_builtin_heads_are_registered() -> None:
     assert {"regression", "multiclass", "multilabel-binary"} <= set(HEADS)
 
 
+BUILTIN_TASKS = ("regression", "multiclass", "multilabel")
+
+
+@pytest.mark.parametrize("name", HEADS)
+def test_every_head_renders_its_records(name: str) -> None:
+    """What core asks of any head, whatever its task: records (plain JSON, one per item, with id and
+    label), CSV cells that fit the head's columns, a line and a table per record."""
+    from sseft.core.head import method
+    from sseft.core.inference.prediction import Prediction, csv_columns
+
+    plugin = get_manager().get("head", name)
+    assert isinstance(plugin.task, str) and plugin.task
+    head = plugin.build(D, ["a", "b", "c"], plugin.config_model()).eval()
+    assert head.task == plugin.task and list(head.label_names) == ["a", "b", "c"]
+    with torch.no_grad():
+        out = head(torch.randn(B, D))
+    ids = [f"item{i}" for i in range(B)]
+    records = method(head, "records")(out, ids)
+    assert [r["id"] for r in records] == ids and all("label" in r for r in records)
+    json.dumps(records, allow_nan=False)
+    cols = csv_columns(head)
+    for rec in records:
+        p = Prediction.from_record(head, rec, modalities_used=["x"])
+        assert p.id == rec["id"] and p.label == rec["label"]
+        assert list(p.csv_row()) == cols and p.summary() and p.table()
+        json.dumps(p.to_dict(), allow_nan=False)
+    assert isinstance(method(head, "summary")({head.primary_metric: 0.5, "n_items": B}), str)
+
+
 @pytest.mark.parametrize("name", HEADS)
 def test_head_contract(name: str) -> None:
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     plugin = get_manager().get("head", name)
+    if plugin.task not in BUILTIN_TASKS:
+        pytest.skip(
+            f"task {plugin.task!r}: no generic valid/invalid labels (see test_every_head_renders_its_records)"
+        )
     assert plugin.task in ("regression", "multiclass", "multilabel")
     names, labels, bad = _labels(plugin.task, 4, gen)
 
@@ -66,8 +99,12 @@ def test_head_contract(name: str) -> None:
     }
     assert tuple(out.shape) == expected_shape[plugin.task]
 
+    # labels arrive as the store's plain JSON; the head collates them into what its loss takes
+    collated = head.collate_labels(labels.tolist())
+    assert torch.equal(collated, labels.to(head.label_dtype))
+
     # loss: finite, scalar, differentiable down to the input and every parameter
-    loss = head.loss(out, labels.to(head.label_dtype))
+    loss = head.loss(out, collated)
     assert loss.dim() == 0 and torch.isfinite(loss)
     loss.backward()
     assert fused.grad is not None and torch.isfinite(fused.grad).all()
@@ -87,8 +124,18 @@ def test_head_contract(name: str) -> None:
         math.isnan(primary) and math.isnan(m_np[head.primary_metric])
     )
 
+    # a split's pictures and its one-line summary
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        pngs = head.report(out.detach(), labels, Path(d))
+        assert pngs and all(p.is_file() and p.stat().st_size > 1000 for p in pngs)
+    assert head.primary_metric in head.summary(m)
+
     # labels outside the head's range: a DataError that names the value; empty split: DataError
     head.validate_labels(labels)
+    head.validate_labels(labels.tolist())  # plain JSON, as the store keeps them
     with pytest.raises(
         DataError, match={"regression": "is nan", "multiclass": "is 6", "multilabel": "is 2"}[plugin.task]
     ):
