@@ -11,6 +11,8 @@ the clip (the speech extractor decodes its audio track, the face extractor its f
 Decisions, all visible in the config:
 - Item ids are `<split>_dia<X>_utt<Y>` (the same `dia0_utt0` exists in every split). Utterance ids
   have gaps inside dialogues; nothing here assumes they are contiguous.
+- Every item carries both label sets (`labels={"emotion": i, "sentiment": j}`); `labels:` only
+  picks the default one, so one extraction serves emotion and sentiment training.
 - `dev` is normalised to `valid`. A missing CSV skips its split with a note (the test CSV is often
   not distributed together with the others); no CSV at all is an error.
 - Encoding: UTF-8 (a BOM is accepted). `encoding: auto` falls back to cp1252 for files that are not
@@ -138,8 +140,9 @@ class MeldDataset:
     config_model = MeldConfig
 
     def task(self, config: MeldConfig) -> TaskInfo:
-        names = EMOTIONS if config.labels == "emotion" else SENTIMENTS
-        return TaskInfo("multiclass", names)
+        """Both label sets; `labels` picks the default one. One extraction serves both (#13.9)."""
+        sets = {"emotion": TaskInfo("multiclass", EMOTIONS), "sentiment": TaskInfo("multiclass", SENTIMENTS)}
+        return TaskInfo.several(config.labels, sets)
 
     def items(self, config: MeldConfig) -> Iterator[Item]:
         # text_only: the row is stored with its text, speech and face absent (empty, listed in the
@@ -195,8 +198,7 @@ class MeldDataset:
                 f"{path}: line 1: header lacks column(s) {', '.join(lacking)}; expected {', '.join(COLUMNS)}",
             )
             return
-        label_col = "Emotion" if config.labels == "emotion" else "Sentiment"
-        names = EMOTIONS if config.labels == "emotion" else SENTIMENTS
+        label_sets = {"emotion": ("Emotion", EMOTIONS), "sentiment": ("Sentiment", SENTIMENTS)}
         clips = clip_dir(root, split)
         media = [m for m in config.modalities if m != "text"]
         if media and not clips.is_dir():
@@ -208,12 +210,17 @@ class MeldDataset:
             if bad:
                 yield ("problem", f"{path}: line {reader.line_num}: {bad}")
                 continue
-            value = row[label_col].strip().lower()
-            if value not in names:
-                yield (
-                    "problem",
-                    f"{path}: line {reader.line_num}: column {label_col}: {row[label_col]!r} is not one of {', '.join(names)}",
-                )
+            labels: dict[str, int] = {}
+            for set_name, (col, names) in label_sets.items():
+                value = row[col].strip().lower()
+                if value not in names:
+                    yield (
+                        "problem",
+                        f"{path}: line {reader.line_num}: column {col}: {row[col]!r} is not one of {', '.join(names)}",
+                    )
+                    break
+                labels[set_name] = names.index(value)
+            if len(labels) != len(label_sets):
                 continue
             dia, utt = int(row["Dialogue_ID"]), int(row["Utterance_ID"])
             utterance = row["Utterance"]
@@ -241,7 +248,8 @@ class MeldDataset:
                 "end": row["EndTime"],
                 "clip": str(clip),
             }
-            item = Item(f"{split}_dia{dia}_utt{utt}", split, names.index(value), inputs, meta)
+            item_id = f"{split}_dia{dia}_utt{utt}"
+            item = Item(item_id, split, labels[config.labels], inputs, meta, labels=labels)
             yield ("item", item, absent)
         if n_fixed:
             yield ("note", f"{path.name}: repaired mojibake in {n_fixed} utterance(s) (fix_mojibake: true)")

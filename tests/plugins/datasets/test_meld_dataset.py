@@ -68,6 +68,24 @@ def test_items_text_labels_and_clips(tmp_path: Path) -> None:
     assert set(gap.inputs) == {"text"} and gap.meta["missing"] == ["speech", "face"]
 
 
+def test_items_carry_both_label_sets(tmp_path: Path) -> None:
+    root = make_meld(tmp_path / "MELD", clips=False)
+    for default in ("emotion", "sentiment"):
+        cfg = MeldConfig(root=root, labels=default, modalities=["text"])
+        task = MELD.task(cfg)
+        assert task.name == default and set(task.label_sets) == {"emotion", "sentiment"}
+        assert task.label_sets["emotion"].label_names == EMOTIONS
+        assert task.label_sets["sentiment"].label_names == SENTIMENTS
+        a = by_id(list(MELD.items(cfg)))["train_dia0_utt1"]  # joy, positive
+        assert a.labels == {"emotion": EMOTIONS.index("joy"), "sentiment": SENTIMENTS.index("positive")}
+        assert a.label == a.labels[default]
+    bad = [TRAIN_ROWS[0].replace("negative", "negatve")]  # a bad sentiment is a problem even for emotion
+    rep = MELD.check(
+        MeldConfig(root=make_meld(tmp_path / "M2", train_rows=bad, clips=False), modalities=["text"])
+    )
+    assert any("column Sentiment: 'negatve' is not one of" in p for p in rep.problems)
+
+
 def test_sentiment_labels_and_mojibake_off(tmp_path: Path) -> None:
     root = make_meld(tmp_path / "MELD", clips=False)
     cfg = MeldConfig(root=root, labels="sentiment", fix_mojibake=False, modalities=["text"])
