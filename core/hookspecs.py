@@ -3,14 +3,16 @@
 A plugin is a module listed under `[project.entry-points.sseft]` in its package's pyproject.toml
 that implements any of these hooks with `@sseft.core.hookspecs.hookimpl`. Each hook receives a
 `register` callback; the plugin calls `register(obj)` once per thing it provides, so that the core
-validates objects and resolves name clashes in one place. Plugin modules must import cheaply
-(no torch/transformers at import time): `sseft plugins` loads every plugin.
+validates objects and resolves name clashes in one place. What a registered object must have is
+its Protocol in `core/protocols.py` (checked at registration; attributes the Protocol declares
+with a default are optional). A `@hookimpl` whose name is not one of these hooks is an error
+naming it. Plugin modules must import cheaply (no torch/transformers/numpy at import time):
+`sseft plugins` and `sseft --help` load every plugin.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pluggy
 
@@ -18,30 +20,35 @@ PROJECT = "sseft"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-Register = Callable[[Any], None]
+Register = Callable[..., None]
 
 
 @hookspec
 def register_modalities(register: Register) -> None:
-    """Register modality plugins: objects with `name`, `dim`, `provides_cls`, `max_len`,
-    `config_model` (a pydantic model of the extractor config) and `build_extractor(config)`
-    returning an extractor that turns a batch of raw items into `(L_i, dim)` float tensors."""
+    """Register modality plugins (`ModalityPlugin`): `build_extractor(config)` returns an extractor
+    that turns a batch of raw items into `(L_i, dim)` features (`Extracted`, with per-item notes)."""
 
 
 @hookspec
 def register_datasets(register: Register) -> None:
-    """Register dataset plugins: objects with `name`, `config_model`, `task(config)` (task type
-    and label names) and `items(config)` yielding items (id, split, labels, raw inputs, metadata)."""
+    """Register dataset plugins (`DatasetPlugin`): `task(config)` (task type and label names) and
+    `items(config)` yielding items (id, split, labels, raw inputs or `Precomputed` features, meta)."""
 
 
 @hookspec
 def register_heads(register: Register) -> None:
-    """Register prediction heads: objects with `name`, `task`, `config_model` and
-    `build(in_dim, label_names, config)` returning a module that owns its loss, predictions and metrics."""
+    """Register prediction heads (`HeadPlugin`): `build(in_dim, label_names, config)` returns a
+    module that owns its loss, predictions and metrics."""
 
 
 @hookspec
 def register_models(register: Register) -> None:
-    """Register pretrained model artifacts shipped by a plugin: objects with `name` (registry name)
-    and `path` (an artifact directory holding config.json + model.safetensors). They are listed
-    beside the local registry's models and load by name."""
+    """Register pretrained model artifacts shipped by a plugin (`ModelPlugin`: `name`, `path`).
+    They are listed beside the local registry's models and load by name."""
+
+
+@hookspec
+def register_commands(register: Register) -> None:
+    """Register plugin-specific CLI commands: `register(command, group=None)` with a
+    `click.Command`, shown as `sseft GROUP NAME` (group None: `sseft NAME`). The command's module
+    must import cheaply; import heavy code inside the command's function."""

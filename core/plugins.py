@@ -8,6 +8,7 @@ error fatal; `SSEFT_PLUGINS=a,b` loads only the named entry points.
 from __future__ import annotations
 
 import difflib
+import inspect
 import os
 import re
 import traceback
@@ -20,6 +21,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError, UnknownNameError
+from .protocols import DatasetPlugin, HeadPlugin, ModalityPlugin, ModelPlugin
 
 KINDS = {
     "modality": "register_modalities",
@@ -27,14 +29,55 @@ KINDS = {
     "head": "register_heads",
     "model": "register_models",
 }
-# What a registered object must have, per kind (checked at registration).
-REQUIRED_ATTRS = {
-    "modality": ("name", "dim", "provides_cls", "max_len", "config_model", "build_extractor"),
-    "dataset": ("name", "config_model", "task", "items"),
-    "head": ("name", "task", "config_model", "build"),
-    "model": ("name", "path"),
+# The contract of each kind is its Protocol (core/protocols.py); what a registered object must
+# have is derived from it (see `contract`), never repeated here.
+PROTOCOLS: dict[str, type] = {
+    "modality": ModalityPlugin,
+    "dataset": DatasetPlugin,
+    "head": HeadPlugin,
+    "model": ModelPlugin,
 }
+COMMANDS_HOOK = "register_commands"
+HOOKS = (*KINDS.values(), COMMANDS_HOOK)
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_DEFAULT_IMPL_OPTS = {
+    "wrapper": False, "hookwrapper": False, "optionalhook": False, "tryfirst": False,
+    "trylast": False, "specname": None,
+}  # fmt: skip
+
+
+def contract(protocol: type) -> tuple[list[str], list[str]]:
+    """(required, optional) members of a plugin Protocol: methods and attributes declared without
+    a value are required; attributes declared with a default value (`suffixes: tuple = ()`) are
+    optional, the default standing in for a plugin that lacks them."""
+    required: list[str] = []
+    optional: list[str] = []
+    for klass in reversed(protocol.__mro__):
+        if klass is object or not getattr(klass, "_is_protocol", False):
+            continue
+        if klass.__name__ in ("Protocol", "Generic"):
+            continue
+        names = [*getattr(klass, "__annotations__", {}), *vars(klass)]
+        for name in names:
+            if name.startswith("_") or name in required or name in optional:
+                continue
+            value = vars(klass).get(name, inspect.Parameter.empty)
+            if value is inspect.Parameter.empty or inspect.isfunction(value) or isinstance(value, property):
+                required.append(name)
+            else:
+                optional.append(name)
+    return required, optional
+
+
+class _Pluggy(pluggy.PluginManager):
+    """pluggy, also accepting a plain function named exactly like a hook (a plugin that forgot
+    `@hookimpl`); a *marked* function with a misspelled name is refused by `check_pending`."""
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is None and name in HOOKS and inspect.isroutine(getattr(plugin, name, None)):
+            return dict(_DEFAULT_IMPL_OPTS)
+        return opts
 
 
 @dataclass
@@ -61,10 +104,11 @@ class PluginManager:
 
     def __init__(self, group: str = hookspecs.PROJECT) -> None:
         self.group = group
-        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm = _Pluggy(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self.registries: dict[str, dict[str, _Entry]] = {k: {} for k in KINDS}
+        self.commands: dict[str, dict[str, _Entry]] = {}  # parent group ("" = top level) -> name -> command
         self._loaded = False
 
     # -- loading ---------------------------------------------------------------------------
@@ -93,15 +137,27 @@ class PluginManager:
         return self
 
     def add_plugin(self, module: Any, info: PluginInfo) -> None:
-        """Register one plugin object (module) and run its hooks. Used for entry points and tests."""
+        """Register one plugin object (module) with pluggy and run its hooks, each through pluggy
+        restricted to this plugin (so what it registers, and any error, is attributed to it).
+        Used for entry points and tests."""
         self.plugins.setdefault(info.name, info)
-        self.pm.register(module, name=info.name)
-        for kind, hook in KINDS.items():
-            impl = getattr(module, hook, None)
-            if impl is None:
+        try:
+            self.pm.register(module, name=info.name)
+            self.pm.check_pending()  # a @hookimpl whose name is no hook: an error naming it
+        except pluggy.PluginValidationError as e:
+            if self.pm.is_registered(module):
+                self.pm.unregister(module)
+            self._fail(info, PluginError(f"{e}; the hooks are {', '.join(HOOKS)} (core/hookspecs.py)"))
+            return
+        others = [p for p in self.pm.get_plugins() if p is not module]
+        for hook in HOOKS:
+            caller = self.pm.subset_hook_caller(hook, remove_plugins=others)
+            if not caller.get_hookimpls():
                 continue
+            register = self._command_registrar(info) if hook == COMMANDS_HOOK else None
+            kind = next((k for k, h in KINDS.items() if h == hook), None)
             try:
-                impl(register=self._registrar(kind, info))
+                caller(register=register or self._registrar(str(kind), info))
             except PluginError:
                 raise
             except Exception as e:
@@ -125,16 +181,36 @@ class PluginManager:
 
         return register
 
+    def _command_registrar(self, info: PluginInfo):
+        def register(command: Any, group: str | None = None) -> None:
+            self.register_command(command, group, info)
+
+        return register
+
     def register(self, kind: str, obj: Any, info: PluginInfo) -> None:
-        missing = [a for a in REQUIRED_ATTRS[kind] if not hasattr(obj, a)]
+        required, _ = contract(PROTOCOLS[kind])
+        missing = [a for a in required if not hasattr(obj, a)]
         if missing:
-            raise ValueError(f"registered {kind} {obj!r} lacks {', '.join(missing)}")
+            raise ValueError(
+                f"registered {kind} {obj!r} lacks {', '.join(missing)} (see {PROTOCOLS[kind].__name__} "
+                "in sseft/core/protocols.py)"
+            )
         name = obj.name
         if not isinstance(name, str) or not NAME_RE.fullmatch(name):
             raise ValueError(
                 f"{kind} name {name!r} is invalid: use lowercase letters, digits, '.', '_' or '-'"
             )
-        table = self.registries[kind]
+        self._add(self.registries[kind], kind, name, obj, info)
+
+    def register_command(self, command: Any, group: str | None, info: PluginInfo) -> None:
+        """A plugin's CLI command (a click.Command), under `sseft GROUP` (None: top level)."""
+        name = getattr(command, "name", None)
+        if not callable(getattr(command, "main", None)) or not isinstance(name, str):
+            raise ValueError(f"register_commands: {command!r} is not a click command")
+        self._add(self.commands.setdefault(group or "", {}), "command", name, command, info)
+
+    @staticmethod
+    def _add(table: dict[str, _Entry], kind: str, name: str, obj: Any, info: PluginInfo) -> None:
         old = table.get(name)
         if old is not None:
             if old.obj is obj:  # the same object twice (e.g. a plugin loaded under two names): no-op
@@ -146,6 +222,11 @@ class PluginManager:
             )
         table[name] = _Entry(obj, info.name, info.package)
         info.registers.setdefault(kind, []).append(name)
+
+    def group_commands(self, group: str | None) -> dict[str, Any]:
+        """The click commands plugins registered under `sseft GROUP` (None: top level)."""
+        self.load()
+        return {n: e.obj for n, e in sorted(self.commands.get(group or "", {}).items())}
 
     # -- lookups ---------------------------------------------------------------------------
     def get(self, kind: str, name: str) -> Any:

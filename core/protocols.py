@@ -210,6 +210,15 @@ class HeadModule(Protocol):
 
 
 @runtime_checkable
+class ModelPlugin(Protocol):
+    """A pretrained model artifact shipped by a plugin: its registry name and its directory
+    (config.json + model.safetensors); listed beside the local registry's models."""
+
+    name: str
+    path: Any  # str | Path
+
+
+@runtime_checkable
 class HeadPlugin(Protocol):
     name: str
     task: TaskType  # the task type its built heads declare (free-form)

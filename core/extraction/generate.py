@@ -15,10 +15,11 @@ unfinished one is resumed; one generated with other options is refused.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import FeatureStoreError
+from ..errors import ConfigError, FeatureStoreError
 from ..protocols import Item, Precomputed
 
 
@@ -61,13 +62,57 @@ def _diff(have: Any, want: Any) -> str:
     return "; ".join(diffs[:3]) + (f" (+{len(diffs) - 3} more)" if len(diffs) > 3 else "")
 
 
-def _modalities(items: list[Item], options: dict[str, Any]) -> dict[str, Any]:
-    """Every input of the items: None (precomputed) or its extractor options, in first-seen order."""
-    out: dict[str, Any] = {}
+def job_modalities(
+    items: list[Item],
+    chosen: list[str] | None = None,
+    options: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """What an extraction job runs per modality: None where the items carry `Precomputed`
+    features (stored as given), else the modality plugin's validated extractor config (`options`
+    with `overrides` `field=value` on top). `chosen` None: every input of the items that is
+    precomputed or has a modality plugin, in first-seen order."""
+    from ..config import apply_overrides, validate
+    from ..plugins import get_manager
+
+    options, overrides = dict(options or {}), dict(overrides or {})
+    pre: set[str] = set()
+    seen: list[str] = []
     for it in items:
         for m, raw in it.inputs.items():
-            if m not in out and raw is not None:
-                out[m] = None if isinstance(raw, Precomputed) else dict(options.get(m) or {})
+            if raw is None:
+                continue
+            if isinstance(raw, Precomputed):
+                pre.add(m)
+            if m not in seen:
+                seen.append(m)
+    pm = get_manager()
+    known = set(pm.names("modality"))
+    if chosen is None:
+        chosen = [m for m in seen if m in pre or m in known]
+        if not chosen:
+            raise ConfigError(
+                "the dataset's items have no input a modality plugin handles; pass --modalities"
+            )
+    stray = sorted(set(overrides) - set(chosen))
+    if stray:
+        raise ConfigError(
+            f"--set {stray[0]}.FIELD=...: {stray[0]!r} is not a modality of this job ({', '.join(chosen)}); "
+            "dataset options are given as FIELD=VALUE or dataset.FIELD=VALUE"
+        )
+    out: dict[str, Any] = {}
+    for m in chosen:
+        if m in pre:
+            if options.get(m) or overrides.get(m):
+                raise ConfigError(
+                    f"modality {m!r}: the dataset gives precomputed {m} features, stored as they are; "
+                    "it takes no extractor options"
+                )
+            out[m] = None
+            continue
+        plugin = pm.get("modality", m)  # unknown name: one line with the installed ones
+        values = apply_overrides(dict(options.get(m) or {}), list(overrides.get(m) or []))
+        out[m] = validate(plugin.config_model, values, source=f"modality {m}")
     return out
 
 
@@ -108,7 +153,7 @@ def generate_store(
         return store  # finished: nothing to do (several runs may share one store)
     shard = shard_size or int(getattr(cfg, "shard_size", 0) or 256)
     extract_items(
-        items, plugin.task(cfg), _modalities(items, modalities or {}), root,
+        items, plugin.task(cfg), job_modalities(items, None, modalities), root,
         shard_size=shard, threads=torch.get_num_threads(), source=source, progress=progress,
         ctx=DistContext(),  # this process alone, even inside a multi-process training launch
     )  # fmt: skip

@@ -38,9 +38,11 @@ EMOTIONS = ("happy", "sad", "anger", "surprise", "disgust", "fear")
 LABEL_COLUMNS = ("video_id", "clip_id", "text", "label", "mode")
 PICKLE_REFUSAL = (
     "{path} is a Python pickle: loading it can run arbitrary code hidden in the file, so sseft never "
-    "loads one silently. If you trust its origin, set trust_pickle: true (--set trust_pickle=true), or "
-    "better convert it once into the safe feature store: `sseft convert pickle {path} --out STORE --trust-pickle`"
+    "loads one silently. If you trust its origin, {how}, or better convert it once into the safe "
+    "feature store: `sseft convert pickle {path} --out STORE --trust-pickle`"
 )
+# The opt-in of a dataset config; `sseft data` and `sseft extract` both take `--set FIELD=VALUE`.
+DATASET_OPT_IN = "set trust_pickle: true in the dataset config (--set trust_pickle=true)"
 
 
 class CmuConfig(StrictModel):
@@ -65,10 +67,11 @@ def resolve(root: Path, p: Path) -> Path:
     return p if p.is_absolute() else root / p
 
 
-def require_trusted(path: Path, trusted: bool) -> None:
-    """Refuse, before the file is even opened, to unpickle without the explicit opt-in."""
+def require_trusted(path: Path, trusted: bool, how: str = DATASET_OPT_IN) -> None:
+    """Refuse, before the file is even opened, to unpickle without the explicit opt-in; `how`
+    says how to give it where the refusal is shown."""
     if not trusted:
-        raise DataError(PICKLE_REFUSAL.format(path=path))
+        raise DataError(PICKLE_REFUSAL.format(path=path, how=how))
 
 
 class CmuDataset:
@@ -109,7 +112,7 @@ class CmuDataset:
             require_trusted(path, config.trust_pickle)
             from .cmu_pickle import scan_pickle
 
-            yield from scan_pickle(path, task, config.modalities)
+            yield from scan_pickle(path, task, config.modalities, f"{self.name} labels={config.labels}")
         elif config.source == "csd":
             from .cmu_csd import scan_csd
 
@@ -190,3 +193,10 @@ MOSEI = CmuDataset("mosei")
 def register_datasets(register) -> None:  # type: ignore[no-untyped-def]
     register(MOSI)
     register(MOSEI)
+
+
+@hookimpl
+def register_commands(register) -> None:  # type: ignore[no-untyped-def]
+    from .cmu_commands import convert_pickle_cmd  # click only
+
+    register(convert_pickle_cmd, group="convert")

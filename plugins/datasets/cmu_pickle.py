@@ -22,7 +22,7 @@ import numpy as np
 
 from sseft.core.errors import DataError
 from sseft.core.files import sha256_file
-from sseft.core.protocols import Item, TaskInfo
+from sseft.core.protocols import Item, Precomputed, TaskInfo
 
 from .cmu import require_trusted
 from .common import Event, normalise_split
@@ -46,12 +46,19 @@ def load_pickle(path: Path, trusted: bool) -> dict[str, Any]:
     return data
 
 
+def _first_part(data: dict[str, Any]) -> dict[str, Any]:
+    part = next(v for k, v in data.items() if normalise_split(k))
+    if not isinstance(part, dict):
+        raise DataError(f"the pickle's split entries are {type(part).__name__}, expected dicts of arrays")
+    return part
+
+
 def pickle_task(data: dict[str, Any]) -> TaskInfo:
     """Regression sentiment, or MulT's IEMOCAP 4-emotion multilabel, from the label arrays."""
-    part = next(v for k, v in data.items() if normalise_split(k))
+    part = _first_part(data)
     if "regression_labels" in part:
         return TaskInfo("regression", ("sentiment",))
-    if not isinstance(part, dict) or "labels" not in part:
+    if "labels" not in part:
         raise DataError(
             "the pickle's splits hold no 'regression_labels' or 'labels' array (not an MMSA/MulT file?)"
         )
@@ -63,6 +70,26 @@ def pickle_task(data: dict[str, Any]) -> TaskInfo:
     raise DataError(
         f"cannot tell the task from labels of shape {labels.shape}; expected (N,), (N,1,1) or (N,4,2)"
     )
+
+
+def label_shape(data: dict[str, Any]) -> tuple[int, ...]:
+    part = _first_part(data)
+    return tuple(np.asarray(part.get("regression_labels", part.get("labels"))).shape)
+
+
+def check_label_set(path: Path, data: dict[str, Any], declared: TaskInfo, where: str) -> TaskInfo:
+    """The pickle's own label set (from its label arrays) must be the one the config declares, type
+    AND names: a MulT IEMOCAP pickle (4 emotions, (N, 4, 2)) read as MOSEI emotions would otherwise
+    be relabelled silently (neutral -> happy). Returns the pickle's label set."""
+    found = pickle_task(data)
+    if found.type != declared.type or tuple(found.label_names) != tuple(declared.label_names):
+        raise DataError(
+            f"{path}: its labels (shape {label_shape(data)}) are {found.type} over "
+            f"({', '.join(found.label_names)}), but {where} declares {declared.type} over "
+            f"({', '.join(declared.label_names)}); use the dataset/labels option that matches the file, "
+            "or convert it with `sseft convert pickle FILE --out STORE --trust-pickle` (label set read from the file)"
+        )
+    return found
 
 
 def _item_id(raw: Any, split: str, i: int) -> str:
@@ -126,57 +153,66 @@ def iter_pickle(
             yield split, _item_id(ids[i], split, i), feats, label, bad
 
 
-def scan_pickle(path: Path, task: TaskInfo, modalities: list[str] | None) -> Iterator[Event]:
-    data = load_pickle(path, trusted=True)  # the caller checked trust_pickle
-    found = pickle_task(data)
-    if found.type != task.type:
-        raise DataError(
-            f"{path}: holds {found.type} labels ({', '.join(found.label_names)}), the config asks {task.type}"
-        )
+def pickle_items(
+    path: Path, data: dict[str, Any], task: TaskInfo, modalities: list[str] | None
+) -> Iterator[Item]:
+    """Items whose inputs are the pickle's `Precomputed` features, identified by the file's sha256."""
+    ident = {"source": "mmsa-pickle", "file_sha256": sha256_file(path)}
+    padded = _padded_lengths(data)
     for split, item_id, feats, label, bad in iter_pickle(data, task, modalities):
+        inputs: dict[str, Any] = {
+            m: Precomputed(x, max_len=padded.get(m), identity=ident) for m, x in feats.items()
+        }
         meta = {"where": f"{path.name}[{split}]", "non_finite_replaced": bad}
-        yield ("item", Item(item_id, split, label, dict(feats), meta), [])
+        yield Item(item_id, split, label, inputs, meta)
+
+
+def _padded_lengths(data: dict[str, Any]) -> dict[str, int]:
+    """Per modality the pickle's padded sequence length (the longest a sequence can be)."""
+    out: dict[str, int] = {}
+    for k, part in data.items():
+        if normalise_split(k) and isinstance(part, dict):
+            for m in MODALITY_KEYS:
+                if m in part:
+                    out[m] = max(out.get(m, 1), int(np.asarray(part[m]).shape[1]))
+    return out
+
+
+def scan_pickle(path: Path, task: TaskInfo, modalities: list[str] | None, where: str) -> Iterator[Event]:
+    data = load_pickle(path, trusted=True)  # the caller checked trust_pickle
+    check_label_set(path, data, task, where)
+    for item in pickle_items(path, data, task, modalities):
+        yield ("item", item, [])
 
 
 def convert_pickle(path: Path, out: Path, trusted: bool, shard_size: int = 256) -> dict[str, Any]:
-    """Convert an MMSA/MulT pickle into a feature store (once); returns a summary.
+    """Convert an MMSA/MulT pickle into a feature store (once) through the extraction engine; the
+    label set is read from the file. Returns a summary.
 
-    Fingerprint per modality: {"source": "mmsa-pickle", "file_sha256": ..., "key": "audio"}: no
-    "modality" key, since these features come from no installed sseft encoder. Resumable: items
-    already in the store are skipped (the writer refuses a store from a different file).
+    Fingerprint per modality (written by the engine): {"input": "precomputed", "key": "audio",
+    "source": "mmsa-pickle", "file_sha256": ...}: no "modality" key, since these features come
+    from no installed sseft encoder. Resumable: items already in the store are skipped (the store
+    refuses a different file).
     """
-    import torch
-
-    from sseft.core.features import FeatureStoreWriter, ModalityInfo
+    from sseft.core.extraction.distributed import DistContext
+    from sseft.core.extraction.engine import extract_items
 
     data = load_pickle(path, trusted)
     task = pickle_task(data)
-    sha = sha256_file(path)
-    first = next(v for k, v in data.items() if normalise_split(k))
-    infos = {}
-    for m in MODALITY_KEYS:
-        if m not in first:
-            continue
-        a = np.asarray(first[m])
-        max_len = max(
-            int(np.asarray(p[m]).shape[1]) for k, p in data.items() if normalise_split(k) and m in p
-        )
-        fp = {"source": "mmsa-pickle", "file_sha256": sha, "key": m}
-        infos[m] = ModalityInfo(dim=int(a.shape[2]), max_len=max_len, fingerprint=fp)
-    if not infos:
+    items = list(pickle_items(path, data, task, None))
+    mods = [m for m in MODALITY_KEYS if any(m in it.inputs for it in items)]
+    if not mods:
         raise DataError(f"{path}: none of {', '.join(MODALITY_KEYS)} found in the pickle")
-    summary: dict[str, Any] = {"added": 0, "skipped": 0, "failed": 0, "non_finite_replaced": 0, "splits": {}}
-    source = {"source": "mmsa-pickle", "file": path.name, "file_sha256": sha}
-    with FeatureStoreWriter(out, infos, task, source=source, shard_size=shard_size) as w:
-        for split, item_id, feats, label, bad in iter_pickle(data, task, list(infos)):
-            summary["splits"][split] = summary["splits"].get(split, 0) + 1
-            if w.has(item_id):
-                summary["skipped"] += 1
-                continue
-            added = w.add(item_id, split, {m: torch.from_numpy(x) for m, x in feats.items()}, label,
-                          meta={"non_finite_replaced": bad} if bad else None)  # fmt: skip
-            # The writer refuses bad items (recorded in failures.jsonl) by returning False.
-            summary["added" if added is not False else "failed"] += 1
-            summary["non_finite_replaced"] += bad
-    summary["task"] = {"type": task.type, "label_names": list(task.label_names)}
-    return summary
+    source = {"source": "mmsa-pickle", "file": path.name, "file_sha256": sha256_file(path)}
+    res = extract_items(
+        items, task, dict.fromkeys(mods), out, shard_size=shard_size, source=source, progress=False,
+        ctx=DistContext(),
+    )  # fmt: skip
+    splits: dict[str, int] = {}
+    for it in items:
+        splits[it.split] = splits.get(it.split, 0) + 1
+    return {
+        "added": res.done, "skipped": res.skipped, "failed": res.failed, "splits": splits,
+        "non_finite_replaced": sum(int(it.meta.get("non_finite_replaced", 0)) for it in items),
+        "task": {"type": task.type, "label_names": list(task.label_names)},
+    }  # fmt: skip

@@ -71,3 +71,10 @@ PLUGIN = FaceModality()
 @hookimpl
 def register_modalities(register: Any) -> None:
     register(PLUGIN)
+
+
+@hookimpl
+def register_commands(register: Any) -> None:
+    from .fabnet_commands import convert_fabnet  # click only
+
+    register(convert_fabnet, group="extract")

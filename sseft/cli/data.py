@@ -1,4 +1,5 @@
-"""`sseft data check|info` (dry-run a corpus before long jobs) and `sseft convert pickle` (once).
+"""`sseft data check|info` (dry-run a corpus before long jobs) and the `sseft convert` group (its
+commands come from plugins: the CMU plugin's `convert pickle`).
 
     sseft data check my_manifest.csv                 # a manifest, default options
     sseft data check meld.yaml --set labels=sentiment  # {dataset: meld, root: ..., <options>}
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from .groups import PluginGroup
 
 MANIFEST_SUFFIXES = (".csv", ".jsonl", ".ndjson")
 
@@ -120,35 +123,7 @@ def info(name: str, root: Path, overrides: tuple[str, ...], as_json: bool, limit
     _emit(dataset_report(plugin, cfg), as_json, limit)
 
 
-@click.group()
+@click.group(cls=PluginGroup)
 def convert() -> None:
-    """One-time conversions of third-party feature files into the safe feature store."""
-
-
-@convert.command("pickle")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="The feature store to write.")
-@click.option(
-    "--trust-pickle",
-    is_flag=True,
-    help="Required: a pickle can run arbitrary code when loaded; pass this only for files you trust.",
-)
-@click.option("--shard-size", default=256, show_default=True)
-def pickle_cmd(file: Path, out: Path, trust_pickle: bool, shard_size: int) -> None:
-    """Convert an MMSA/MulT feature pickle (MOSI, MOSEI, IEMOCAP) into a feature store."""
-    from sseft.plugins.datasets.cmu import require_trusted
-
-    require_trusted(file, trust_pickle)  # before importing numpy/torch or touching the file
-    from sseft.plugins.datasets.cmu_pickle import convert_pickle
-
-    summary = convert_pickle(file, out, trusted=True, shard_size=shard_size)
-    splits = ", ".join(f"{s} {n}" for s, n in summary["splits"].items())
-    click.echo(
-        f"converted {file} -> {out}: {summary['added']} added, {summary['skipped']} already there ({splits})"
-    )
-    if summary["failed"]:
-        click.echo(f"{summary['failed']} item(s) refused by the store: see {out / 'failures.jsonl'}")
-    if summary["non_finite_replaced"]:
-        click.echo(
-            f"replaced {summary['non_finite_replaced']} non-finite feature values with 0 (as MulT's loader does)"
-        )
+    """One-time conversions of third-party feature files into the safe feature store (the
+    commands come from plugins: the CMU plugin's `convert pickle`)."""

@@ -1,4 +1,5 @@
-"""`sseft extract`: run frozen encoders over a dataset into a feature store (and `convert-fabnet`).
+"""`sseft extract`: run frozen encoders over a dataset into a feature store. Plugins add
+subcommands (the face plugin's `convert-fabnet`).
 
     sseft extract --dataset meld --root data/MELD --modalities text,speech,face \\
         --set text.model=minilm-offline --set face.fabnet_weights=fabnet.safetensors --out stores/meld
@@ -14,40 +15,33 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from sseft.core.errors import ConfigError
+from .groups import PluginGroup
 
 
-def split_overrides(sets: tuple[str, ...], modalities: list[str]) -> tuple[dict[str, list[str]], list[str]]:
-    """`--set text.model=x` -> per-modality overrides; `--set dataset.k=v` -> dataset overrides."""
-    per: dict[str, list[str]] = {m: [] for m in modalities}
+def split_overrides(sets: tuple[str, ...]) -> tuple[dict[str, list[str]], list[str]]:
+    """`--set text.model=x` -> per-modality overrides; `--set dataset.k=v` or `--set k=v` (no dot
+    before the `=`: the same spelling `sseft data` takes) -> dataset overrides."""
+    per: dict[str, list[str]] = {}
     data: list[str] = []
     for s in sets:
-        key = s.split("=", 1)[0]
-        head, _, rest = key.partition(".")
-        if head == "dataset" and rest:
-            data.append(s[len("dataset.") :])
-        elif head in per and rest:
-            per[head].append(s[len(head) + 1 :])
+        head, dot, rest = s.split("=", 1)[0].partition(".")
+        if not dot or head == "dataset":
+            data.append(s[len("dataset.") :] if dot else s)
         else:
-            raise ConfigError(
-                f"--set {s!r}: start the field with a chosen modality ({', '.join(modalities)}) or 'dataset.'"
-            )
+            per.setdefault(head, []).append(s[len(head) + 1 :])
     return per, data
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=PluginGroup, invoke_without_command=True)
 @click.option("--dataset", "dataset", metavar="NAME", help="Dataset plugin (see `sseft plugins`).")
 @click.option("--root", type=click.Path(path_type=Path), help="Dataset location (its config's `root`).")
 @click.option(
     "--dataset-config", type=click.Path(path_type=Path), help="YAML/JSON options of the dataset plugin."
 )
-@click.option(
-    "--modalities", help="Comma-separated modality plugins (default: every modality the items have)."
-)
+@click.option("--modalities", help="Comma-separated modalities (default: every modality the items have).")
 @click.option(
     "--modality-config",
     type=click.Path(path_type=Path),
@@ -58,7 +52,7 @@ def split_overrides(sets: tuple[str, ...], modalities: list[str]) -> tuple[dict[
     "sets",
     multiple=True,
     metavar="MOD.FIELD=VALUE",
-    help="Override an extractor option (text.model=...) or a dataset option (dataset.field=...).",
+    help="An extractor option (text.model=...) or a dataset option (field=... or dataset.field=...).",
 )
 @click.option("--out", type=click.Path(path_type=Path), help="Feature store directory (created or resumed).")
 @click.option("--batch-size", default=8, show_default=True, help="Items per batch.")
@@ -90,108 +84,24 @@ def extract(
     if ctx.invoked_subcommand is not None:
         return
     if not dataset or out is None:
-        raise click.UsageError("--dataset and --out are required (or use a subcommand, e.g. convert-fabnet)")
+        raise click.UsageError("--dataset and --out are required (or use a subcommand, see --help)")
     from sseft.core.config import read_mapping
+    from sseft.core.extraction import dist_context, extract_items
+    from sseft.core.extraction.generate import job_modalities
     from sseft.plugins.datasets.common import resolve_dataset
 
-    chosen = [m.strip() for m in modalities.split(",") if m.strip()] if modalities else None
-    mod_cfg: dict[str, Any] = read_mapping(modality_config) if modality_config else {}
-    names_for_sets = chosen or sorted(
-        {*mod_cfg, *(s.split(".", 1)[0] for s in sets if s.split(".", 1)[0] != "dataset")}
-    )
-    per, data_sets = split_overrides(sets, names_for_sets)
+    per, data_sets = split_overrides(sets)
     data = read_mapping(dataset_config) if dataset_config else {}
-    plugin, dcfg = resolve_dataset(
-        dataset, root, data_sets, data, base=dataset_config.parent if dataset_config else None
-    )
-    items = list(plugin.items(dcfg))
-    if limit is not None:
-        items = items[:limit]
-    if chosen is None:
-        chosen = _modalities_of(items)
-    _run(
-        plugin,
-        dcfg,
-        items,
-        chosen,
-        mod_cfg,
-        per,
-        out,
-        batch_size,
-        shard_size,
-        device,
-        threads,
-        not no_progress,
-    )
-
-
-def _modalities_of(items: list[Any]) -> list[str]:
-    from sseft.core.plugins import get_manager
-
-    known = set(get_manager().names("modality"))
-    seen: list[str] = []
-    for it in items:
-        for m in it.inputs:
-            if m in known and m not in seen:
-                seen.append(m)
-    if not seen:
-        raise ConfigError("the dataset's items have no input a modality plugin handles; pass --modalities")
-    return seen
-
-
-def _run(
-    plugin: Any,
-    dcfg: Any,
-    items: list[Any],
-    chosen: list[str],
-    mod_cfg: dict[str, Any],
-    per: dict[str, list[str]],
-    out: Path,
-    batch_size: int,
-    shard_size: int,
-    device: str | None,
-    threads: int | None,
-    progress: bool,
-) -> None:
-    from sseft.core.config import apply_overrides, validate
-    from sseft.core.extraction import extract_items
-    from sseft.core.plugins import get_modality
-
-    configs = {}
-    for m in chosen:
-        mp = get_modality(m)
-        values = apply_overrides(dict(mod_cfg.get(m) or {}), per.get(m, []))
-        configs[m] = validate(mp.config_model, values, source=f"modality {m}")
-    source = {"dataset": plugin.name, "config": json.loads(dcfg.model_dump_json())}
+    base = dataset_config.parent if dataset_config else None
+    plugin, dcfg = resolve_dataset(dataset, root, data_sets, data, base=base)
+    items = list(plugin.items(dcfg))[:limit]
+    chosen = [m.strip() for m in modalities.split(",") if m.strip()] if modalities else None
+    options = read_mapping(modality_config) if modality_config else {}
     summary = extract_items(
-        items,
-        plugin.task(dcfg),
-        configs,
-        out,
-        batch_size=batch_size,
-        shard_size=shard_size,
-        device=device,
-        threads=threads,
-        source=source,
-        progress=progress,
-    )
-    from sseft.core.extraction import dist_context
-
+        items, plugin.task(dcfg), job_modalities(items, chosen, options, per), out,
+        batch_size=batch_size, shard_size=shard_size, device=device, threads=threads,
+        source={"dataset": plugin.name, "config": json.loads(dcfg.model_dump_json())}, progress=not no_progress,
+    )  # fmt: skip
     if dist_context().is_main:
         click.echo(summary.line())
     sys.exit(summary.exit_code)
-
-
-@extract.command("convert-fabnet")
-@click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.argument("output", type=click.Path(path_type=Path))
-def convert_fabnet(checkpoint: Path, output: Path) -> None:
-    """Convert the FAb-Net authors' PyTorch checkpoint to an encoder-only safetensors file
-    (loaded with torch.load(weights_only=True): no pickled code runs)."""
-    from sseft.plugins.modalities.fabnet import convert_checkpoint
-
-    meta = convert_checkpoint(checkpoint, output)
-    click.echo(
-        f"wrote {meta['out']}: FAb-Net encoder, {meta['tensors']} tensors, num_filters={meta['num_filters']}, "
-        f"source sha256 {meta['source_sha256'][:12]}…; use --set face.fabnet_weights={meta['out']}"
-    )

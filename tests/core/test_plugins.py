@@ -141,3 +141,64 @@ def test_unknown_name_suggests_closest_matches() -> None:
     with pytest.raises(UnknownNameError, match="unknown dataset 'meldd'"):
         pm.get("dataset", "meldd")
     assert "sseft models list" in unknown_name_message("model", "x", [])
+
+
+MISSPELLED = """
+from sseft.core.hookspecs import hookimpl
+
+@hookimpl
+def register_modalites(register):
+    pass
+"""
+
+
+def test_misspelled_hook_is_that_plugins_error_naming_it(tmp_path: Path) -> None:
+    a = make_fake_distribution(tmp_path / "a", "pkg-typo", {"typo_mod": MISSPELLED}, {"typo": "typo_mod"})
+    res = run_cli("plugins", env=_pythonpath(a))
+    assert res.returncode == 0, res.stderr  # reported, not fatal: the other plugins still work
+    assert "register_modalites" in res.stdout and "pkg-typo" in res.stdout
+    assert "synthetic" in res.stdout
+    strict = run_cli("plugins", env={**_pythonpath(a), "SSEFT_STRICT_PLUGINS": "1"})
+    assert strict.returncode == 2 and "register_modalites" in strict.stderr
+
+
+def test_required_attributes_come_from_the_protocols() -> None:
+    from typing import Protocol
+
+    from sseft.core.plugins import PROTOCOLS, contract
+
+    class P(Protocol):
+        name: str
+        suffixes: tuple[str, ...] = ()
+
+        def build(self) -> None: ...
+
+    assert contract(P) == (["name", "build"], ["suffixes"])
+    required, _ = contract(PROTOCOLS["modality"])
+    assert {"name", "dim", "build_extractor", "config_model"} <= set(required)
+    pm = PluginManager(group="sseft-test-none")
+    pm._loaded = True
+
+    class NoPath:
+        name = "no-path"
+
+    pm.add_plugin(_module(NoPath()), PluginInfo("p1", "pkg1", "1", "m1"))
+    assert "lacks path" in (pm.plugins["p1"].error or "") and "ModelPlugin" in pm.plugins["p1"].error
+
+
+def test_plugin_commands_are_registered_under_their_group() -> None:
+    import click
+
+    @click.command("hello")
+    def hello() -> None:
+        click.echo("hi")
+
+    class M:
+        @staticmethod
+        def register_commands(register):  # type: ignore[no-untyped-def]
+            register(hello, group="convert")
+
+    pm = PluginManager(group="sseft-test-none")
+    pm._loaded = True
+    pm.add_plugin(M, PluginInfo("p1", "pkg1", "1", "m1"))
+    assert pm.group_commands("convert") == {"hello": hello} and pm.group_commands(None) == {}

@@ -128,9 +128,9 @@ def test_trusted_pickle_items_and_convert(tmp_path: Path) -> None:
     items = {it.id: it for it in MOSI.items(cfg)}
     assert len(items) == 6 and items["vidvalid$_$0"].split == "valid"
     first = items["vidtrain$_$0"]
-    assert first.inputs["text"].shape == (3, 8) and first.inputs["audio"].shape == (6, 5)
-    assert first.inputs["audio"][1, 2] == 0.0 and first.meta["non_finite_replaced"] == 1
-    assert items["vidtrain$_$1"].inputs["vision"].shape == (1, 3)
+    assert first.inputs["text"].features.shape == (3, 8) and first.inputs["audio"].features.shape == (6, 5)
+    assert first.inputs["audio"].features[1, 2] == 0.0 and first.meta["non_finite_replaced"] == 1
+    assert items["vidtrain$_$1"].inputs["vision"].features.shape == (1, 3)
     assert items["vidtest$_$1"].label == pytest.approx(3.0)
 
     from sseft.cli.main import cli
@@ -145,7 +145,9 @@ def test_trusted_pickle_items_and_convert(tmp_path: Path) -> None:
     assert fs.modalities["audio"].fingerprint["source"] == "mmsa-pickle"
     assert len(fs.modalities["audio"].fingerprint["file_sha256"]) == 64
     got = fs.get("vidtrain$_$1")
-    np.testing.assert_allclose(got["features"]["vision"].numpy(), items["vidtrain$_$1"].inputs["vision"])
+    np.testing.assert_allclose(
+        got["features"]["vision"].numpy(), items["vidtrain$_$1"].inputs["vision"].features
+    )
     assert fs.verify() == []
     exp = tmp_path / "exp.yaml"
     exp.write_text("name: x\ndata: {store: store}\nhead: {name: regression}\n")

@@ -1,0 +1,22 @@
+"""A click group that also holds the commands plugins register for it (`register_commands` hook),
+looked up only when the group's commands are listed or one is called, so `sseft --help` stays fast."""
+
+from __future__ import annotations
+
+import click
+
+
+def plugin_commands(group: str | None) -> dict[str, click.Command]:
+    from sseft.core.plugins import get_manager
+
+    return get_manager().group_commands(group)
+
+
+class PluginGroup(click.Group):
+    """Built-in subcommands first, then the plugins' ones registered under this group's name."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *plugin_commands(self.name)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or plugin_commands(self.name).get(cmd_name)
