@@ -63,17 +63,9 @@ def prepare_store(cfg: Any) -> None:
     """Generate the configured store when it is generated data and absent (all processes call)."""
     from accelerate import PartialState
 
-    state = PartialState()
-    try:  # the producer seam (INTERFACES.md), when present
-        from ..extraction.generate import ensure_store  # type: ignore[import-not-found]
+    from ..training.trainer import ensure_store
 
-        ensure_store(cfg.data, state)
-        return
-    except ImportError:
-        pass
-    from ..training.trainer import ensure_store as trainer_ensure
-
-    trainer_ensure(cfg, state)
+    ensure_store(cfg, PartialState())
 
 
 def open_store(cfg: Any) -> Any:
@@ -90,13 +82,15 @@ def train_run(
     on_epoch: OnEpoch | None = None,
     progress: bool | None = None,
     plots: bool = True,
+    resume: bool = False,
 ) -> RunRecord:
-    """Train one run of `cfg` into `output_dir` (collective under `accelerate launch`); make sure it
-    has test predictions with outputs; return its record."""
+    """Train one run of `cfg` into `output_dir` (collective under `accelerate launch`); `resume`
+    continues an interrupted one from its checkpoint. Makes sure the run has test predictions with
+    outputs; returns its record."""
     train = _train_fn()
     params = inspect.signature(train).parameters
-    kwargs: dict[str, Any] = {"progress": progress}
-    for name, value in (("export", False), ("plots", plots), ("overwrite", True)):
+    kwargs: dict[str, Any] = {"progress": progress, "resume": resume}
+    for name, value in (("export", False), ("plots", plots)):
         if name in params:
             kwargs[name] = value
     if split_ids is not None:

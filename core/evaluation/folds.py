@@ -31,17 +31,15 @@ class ValidConfig(StrictModel):
     # The grouping of the validation draw; None: the folds' own `by`. A finer grouping nested in it
     # (IEMOCAP speakers within sessions) gives a speaker-disjoint validation share.
     by: str | None = None
-    # How many training groups to hold out, or instead a share of them (rounded, at least one).
-    groups: int | None = Field(default=1, ge=1)
+    # How many training groups to hold out (default 1), or instead a share of them (rounded, >= 1).
+    groups: int | None = Field(default=None, ge=1)
     share: float | None = Field(default=None, gt=0.0, lt=1.0)
     seed: int = 0
 
     @model_validator(mode="after")
     def _one_amount(self) -> ValidConfig:
-        if self.share is not None:
-            self.groups = None
-        if self.groups is None and self.share is None:
-            raise ValueError("set valid.groups or valid.share")
+        if self.share is not None and self.groups is not None:
+            raise ValueError("set valid.groups or valid.share, not both")
         return self
 
 
@@ -166,11 +164,8 @@ def _split_valid(
             f"{where}: fold {fold}: the training part has {len(distinct)} {vby!r} group(s) that are not in "
             "the test part; validation needs at least 2 (one to hold out, one to train on)"
         )
-    n = (
-        cfg.valid.groups
-        if cfg.valid.groups is not None
-        else round(float(cfg.valid.share or 0) * len(distinct))
-    )
+    v = cfg.valid
+    n = v.groups if v.groups is not None else (round(v.share * len(distinct)) if v.share is not None else 1)
     n = max(1, min(int(n), len(distinct) - 1))
     held = set(random.Random(cfg.valid.seed * 1_000_003 + fold).sample(distinct, n))
     train = [i for (i, _), g in zip(pool, vgroups, strict=True) if g not in held]

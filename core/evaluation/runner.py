@@ -162,8 +162,10 @@ def run_protocol(
             continue
         bar.start(k, f"{spec.label} -> {spec.dir}")
         t = time.perf_counter()
+        # A directory without a run record holds an interrupted run: continue it from its checkpoint.
+        resume = spec.dir.is_dir() and any(p.name != ".lock" for p in spec.dir.iterdir())
         res = adapter.train_run(run_config(cfg, spec), spec.dir, split_ids=spec.split_ids, on_epoch=on_epoch,
-                                progress=progress, plots=plots)  # fmt: skip
+                                progress=progress, plots=plots, resume=resume)  # fmt: skip
         row = {
             "fold": spec.fold,
             "seed": spec.seed,
@@ -194,3 +196,51 @@ def write_summary(out: Path, name: str, runs: list[dict[str, Any]], rec: dict[st
     columns = metric_names(runs)
     write_tables(out, "summary", {name: summary["metrics"]}, columns, details_md(name, summary, protocol))
     return data
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0,1,2' or '0-4' (inclusive) or a mix ('0-2,7') -> seeds (non-negative integers)."""
+    seeds: list[int] = []
+    try:
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            lo, _, hi = part.partition("-")
+            seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    except ValueError:
+        raise ConfigError(
+            f"--seeds {text!r}: expected non-negative integers like 0,1,2 or a range 0-4"
+        ) from None
+    if not seeds:
+        raise ConfigError(f"--seeds {text!r}: no seed given")
+    return seeds
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The console report: one line per metric, mean ± std, n and the 95% interval."""
+    n_runs = len(summary["runs"])
+    lines = [f"{summary['name']}: {n_runs} runs ({summary['part']} split)"]
+    for m, d in summary["metrics"].items():
+        ci = d.get("ci95")
+        std = f" ± {d['std']:.4f}" if d.get("std") is not None else ""
+        interval = f", 95% [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
+        lines.append(
+            f"  {m:<14} {d['mean']:.4f}{std} (n={d['n']}{interval})"
+            if d.get("mean") is not None
+            else f"  {m:<14} -"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def train_protocol(
+    cfg: Any, output_dir: Path | None, seeds: str | None, *, register: str | None = None
+) -> str:
+    """`sseft train CONFIG --seeds ...` (or train.seeds / data.folds): the runs, then the report."""
+    if register:
+        raise ConfigError(
+            "--register: a multi-seed/fold protocol trains several models; to publish one, train that seed "
+            "alone: `sseft train CONFIG --set train.seed=S --register NAME`"
+        )
+    summary = run_protocol(cfg, output_dir, seeds=parse_seeds(seeds) if seeds else None)
+    if summary is None:  # not the main process
+        return ""
+    out = Path(output_dir or cfg.output_dir or Path("runs") / cfg.name)
+    return format_summary(summary) + f"summary: {out / 'summary.md'}\n"

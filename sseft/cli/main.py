@@ -30,6 +30,8 @@ SUBCOMMANDS: dict[str, str] = {
     "convert": "sseft.cli.data:convert",
     "predict": "sseft.cli.predict:predict",
     "demo": "sseft.cli.demo:demo",
+    "compare": "sseft.cli.compare:compare",
+    "sweep": "sseft.cli.sweep:sweep",
 }
 
 

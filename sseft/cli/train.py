@@ -22,6 +22,11 @@ import click
     help="Run directory (default runs/<name>).",
 )
 @click.option("--no-export", is_flag=True, help="Do not write the artifact directory <run>/model.")
+@click.option(
+    "--seeds",
+    metavar="0,1,2",
+    help="One training per seed (and per fold with data.folds); summary over runs.",
+)
 def train(
     config: Path,
     overrides: tuple[str, ...],
@@ -30,12 +35,18 @@ def train(
     register: str | None,
     output_dir: Path | None,
     no_export: bool,
+    seeds: str | None,
 ) -> None:
     """Train an SSE-FT model on a feature store (works under `accelerate launch -m sseft train`)."""
     from sseft.core.training.experiment import load_experiment
     from sseft.core.training.trainer import train as run
 
     cfg = load_experiment(config, overrides)
+    if seeds or cfg.train.seeds or cfg.data.folds is not None:  # the evaluation protocol (H6)
+        from sseft.core.evaluation.runner import train_protocol
+
+        click.echo(train_protocol(cfg, output_dir, seeds, register=register), nl=False)
+        return
     res = run(cfg, output_dir, resume=resume, overwrite=overwrite)
     from accelerate import PartialState
 

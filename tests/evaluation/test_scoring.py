@@ -1,0 +1,77 @@
+"""The vectorised bootstrap metrics equal the heads' own `metrics` on every resample."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sseft.core.evaluation.scoring import generic_scorer, make_scorer
+from sseft.core.plugins import get_head
+
+
+def _head(name: str, labels: list[str], **config):
+    plugin = get_head(name)
+    return plugin.build(4, labels, plugin.config_model.model_validate(config))
+
+
+def _same(fast: np.ndarray, slow: list[float]) -> None:
+    for f, s in zip(fast, slow, strict=True):
+        assert (math.isnan(f) and math.isnan(s)) or f == pytest.approx(s, abs=1e-12)
+
+
+def _check(head, metric: str, outputs: np.ndarray, truth: np.ndarray, idx: np.ndarray) -> None:
+    fast = make_scorer(head, metric, outputs, truth)(idx)
+    slow = [float(head.metrics(torch.as_tensor(outputs[r]), torch.as_tensor(truth[r]))[metric]) for r in idx]
+    _same(fast, slow)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    c=st.integers(2, 5),
+    n=st.integers(1, 25),
+    seed=st.integers(0, 10_000),
+    metric=st.sampled_from(["accuracy", "weighted_f1", "macro_f1"]),
+    compat=st.sampled_from(["none", "mult"]),
+)
+def test_multiclass(c: int, n: int, seed: int, metric: str, compat: str) -> None:
+    rng = np.random.default_rng(seed)
+    head = _head("multiclass", [f"c{i}" for i in range(c)], compat=compat)
+    outputs, truth = rng.normal(size=(n, c)), rng.integers(0, c, n)
+    _check(head, metric, outputs, truth, rng.integers(0, n, size=(4, n)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(1, 4), n=st.integers(1, 20), seed=st.integers(0, 10_000),
+       metric=st.sampled_from(["accuracy", "weighted_f1"]), compat=st.sampled_from(["none", "mult"]))  # fmt: skip
+def test_multilabel(k: int, n: int, seed: int, metric: str, compat: str) -> None:
+    rng = np.random.default_rng(seed)
+    head = _head("multilabel-binary", [f"l{i}" for i in range(k)], compat=compat)
+    outputs, truth = rng.normal(size=(n, k, 2)), rng.integers(0, 2, (n, k))
+    _check(head, metric, outputs, truth, rng.integers(0, n, size=(4, n)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 25), seed=st.integers(0, 10_000), compat=st.sampled_from(["none", "mult"]),
+       metric=st.sampled_from(["mae", "corr", "acc7", "acc7_cmu", "acc5", "acc5_cmu", "acc2_has0", "f1_has0",
+                               "acc2_non0", "f1_non0"]))  # fmt: skip
+def test_regression(n: int, seed: int, compat: str, metric: str) -> None:
+    rng = np.random.default_rng(seed)
+    head = _head("regression", ["score"], compat=compat)
+    # Scores on a half-integer grid: exact zeros (non0 drops them) and rounding ties occur.
+    outputs = np.round(rng.uniform(-3.5, 3.5, (n, 1)) * 2) / 2
+    truth = np.round(rng.uniform(-3.5, 3.5, n) * 2) / 2
+    _check(head, metric, outputs, truth, rng.integers(0, n, size=(4, n)))
+
+
+def test_other_metrics_fall_back_to_the_head() -> None:
+    rng = np.random.default_rng(0)
+    head = _head("multiclass", ["a", "b", "c"])
+    outputs, truth = rng.normal(size=(12, 3)), rng.integers(0, 3, 12)
+    idx = rng.integers(0, 12, size=(3, 12))
+    slow = generic_scorer(head, "accuracy", outputs, truth)(idx)
+    _same(make_scorer(head, "accuracy", outputs, truth)(idx), list(slow))
