@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from ..errors import ConfigError, DataError, ExtractionError
 from ..protocols import Extracted, Item, Precomputed, TaskInfo
 from .distributed import PROGRESS_DIR, DistContext, Progress, dist_context, threads_per_process
@@ -81,13 +79,9 @@ def record_failure(
         "writer": writer,
         "time": time.time(),
     }
-    data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
-    with FileLock(str(root / LOCK_NAME)):
-        fd = os.open(root / FAILURES_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+    from ..failures import append_failure  # lock + append + fsync; a rerun adds no duplicate line
+
+    append_failure(root / FAILURES_NAME, line, lock=root / LOCK_NAME)
 
 
 def _plain_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,7 +116,13 @@ def run_batch(extractors: Mapping[str, Any], batch: Sequence[Item]) -> list[Resu
                 continue
             raw = it.inputs.get(m)
             if raw is None:
-                results[i] = (m, f"no {m} input for this item")
+                if m in (it.meta.get("missing") or ()):  # absent, allowed: stored as an empty sequence
+                    res = results[i]
+                    assert isinstance(res, dict)
+                    res["features"][m] = _empty(ex.dim)
+                else:  # absent, not allowed: a failure with the dataset's reason
+                    why = (it.meta.get("absent") or {}).get(m)
+                    results[i] = (m, str(why) if why else f"no {m} input for this item")
             elif isinstance(ex, PassThrough) != isinstance(raw, Precomputed):
                 got = "precomputed features" if isinstance(raw, Precomputed) else "a raw input"
                 results[i] = (m, f"{m}: the item gives {got}, but the job's other items do not")
@@ -142,14 +142,35 @@ def run_batch(extractors: Mapping[str, Any], batch: Sequence[Item]) -> list[Resu
             outs = run_extractor(ex, [batch[i].inputs[m] for i in pos])
         for i, o in zip(pos, outs, strict=True):
             if isinstance(o, Exception):
-                results[i] = (m, reason_of(o))
+                results[i] = (m, _naming_the_file(reason_of(o), batch[i].inputs[m]))
                 continue
             res = results[i]
             assert isinstance(res, dict)
             res["features"][m] = o.features
             if o.notes:
                 res["meta"][m] = dict(o.notes)
+    for i, it in enumerate(batch):  # every modality absent: nothing to store
+        res = results[i]
+        if isinstance(res, dict) and extractors and all(it.inputs.get(m) is None for m in extractors):
+            reasons = it.meta.get("missing_reason") or {}
+            why = "; ".join(str(reasons.get(m, f"no {m} input")) for m in extractors)
+            results[i] = (next(iter(extractors)), f"every extracted modality is absent: {why}")
     return results
+
+
+def _empty(dim: int) -> Any:
+    """The (0, dim) sequence of an absent modality (the fusion model then relies on its CLS)."""
+    import torch
+
+    return torch.zeros(0, int(dim))
+
+
+def _naming_the_file(reason: str, raw: Any) -> str:
+    """A failure reason always names the file it concerns (#13.7): prefixed when it does not."""
+    path = getattr(raw, "path", raw)
+    if isinstance(path, str | os.PathLike) and not isinstance(raw, str) and str(path) not in reason:
+        return f"{path}: {reason}"
+    return reason
 
 
 @dataclass
