@@ -14,7 +14,6 @@ refuses, before `load_state`, any file the checksums do not list or whose conten
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
@@ -22,7 +21,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunError
+from ..errors import RunError, SseftError, storage_error
 from ..files import sha256_file
 
 STATE_FILE = "training_state.json"
@@ -55,15 +54,6 @@ def clean_temp(root: str | Path) -> None:
     if r.is_dir():
         for p in r.glob(".tmp-*"):
             shutil.rmtree(p, ignore_errors=True)
-
-
-def os_advice(e: OSError) -> str:
-    """What to do about an OS error while writing run files."""
-    if e.errno == errno.ENOSPC:
-        return "the disk is full: free space"
-    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return "the directory is not writable: check its permissions or choose another --output-dir"
-    return "check the disk"
 
 
 def _write_json_durable(path: Path, data: Any) -> None:
@@ -139,13 +129,13 @@ def save_checkpoint(
     return final
 
 
-def _write_error(e: OSError | None, tmp: Path, root: Path) -> RunError:
+def _write_error(e: OSError | None, tmp: Path, root: Path) -> SseftError:
+    """One line naming the file the OS refused and what to do; the previous checkpoints stay."""
     prev = latest_checkpoint(root)
-    where = Path(e.filename) if e is not None and e.filename else tmp
-    why = f"{e.strerror or e}" if e is not None else "another process could not write its part"
-    then = f"`--resume` continues from {prev.name}" if prev else "then start again"
-    advice = os_advice(e) if e is not None else "check the disk"
-    return RunError(f"{where}: cannot write the checkpoint ({why}); {advice}, {then}")
+    then = f"then `--resume` continues from {prev.name}" if prev else "then start the run again"
+    if e is None:
+        return RunError(f"{tmp}: another process could not write its part of the checkpoint; {then}")
+    return storage_error(e, tmp, then)
 
 
 def _damaged(path: Path, what: str) -> RunError:
@@ -223,7 +213,7 @@ def save_weights(state_dict: dict[str, Any], path: str | Path, meta: dict[str, A
     except OSError as e:
         for t in (tmp, tmp_side):
             t.unlink(missing_ok=True)
-        raise RunError(f"{p}: cannot write the best weights ({e.strerror or e}); {os_advice(e)}") from None
+        raise storage_error(e, p, "the previous best weights are unchanged") from None
 
 
 def load_weights(path: str | Path) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunError
+from ..errors import RunError, storage_error
 
 LOCK_NAME = ".lock"
 
@@ -74,9 +74,7 @@ def claim_run_dir(accelerator: Any, out: Path, *, resume: bool, overwrite: bool)
         except RunError as e:
             error = str(e)
         except OSError as e:
-            from .checkpoint import os_advice
-
-            error = f"{out}: cannot use the run directory ({e.strerror or e}); {os_advice(e)}"
+            error = str(storage_error(e, out))
     if accelerator.num_processes > 1:
         box = [error]
         broadcast_object_list(box)

@@ -20,6 +20,7 @@ def write_store(
     n: dict[str, int] | None = None,
     task: str = "multiclass",
     seed: int = 0,
+    names: tuple[str, ...] | None = None,
 ) -> Path:
     """A small random store (labels random, lengths 3-9) written with the real FeatureStoreWriter."""
     from sseft.core.features import FeatureStoreWriter, ModalityInfo
@@ -28,7 +29,7 @@ def write_store(
     dims = dims or {"a": 8, "b": 6}
     n = n or {"train": 24, "valid": 10, "test": 10}
     g = torch.Generator().manual_seed(seed)
-    names = ("x", "y", "z") if task == "multiclass" else ("score",)
+    names = names or (("x", "y", "z") if task == "multiclass" else ("score",))
     infos = {
         m: ModalityInfo(dim=d, max_len=16, fingerprint={"source": "synthetic", "seed": seed})
         for m, d in dims.items()
@@ -70,3 +71,29 @@ def write_config(path: Path, store: Path, **over: Any) -> Path:
 @pytest.fixture
 def tiny_store(tmp_path: Path) -> Path:
     return write_store(tmp_path / "store")
+
+
+def tiny_experiment(tmp: Path, store: Path, **over: Any) -> Any:
+    """The tiny config of `write_config` as an ExperimentConfig (in-process training)."""
+    from sseft.core.training.experiment import load_experiment
+
+    return load_experiment(write_config(tmp / "cfg.yaml", store, **over))
+
+
+class Crash(Exception):
+    """Raised by `crash_after_checkpoint` to stop a run right after a checkpoint (a kill)."""
+
+
+def crash_after_checkpoint(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Make the trainer raise Crash once checkpoint `name` is complete, as if killed there."""
+    from sseft.core.training import checkpoint as ck
+
+    real = ck.save_checkpoint
+
+    def save(accelerator: Any, root: Any, ckpt: str, *args: Any, **kwargs: Any) -> Any:
+        path = real(accelerator, root, ckpt, *args, **kwargs)
+        if ckpt == name:
+            raise Crash(ckpt)
+        return path
+
+    monkeypatch.setattr(ck, "save_checkpoint", save)
