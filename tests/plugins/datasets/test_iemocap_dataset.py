@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from conftest import write_video, write_wav
 from pydantic import ValidationError
 
+from sseft.core.errors import DataError
 from sseft.core.protocols import MediaSlice
 from sseft.plugins.datasets.iemocap import FOUR, IEMOCAP, SIX, IemocapConfig, speaker_of
 
@@ -110,6 +112,18 @@ def test_config_errors_and_check(tmp_path: Path) -> None:
     rep = IEMOCAP.check(C(root=root))
     assert any("Ses01F_impro01.txt: line" in p and "expected '[start - end]" in p for p in rep.problems)
     assert any("Ses01F_impro01_F002.wav not found" in m for m in rep.missing)
+    # a missing wav names its path (and the EmoEvaluation line) in the item and in the error
+    root = make_iemocap(tmp_path / "clean", avi=False)
+    kept = {it.id: it for it in IEMOCAP.items(C(root=root, modalities=["text", "speech"]))}[
+        "Ses01F_impro01_F002"
+    ]
+    wav = root / "Session1" / "sentences" / "wav" / "Ses01F_impro01" / "Ses01F_impro01_F002.wav"
+    assert kept.meta["missing"] == ["speech"]
+    assert kept.meta["missing_reason"]["speech"].startswith(
+        f"speech file {wav} not found (Ses01F_impro01.txt line"
+    )
+    with pytest.raises(DataError, match=rf"Ses01F_impro01_F002: speech file {re.escape(str(wav))} not found"):
+        list(IEMOCAP.items(C(root=root, missing_media="error", modalities=["text", "speech"])))
     assert any("dropped by the label protocol: exc 1, fru 1, xxx 1" in n for n in rep.notes)
     assert rep.counts["test"] == {"sad": 1, "angry": 1}
     absent = IEMOCAP.check(IemocapConfig(root=root, modalities=["text"]))  # default sessions 1-4: 2, 3 absent

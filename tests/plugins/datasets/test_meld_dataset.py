@@ -267,3 +267,35 @@ def test_probe_through_the_cli(tmp_path: Path) -> None:
     assert probed.exit_code == 1 and "dia1_utt0.mp4: cannot decode" in probed.output
     strict = CliRunner().invoke(cli, ["data", "check", str(cfg), "--set", "missing_clip=error"])
     assert strict.exit_code == 1 and "dia0_utt3.mp4 not found (train_sent_emo.csv line 4)" in strict.output
+
+
+def test_text_only_rows_are_stored_with_their_text(tmp_path: Path) -> None:
+    """docs/recipes.md: rows whose clip is missing stay text-only: the engine stores the text and
+    empty speech/face sequences (the item's meta says which are missing and why)."""
+    import torch
+
+    from sseft.core.extraction.engine import run_batch
+
+    class Fake:
+        dim = 4
+
+        def fingerprint(self) -> dict:
+            return {}
+
+        def __call__(self, raws: list) -> list:
+            return [torch.ones(2, 4) for _ in raws]
+
+    root = make_meld(tmp_path / "MELD")
+    items = by_id(list(MELD.items(MeldConfig(root=root))))  # missing_clip: text_only (default)
+    gap = items["train_dia0_utt3"]
+    assert "dia0_utt3.mp4 not found (train_sent_emo.csv line 4)" in gap.meta["missing_reason"]["face"]
+    [res] = run_batch({"text": Fake(), "speech": Fake(), "face": Fake()}, [gap])
+    assert isinstance(res, dict), res
+    assert {m: tuple(t.shape) for m, t in res["features"].items()} == {
+        "text": (2, 4),
+        "speech": (0, 4),
+        "face": (0, 4),
+    }
+    # speech/face only: nothing is left of the row, so it is a failure naming the clip, never silent
+    [only_media] = run_batch({"speech": Fake(), "face": Fake()}, [gap])
+    assert isinstance(only_media, tuple) and "dia0_utt3.mp4 not found" in only_media[1]
