@@ -36,6 +36,16 @@ class ProjectionSpec(StrictModel):
         return self
 
 
+class Standardization(StrictModel):
+    """Per-feature (x - mean) / std applied to a modality's features first (statistics of `split`)."""
+
+    mean: list[float]
+    std: list[float]
+    split: str = "train"
+    items: int = Field(default=0, ge=0)
+    frames: int = Field(default=0, ge=0)
+
+
 class ModalitySpec(StrictModel):
     """One modality as the fusion model sees it: an embedding sequence of width `dim` (the stored
     features), optionally projected to `project.dim` (the width the model works at, `width`)."""
@@ -54,6 +64,9 @@ class ModalitySpec(StrictModel):
     # Attention heads of the layers that run at this modality's width (its step-1 self-attention and
     # the IMA blocks it queries); None: fusion.heads.
     heads: int | None = Field(default=None, ge=1)
+    # Per-feature standardisation with training-split statistics (hand-crafted descriptors: eGeMAPS);
+    # None: the features as they are.
+    standardize: Standardization | None = None
 
     @property
     def width(self) -> int:

@@ -34,6 +34,7 @@ from .encoder import CLSEncoder
 from .ima import IMAMode, InterModalityAttention, Pair
 from .layers import StackedCrossAttentionLayer
 from .projection import InputProjection
+from .standardize import Standardize
 
 
 class SSEFTFusion(nn.Module):
@@ -48,6 +49,10 @@ class SSEFTFusion(nn.Module):
         self.names = [s.name for s in specs]
         # Empty without projections: then the parameters (and state-dict keys) are exactly the authors'.
         self.projections = nn.ModuleDict({s.name: InputProjection(s) for s in specs if s.project is not None})
+        # Fixed per-feature standardisation (buffers rebuilt from the specs; no parameters).
+        self.standardizers = nn.ModuleDict(
+            {s.name: Standardize(s) for s in specs if s.standardize is not None}
+        )
         self.encoders = nn.ModuleDict({s.name: CLSEncoder(s, cfg) for s in specs if not s.uses_own_cls})
         self.ima = InterModalityAttention(specs, cfg) if cfg.ima and len(specs) > 1 else None
         # "batched" (fast) or "loop" (one block at a time); both CLS-only and numerically equal.
@@ -76,7 +81,10 @@ class SSEFTFusion(nn.Module):
         through each IMA block, position 0 read): same result, much slower; for parity tests/benchmarks.
         """
         seqs, masks, frames = self._prepare(features, lengths)
-        # Step 0 (optional): lift low-dimensional features to the modality's working width.
+        # Step 0 (optional): standardise with training-split statistics, then lift low-dimensional
+        # features to the modality's working width.
+        for m, std in self.standardizers.items():
+            seqs[m] = std(seqs[m], frames[m])
         for m, proj in self.projections.items():
             seqs[m] = proj(seqs[m], frames[m])  # (B, L_m, project.dim), padding still zero
         # Step 1: a CLS at position 0 of every sequence.

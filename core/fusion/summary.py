@@ -22,6 +22,10 @@ def block_counts(model: SSEFTFusion) -> list[tuple[str, str, int]]:
     rows: list[tuple[str, str, int]] = []
     specs = {s.name: s for s in model.specs}
     for s in model.specs:
+        if s.standardize is not None:
+            st = s.standardize
+            what = f"(x - mean) / std per feature, {st.split} split ({st.items} items, {st.frames} frames)"
+            rows.append((f"standardize[{s.name}]", what, 0))
         if s.name in model.projections:
             proj = cast("InputProjection", model.projections[s.name])
             rows.append((f"project[{s.name}]", proj.describe(s.dim), parameter_count(proj)))

@@ -59,6 +59,9 @@ class ModalityChoice(StrictModel):
     # kernel: 3} for 5-d COVAREP audio; and this modality's attention heads (default fusion.heads).
     project: ProjectionSpec | None = None
     heads: int | None = Field(default=None, ge=1)
+    # Standardise each feature with mean/std over the training split's frames, recorded in the model
+    # (hand-crafted descriptors such as eGeMAPS live on very different scales).
+    standardize: bool = False
 
 
 class TrainConfig(StrictModel):

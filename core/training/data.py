@@ -74,6 +74,16 @@ def modality_specs(cfg: ExperimentConfig, store: Any, source: str = "config") ->
     return specs
 
 
+def standardized(
+    cfg: ExperimentConfig, store: Any, specs: list[ModalitySpec], train_ids: Sequence[str]
+) -> list[ModalitySpec]:
+    """`specs` with training statistics for the modalities that ask for `standardize` (H8, #18)."""
+    from ..fusion.standardize import with_statistics
+
+    names = [c.name for c in modality_choices(cfg, store) if c.standardize]
+    return with_statistics(specs, names, store, train_ids, cfg.data.train_split) if names else specs
+
+
 def check_specs_match(expected: Sequence[ModalitySpec], store: Any, what: str) -> None:
     """Refuse a store whose modality dims/fingerprints differ from a trained model's (`what`)."""
     for spec in expected:

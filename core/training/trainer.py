@@ -41,6 +41,7 @@ from .data import (
     modality_specs,
     open_store,
     resolve_split_ids,
+    standardized,
     store_task,
 )
 from .evaluate import EvalResult, evaluate_loader, prediction_records, scalar_metrics
@@ -169,6 +170,7 @@ def setup(
     store = open_store(cfg.data.store)
     ids = resolve_split_ids(cfg, store, split_ids)
     mcfg = model_config(cfg, store)
+    mcfg = mcfg.model_copy(update={"modalities": standardized(cfg, store, mcfg.modalities, ids["train"])})
     if resume and (out / "model_config.json").is_file():
         # The features must still be the ones the interrupted run trained on.
         saved = ModelConfig.model_validate_json((out / "model_config.json").read_text(encoding="utf-8"))

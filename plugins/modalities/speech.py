@@ -21,7 +21,8 @@ from .suffixes import AUDIO_FILES, VIDEO_FILES
 
 class SpeechConfig(StrictModel):
     model: str = Field(
-        default="facebook/wav2vec2-base", description="hub id or local dir (wav2vec2/HuBERT/WavLM)"
+        default="facebook/wav2vec2-base",
+        description="hub id or local dir (wav2vec2/HuBERT/WavLM); egemaps | compare: openSMILE LLDs (lite extra)",
     )
     revision: str | None = None
     layer: int = Field(
@@ -52,9 +53,13 @@ class SpeechModality:
     def build_extractor(
         self, config: SpeechConfig | dict[str, Any] | None = None, device: str = "cpu"
     ) -> Any:
+        cfg = config if isinstance(config, SpeechConfig) else SpeechConfig.model_validate(config or {})
+        if cfg.model in ("egemaps", "compare"):  # openSMILE LLDs (plugins/modalities/egemaps.py)
+            from .egemaps import OpenSmileExtractor
+
+            return OpenSmileExtractor(cfg, device)
         from ._speech_impl import SpeechExtractor
 
-        cfg = config if isinstance(config, SpeechConfig) else SpeechConfig.model_validate(config or {})
         return SpeechExtractor(cfg, device)
 
     def probe(self, raw: Any) -> str | None:

@@ -52,7 +52,7 @@ def experiment(path: Path, store: Path, projections: bool, heads: int) -> Path:
     mods = (
         "modalities:\n"
         "  - {name: text, project: {dim: 64}}\n"
-        "  - {name: audio, project: {dim: 32, kind: conv1d, kernel: 3}}\n"
+        "  - {name: audio, standardize: true, project: {dim: 32, kind: conv1d, kernel: 3}}\n"
         "  - {name: vision, project: {dim: 32}}\n"
         if projections
         else "modalities: [text, audio, vision]\n"
@@ -97,9 +97,18 @@ def test_mmsa_pickle_with_projections_end_to_end(tmp_path: Path) -> None:
     }  # fmt: skip
     assert specs["audio"].project is not None and specs["audio"].project.kind == "conv1d"
     assert sorted(model.fusion.projections) == ["audio", "text", "vision"]
+    # audio standardised with training-split statistics, recorded in the artifact
+    st = specs["audio"].standardize
+    assert st is not None and specs["text"].standardize is None
+    data = pickle.loads(pkl.read_bytes())["train"]
+    frames = np.concatenate([a[:n] for a, n in zip(data["audio"], data["audio_lengths"], strict=True)])
+    assert (st.split, st.items, st.frames) == ("train", 12, len(frames))
+    np.testing.assert_allclose(st.mean, frames.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(st.std, frames.std(0), rtol=1e-5, atol=1e-6)
     assert model.fusion.out_dim == 128
     summary = model.fusion.summary()
     assert "project[audio]" in summary and "conv1d k=3 5->32" in summary
+    assert "standardize[audio]" in summary and "12 items" in summary
 
     res = run.invoke(cli, ["evaluate", "mmsa-tiny", "--data", str(store), "--json"])
     assert res.exit_code == 0, res.output

@@ -1,0 +1,148 @@
+"""openSMILE speech encoders for the speech modality: `--set speech.model=egemaps` (eGeMAPSv02, 25
+low-level descriptors) or `speech.model=compare` (ComParE_2016, 65 LLDs), at 100 frames/s.
+
+Real, field-standard affect features that ship inside the `opensmile` wheel (the `lite` extra) and run
+offline on a CPU. The values are raw descriptors on very different scales (loudness ~1, F0 in
+semitones ~30, spectral slopes ~0.01): train with `standardize: true` on the speech modality, which
+computes per-feature statistics on the training split and stores them with the model (see
+core/fusion/standardize.py). Licence: openSMILE's own, free for research and education only, not for
+commercial use (whatever PyPI's classifier says).
+
+The same audio front end as the wav2vec2 path: any audio file or a video's audio track, mono mix,
+resampled to `sample_rate` with torchaudio, optional energy trim (`vad`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sseft.core.errors import DataError, ExtractionError
+
+from .media import check_audio, load_audio, source_name
+
+# speech.model value -> (opensmile FeatureSet name, LLDs per frame)
+FEATURE_SETS = {"egemaps": ("eGeMAPSv02", 25), "compare": ("ComParE_2016", 65)}
+FRAMES_PER_SECOND = 100  # both sets: 10 ms hop
+
+
+def is_opensmile_model(model: str) -> bool:
+    return model in FEATURE_SETS
+
+
+def config_sha256(config_path: str | Path) -> str:
+    """sha256 over the feature set's .conf file and every include beside it (the 'weights' of openSMILE:
+    the configuration fully defines the features)."""
+    root = Path(config_path).parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.suffix in (".conf", ".inc"):
+            h.update(p.relative_to(root).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+class OpenSmileExtractor:
+    """audio -> (T, 25 | 65) float32 LLD frames at 100 frames/s (T = about 100 x seconds - 4)."""
+
+    def __init__(self, cfg: Any, device: str | torch.device = "cpu") -> None:
+        try:
+            import opensmile
+        except ImportError:
+            raise ExtractionError(
+                f"speech.model={cfg.model} needs the opensmile package: pip install 'sseft[lite]' "
+                "(openSMILE's licence: research and education only)"
+            ) from None
+        self.cfg = cfg
+        set_name, self.dim = FEATURE_SETS[cfg.model]
+        self.smile = opensmile.Smile(
+            feature_set=getattr(opensmile.FeatureSet, set_name),
+            feature_level=opensmile.FeatureLevel.LowLevelDescriptors,
+        )
+        if len(self.smile.feature_names) != self.dim:
+            raise ExtractionError(
+                f"opensmile {set_name} gives {len(self.smile.feature_names)} LLDs, expected {self.dim}"
+            )
+        self.set_name = set_name
+        self.feature_names = list(self.smile.feature_names)
+        self._ident = {
+            "model": f"opensmile/{set_name}",
+            "package": "opensmile",
+            "package_version": metadata.version("opensmile"),
+            "weights_sha256": config_sha256(self.smile.config_path),
+        }
+        self.last_meta: list[dict[str, Any]] = []
+        self.stats: dict[str, int] = {"vad_trimmed": 0, "silent": 0}
+
+    def fingerprint(self) -> dict[str, Any]:
+        from . import _hf
+
+        c = self.cfg
+        return {
+            "modality": "speech",
+            **self._ident,
+            "config": _hf.config_record(c),
+            "settings": {
+                "feature_set": self.set_name,
+                "feature_level": "lld",
+                "frames_per_second": FRAMES_PER_SECOND,
+                "sample_rate": c.sample_rate,
+                "mono": "mean",
+                "resample": "torchaudio.functional.resample",
+                "vad": {"method": "energy", "threshold_db": c.vad_threshold_db} if c.vad else None,
+                "dim": self.dim,
+            },
+        }
+
+    def prepare(self, raw: Any) -> tuple[np.ndarray, str | None]:
+        """raw -> ((N,) float32 mono wave at `sample_rate`, note)."""
+        import torchaudio.functional as AF
+
+        from ._speech_impl import energy_trim
+
+        data, sr = load_audio(raw)
+        note = check_audio(data, source_name(raw))
+        wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=0)))
+        if sr != self.cfg.sample_rate:
+            wave = AF.resample(wave, sr, self.cfg.sample_rate)
+        w = wave.numpy().astype(np.float32)
+        if self.cfg.vad:
+            trimmed = energy_trim(w, self.cfg.sample_rate, self.cfg.vad_threshold_db)
+            self.stats["vad_trimmed"] += int(len(trimmed) < len(w))
+            w = trimmed
+        return w, note
+
+    def __call__(self, raw: Sequence[Any]) -> list[torch.Tensor | Exception]:
+        out: list[torch.Tensor | Exception] = []
+        self.last_meta = []
+        for r in raw:
+            meta: dict[str, Any] = {}
+            try:
+                wave, note = self.prepare(r)
+                if note:
+                    meta["note"] = note
+                    self.stats["silent"] += 1
+                meta["seconds"] = round(len(wave) / self.cfg.sample_rate, 3)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    x = self.smile.process_signal(wave, self.cfg.sample_rate).to_numpy(dtype=np.float32)
+                # opensmile answers a too-short signal with one NaN row and a "Segment too short" warning
+                if x.shape[0] == 0 or any("too short" in str(w.message) for w in caught):
+                    raise DataError(
+                        f"{source_name(r)}: audio too short for openSMILE ({len(wave)} samples at "
+                        f"{self.cfg.sample_rate} Hz): no complete LLD window"
+                    )
+                if not np.isfinite(x).all():
+                    raise DataError(f"{source_name(r)}: openSMILE gave non-finite descriptors")
+                out.append(torch.from_numpy(np.ascontiguousarray(x)))
+            except Exception as e:
+                out.append(e)
+            self.last_meta.append(meta)
+        return out

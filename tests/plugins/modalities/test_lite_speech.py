@@ -1,0 +1,91 @@
+"""openSMILE speech encoders (`speech.model=egemaps | compare`) and training-split standardisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+opensmile = pytest.importorskip("opensmile")
+
+SR = 16000
+
+
+def harmonic(seconds: float, f0: float = 150.0, sr: int = SR, vibrato: float = 30.0) -> np.ndarray:
+    """A voice-like sound: 7 harmonics (1/k amplitudes) of a pitch contour f0 + vibrato sin(1.5 Hz t)."""
+    t = np.arange(int(seconds * sr)) / sr
+    pitch = f0 + vibrato * np.sin(2 * np.pi * 1.5 * t)
+    phase = 2 * np.pi * np.cumsum(pitch) / sr
+    return (0.3 * sum(np.sin(k * phase) / k for k in range(1, 8))).astype(np.float32)
+
+
+def write_wav(path: Path, x: np.ndarray, sr: int = SR) -> Path:
+    import soundfile as sf
+
+    sf.write(path, x, sr)
+    return path
+
+
+def extractor(**cfg: object):
+    from sseft.core.plugins import get_modality
+
+    return get_modality("speech").build_extractor({"model": "egemaps", **cfg})
+
+
+def test_egemaps_lld_frames_shapes_pitch_and_fingerprint(tmp_path: Path) -> None:
+    ex = extractor()
+    low = write_wav(tmp_path / "low.wav", harmonic(2.0, f0=120.0))
+    # 22.05 kHz flac: resampled to 16 kHz
+    high = write_wav(tmp_path / "high.flac", harmonic(1.5, f0=240.0, sr=22050), sr=22050)
+    a, b = ex([low, high])
+    assert ex.dim == 25 and a.shape[1] == b.shape[1] == 25 and a.dtype == torch.float32
+    assert abs(a.shape[0] - 200) <= 6 and abs(b.shape[0] - 150) <= 6  # 100 frames/s
+    assert torch.isfinite(a).all() and torch.isfinite(b).all()
+    f0 = ex.feature_names.index("F0semitoneFrom27.5Hz_sma3nz")
+    voiced_a, voiced_b = a[a[:, f0] > 0, f0], b[b[:, f0] > 0, f0]
+    assert len(voiced_a) > 100  # a harmonic sound is voiced
+    # one octave apart = 12 semitones (27.5 Hz reference: 120 Hz is 25.5 st)
+    assert voiced_a.median().item() == pytest.approx(12 * np.log2(120 / 27.5), abs=1.0)
+    assert (voiced_b.median() - voiced_a.median()).item() == pytest.approx(12.0, abs=1.0)
+    fp = ex.fingerprint()
+    assert fp["model"] == "opensmile/eGeMAPSv02" and fp["package_version"] == opensmile.__version__
+    assert len(fp["weights_sha256"]) == 64 and fp["settings"]["frames_per_second"] == 100
+    assert fp["config"]["model"] == "egemaps"
+
+
+def test_compare_set_and_per_item_errors(tmp_path: Path) -> None:
+    ex = extractor(model="compare")
+    ok = write_wav(tmp_path / "ok.wav", harmonic(1.0))
+    tiny = write_wav(tmp_path / "tiny.wav", harmonic(0.01))
+    (tmp_path / "bad.wav").write_bytes(b"not audio")
+    got = ex([ok, tiny, tmp_path / "bad.wav"])
+    assert ex.dim == 65 and got[0].shape[1] == 65
+    assert isinstance(got[1], Exception) and "too short" in str(got[1])
+    assert isinstance(got[2], Exception) and "bad.wav" in str(got[2])
+
+
+def test_feature_statistics_and_standardize_keep_padding_zero() -> None:
+    from sseft.core.fusion.standardize import Standardize, feature_statistics
+    from sseft.core.specs import ModalitySpec
+
+    rng = np.random.default_rng(0)
+    seqs = [torch.from_numpy(rng.normal(5.0, 3.0, size=(n, 4))) for n in (3, 0, 7)]
+    seqs[0][:, 3] = 2.0  # a constant feature: centred, not scaled
+    st = feature_statistics(seqs, "speech", "train")
+    allf = np.concatenate([s.numpy() for s in seqs])
+    np.testing.assert_allclose(st.mean, allf.mean(0))
+    np.testing.assert_allclose(st.std[:3], allf.std(0)[:3])
+    assert (st.items, st.frames) == (3, 10)
+    seqs[2][:, 3] = 2.0
+    st = feature_statistics(seqs, "speech", "train")
+    assert st.std[3] == 1.0
+    mod = Standardize(ModalitySpec(name="speech", dim=4, standardize=st))
+    x = torch.randn(2, 5, 4)
+    frames = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    y = mod(x, frames)
+    assert torch.equal(y[0, 3:], torch.zeros(2, 4))
+    torch.testing.assert_close(y[1], (x[1] - mod.mean) / mod.std)
+    with pytest.raises(Exception, match="no frames"):
+        feature_statistics([torch.zeros(0, 4)], "speech", "train")
