@@ -156,3 +156,31 @@ def test_conversion_refuses_pickled_code(tmp_path) -> None:
     with pytest.raises(ExtractionError, match="weights_only"):
         convert_checkpoint(tmp_path / "evil.pth", tmp_path / "out.safetensors")
     assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_slow_face_extraction_warns_once_with_the_cost_and_options(tmp_path, caplog, capsys) -> None:
+    import logging
+    import time
+
+    def slow_detector(frame: np.ndarray) -> list[Detection]:
+        time.sleep(0.05)  # 0.05 s per frame at fps 5 = 0.25 s per second of video: "slow"
+        return bright_blob_detector(frame)
+
+    video = mf.write_mp4(tmp_path / "v.mp4", faces=[True, True, False])
+    ex = FaceExtractor(FaceConfig(random_init=True, fps=5), detector=slow_detector)
+    ex.progress = True  # the per-clip bar, also when not on a terminal
+    with caplog.at_level(logging.WARNING, logger="sseft.face"):
+        ex([video, video])
+        ex([video])
+    warnings = [r.getMessage() for r in caplog.records if r.name == "sseft.face"]
+    assert len(warnings) == 1, warnings  # once per extractor, not per clip
+    w = warnings[0]
+    assert "face extraction on CPU" in w and "s per sampled frame" in w and "per minute of video" in w
+    assert "face.fps=2" in w and "face.detector_max_size=320" in w and "--device cuda" in w
+    err = capsys.readouterr().err
+    assert "frames/s" in err and "3 frames" in err  # progress per clip, with its frame rate
+    caplog.clear()
+    fast = stub({})
+    with caplog.at_level(logging.WARNING, logger="sseft.face"):
+        fast([video])
+    assert not [r for r in caplog.records if r.name == "sseft.face"]  # fast enough: no warning
