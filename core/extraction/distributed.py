@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..files import atomic_write_json
+
 PROGRESS_DIR = ".extract"
 
 
@@ -108,7 +110,7 @@ class Progress:
         now = time.monotonic()
         if force or now - self._last_write > 0.5:
             self._last_write = now
-            _atomic_json(self.dir / f"progress-{self.ctx.rank}.json", {"token": self.token, **c})
+            atomic_write_json(self.dir / f"progress-{self.ctx.rank}.json", {"token": self.token, **c})
 
     def _total_seen(self) -> int:
         n = sum(self.counts.values())
@@ -147,9 +149,3 @@ class Progress:
                 self._shown = final
             self.bar.close()
             self.bar = None
-
-
-def _atomic_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)

@@ -19,9 +19,7 @@ sorted by item id, so that N writers and one writer produce the same index up to
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from pydantic import Field
 
 from ..config import StrictModel
 from ..errors import FeatureStoreError
+from ..files import atomic_write_bytes, atomic_write_json, fsync_dir  # noqa: F401 (the writer imports them from here)
 from ..protocols import TaskInfo
 
 FORMAT_VERSION = 1
@@ -60,35 +59,6 @@ def check_safe_name(kind: str, name: str) -> str:
             f"{kind} {name!r} is not allowed: use letters, digits, '.', '_' or '-' (at most 64 characters)"
         )
     return name
-
-
-# -- atomic file helpers ---------------------------------------------------------------------------
-def fsync_dir(path: Path) -> None:
-    """Make a rename durable (no-op where directories cannot be opened, e.g. Windows)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(str(path), os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the complete new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(
-        path, json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
-    )
 
 
 def read_json(path: Path, what: str) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -26,6 +25,8 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from ..errors import DataError, ItemError
+from ..failures import append_failure
+from ..files import atomic_write_bytes
 from .prediction import Prediction, csv_columns
 
 FAILURES_NAME = "failures.jsonl"
@@ -100,9 +101,7 @@ class PredictionWriter:
         return buf.getvalue()
 
     def _write_atomic(self, text: str) -> None:
-        tmp = self.out.with_name(f".{self.out.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, self.out)
+        atomic_write_bytes(self.out, text.encode("utf-8"))
 
     def _resume(self) -> None:
         data = self.out.read_bytes()
@@ -136,8 +135,8 @@ class PredictionWriter:
 
     def record_failure(self, item_id: str, reason: str) -> None:
         line = {"id": item_id, "reason": " ".join(reason.split()), "out": str(self.out), "time": time.time()}
-        with open(self.out.parent / FAILURES_NAME, "a", encoding="utf-8") as f:
-            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+        # The one failures writer: locked, fsynced, and a rerun adds no duplicate line.
+        append_failure(self.out.parent / FAILURES_NAME, line, lock=self.out.parent / ".failures.lock")
 
     def close(self) -> None:
         self.lock.release()

@@ -6,9 +6,8 @@ Raw inputs are given by *kind* (``text``, ``audio``, ``video``, or any kind a pl
 ``audio`` and falls back to the ``video``'s audio track); plugins that do not are looked up in
 `FALLBACK_INPUT_KINDS`, and otherwise read the kind named like the plugin itself.
 
-An extractor is rebuilt from ``fingerprint["config"]`` when the fingerprint records it, else from the
-fingerprint fields whose names match the plugin's config fields; user overrides (``--set
-text.model=DIR``) go on top; the rebuilt extractor's fingerprint must then equal the recorded one
+An extractor is rebuilt from ``fingerprint["config"]``, which the extraction engine writes into every
+fingerprint (nothing is guessed from other fields); user overrides (``--set text.model=DIR``) go on top; the rebuilt extractor's fingerprint must then equal the recorded one
 (model paths may differ when the weights' sha256 agree).
 """
 
@@ -18,7 +17,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from ..config import apply_overrides, validate
 from ..errors import ConfigError, ExtractionError, PluginError
@@ -75,40 +74,19 @@ def _jsonable(x: Any) -> Any:
     return json.loads(json.dumps(x, default=str))
 
 
-def derive_config(config_model: type[BaseModel], fp: Mapping[str, Any]) -> dict[str, Any]:
-    """Best effort for fingerprints without a recorded `config`: the fingerprint's top-level and
-    `settings` values whose names are fields of the plugin's config model (invalid ones dropped)."""
-    fields = config_model.model_fields
-    settings = dict(fp.get("settings") or {})
-    nested: dict[str, Any] = {}
-    for k, v in settings.items():  # {"detector": {"max_size": 96}} -> detector_max_size, max_size
-        if isinstance(v, dict):
-            nested.update({leaf: x for leaf, x in v.items() if leaf not in nested})
-            nested.update({f"{k}_{leaf}": x for leaf, x in v.items()})
-    flat = {**nested, **settings, **{k: v for k, v in fp.items() if k != "settings"}}
-    out = {k: v for k, v in flat.items() if k in fields}
-    for _ in range(len(out) + 1):
-        try:
-            config_model.model_validate(out)
-            return out
-        except ValidationError as e:
-            bad = {str(err["loc"][0]) for err in e.errors() if err["loc"]}
-            if not bad & set(out):
-                return out  # required fields missing: let the real validation say so
-            for k in bad:
-                out.pop(k, None)
-    return out
-
-
 def extractor_config(
     plugin: Any, spec: ModalitySpec, overrides: Iterable[str] = (), where: str = "model"
 ) -> BaseModel:
     """The extractor config that reproduces `spec.fingerprint`, with `overrides` (`field=value`) applied."""
     fp = dict(spec.fingerprint or {})
-    base = (
-        dict(fp["config"]) if isinstance(fp.get("config"), dict) else derive_config(plugin.config_model, fp)
-    )
-    values = apply_overrides(base, overrides)
+    if not isinstance(fp.get("config"), dict):
+        # The extraction engine records the config in every fingerprint it writes; without it the
+        # extractor could only be guessed, and a guess may compute other features.
+        raise ExtractionError(
+            f"{where}: the fingerprint of modality {spec.name!r} records no extractor config (its features "
+            "were made outside the extraction engine or by an older sseft); re-extract the store and retrain"
+        )
+    values = apply_overrides(dict(fp["config"]), overrides)
     return validate(plugin.config_model, values, source=f"{where}: extractor of modality {spec.name!r}")
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from sseft.cli.main import cli
 from sseft.core.errors import DataError, ExtractionError
-from sseft.core.inference.inputs import derive_config, fingerprint_diff, input_kinds, route_inputs
+from sseft.core.inference.inputs import extractor_config, fingerprint_diff, input_kinds, route_inputs
 from sseft.core.inference.prediction import Prediction, csv_columns
 from sseft.core.specs import ModalitySpec
 
@@ -278,15 +278,18 @@ def test_fingerprint_rules() -> None:
     assert fingerprint_diff(rec, {**rec, "model": "/b/rob", "config": {"x": 2}}) == []
     assert fingerprint_diff(rec, {**rec, "model": "/b/rob", "weights_sha256": "cd"}) != []
     assert fingerprint_diff(rec, {**rec, "settings": {"layer": 0}}) == ["settings.layer: -1 -> 0"]
-    from sseft.plugins.modalities.face import FaceConfig
+    from sseft.plugins.modalities.face import PLUGIN as FACE
 
-    fp = {
-        "modality": "face",
-        "random_init": True,
-        "seed": 3,
-        "settings": {"fps": 5.0, "select": "bogus", "margin": 0.1},
-    }
-    assert derive_config(FaceConfig, fp) == {"random_init": True, "seed": 3, "fps": 5.0, "margin": 0.1}
+    # No recorded config: refused in one line, never guessed from the other fingerprint fields.
+    fp = {"modality": "face", "random_init": True, "seed": 3, "settings": {"fps": 5.0}}
+    spec = ModalitySpec(name="face", dim=256, fingerprint=fp)
+    with pytest.raises(ExtractionError, match="records no extractor config") as e:
+        extractor_config(FACE, spec)
+    assert "\n" not in str(e.value)
+    assert (
+        extractor_config(FACE, spec.model_copy(update={"fingerprint": {**fp, "config": {"fps": 2.0}}})).fps
+        == 2.0
+    )
 
 
 @settings(max_examples=20, deadline=None)
