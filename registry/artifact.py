@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from sseft.core.config import format_validation_error
-from sseft.core.errors import IntegrityError, PluginError, RegistryError
+from sseft.core.errors import IntegrityError, PluginError, RegistryError, os_errors
 
 from .integrity import CARD, CHECKSUMS, CONFIG, FORMAT_VERSION, WEIGHTS, check_dir, fsync_tree, read_config
 from .integrity import safetensors_header as _header
@@ -218,22 +218,23 @@ def save_artifact(
         raise RegistryError(
             f"{target}: already exists and is not empty; pass overwrite=True or choose a new directory"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
-    tmp.mkdir()
-    try:
-        write_artifact_files(model, tmp, metrics, training)
-        fsync_tree(tmp)
-        old = None
-        if target.exists():  # move the old one aside first so the swap is two renames
-            old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:12]}"
-            target.rename(old)
-        tmp.rename(target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    with os_errors(target, f"nothing was written to {target}"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        try:
+            write_artifact_files(model, tmp, metrics, training)
+            fsync_tree(tmp)
+            old = None
+            if target.exists():  # move the old one aside first so the swap is two renames
+                old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:12]}"
+                target.rename(old)
+            tmp.rename(target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -8,116 +8,61 @@
 Publishing writes into .staging (same filesystem), verifies, fsyncs, then takes the name's lock,
 picks N and renames the staging directory to models/<name>/<N>: a version is either complete or
 absent. A publisher that dies leaves only a staging directory whose lock nobody holds; `gc` removes
-those. References are validated as strings (names.py) before any path is built.
+those, and so does the next publish (no manual `gc` needed). References are validated as strings
+(names.py) before any path is built.
+
+Once the rename has happened the version exists: a failure while recording it in refs.json (a full
+disk, say) is logged and the publish still succeeds. refs.json's `last_version` is derived state,
+read as max(recorded, versions on disk) and rewritten by the next publish, tag, rm or gc, which
+also remove the temp files of refs writes that were killed. OS errors (full disk, read-only
+filesystem, permissions) become one-line StorageErrors naming the file and what to do.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
+import logging
 import os
 import shutil
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
+from filelock import FileLock
 
-from sseft.core.errors import IntegrityError, RegistryError, UnknownNameError
+from sseft.core.errors import RegistryError, SseftError, UnknownNameError, os_errors
 from sseft.core.plugins import unknown_name_message
 
-from .integrity import CHECKSUMS, check_dir, fsync_dir, fsync_tree, read_checksums, verify_dir
+from .integrity import check_dir, fsync_dir, fsync_tree, verify_dir
 from .names import NAME_RE, VERSION_RE, ModelRef, parse_ref, validate_alias
+from .storage import (
+    ModelEntry,
+    copy_artifact_files,
+    registry_root,
+    summary_of,
+    sweep_staging,
+    write_json_atomic,
+)
+
+__all__ = ["FAULT_HOOK", "ModelEntry", "Registry", "copy_artifact_files", "registry_root"]
 
 # Fault-injection seam for tests: called with the name of each publish step as it completes
-# ("staged", "written", "verified", "fsynced", "locked", "renamed", "refs"). A hook that raises
-# or calls os._exit simulates a crash at that point.
+# ("staged", "written", "verified", "fsynced", "locked", "numbered", "renamed", "refs"). A hook
+# that raises or calls os._exit simulates a crash at that point.
 FAULT_HOOK: Callable[[str], None] | None = None
 LOCK_TIMEOUT = 120.0
+REFS = "refs.json"
+_REFS_TMP = f".{REFS}.tmp-*"
+log = logging.getLogger("sseft.registry")
 
 
 def _step(name: str) -> None:
     if FAULT_HOOK is not None:
         FAULT_HOOK(name)
-
-
-def registry_root() -> Path:
-    """$SSEFT_HOME, else the user's cache directory (e.g. ~/.cache/sseft). Nothing is created."""
-    env = os.environ.get("SSEFT_HOME", "").strip()
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("sseft", appauthor=False))
-
-
-@dataclass
-class ModelEntry:
-    """One listed model version (or a plugin-shipped artifact, with version None)."""
-
-    name: str
-    version: int | None
-    path: Path
-    source: str = "local"
-    aliases: list[str] = field(default_factory=list)
-    latest: bool = False
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ref(self) -> str:
-        return self.name if self.version is None else f"{self.name}@{self.version}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "ref": self.ref,
-            "aliases": self.aliases,
-            "latest": self.latest,
-            "source": self.source,
-            "path": str(self.path),
-            **self.summary,
-        }
-
-
-def _summary(path: Path) -> dict[str, Any]:
-    """A few config.json fields for listings; never raises (a broken artifact shows its error)."""
-    try:
-        data = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        m = data["model"]
-        return {
-            "task": m["task"],
-            "head": m["head"]["name"],
-            "modalities": [s["name"] for s in m["modalities"]],
-            "label_names": m["label_names"],
-            "metrics": data.get("metrics", {}),
-            "created": data.get("created"),
-        }
-    except Exception as e:
-        return {"error": f"unreadable config.json: {type(e).__name__}: {e}"}
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def copy_artifact_files(src: Path, dest: Path) -> None:
-    """Copy exactly the files an artifact's checksum list names, plus the list itself."""
-    for name in [*read_checksums(src), CHECKSUMS]:
-        if not (src / name).is_file():
-            raise IntegrityError(
-                f"{src / name}: listed in {CHECKSUMS} but missing; the artifact is incomplete"
-            )
-        shutil.copyfile(src / name, dest / name)
 
 
 class Registry:
@@ -137,19 +82,31 @@ class Registry:
 
     def _lock(self, name: str) -> FileLock:
         locks = self.root / ".locks"
-        locks.mkdir(parents=True, exist_ok=True)
+        with os_errors(locks):
+            locks.mkdir(parents=True, exist_ok=True)
         return FileLock(str(locks / f"{name}.lock"), timeout=LOCK_TIMEOUT)
 
+    def _write_refs(self, name: str, refs: dict[str, Any]) -> None:
+        """Under the name's lock: drop temp files of killed refs writes, then write refs.json."""
+        mdir = self.models_dir / name
+        for p in mdir.glob(_REFS_TMP):
+            p.unlink(missing_ok=True)
+        with os_errors(mdir / REFS):
+            write_json_atomic(mdir / REFS, refs)
+
     def _refs(self, name: str) -> dict[str, Any]:
-        p = self.models_dir / name / "refs.json"
+        """refs.json, with `last_version` never below the newest version on disk (a publish whose
+        refs write failed after the rename is thereby repaired as soon as anyone reads it)."""
+        p = self.models_dir / name / REFS
+        on_disk = max(self.versions(name), default=0)
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
             return {
-                "last_version": int(data.get("last_version", 0)),
+                "last_version": max(int(data.get("last_version", 0)), on_disk),
                 "aliases": dict(data.get("aliases", {})),
             }
         except FileNotFoundError:
-            return {"last_version": 0, "aliases": {}}
+            return {"last_version": on_disk, "aliases": {}}
         except (ValueError, TypeError, AttributeError) as e:
             raise RegistryError(
                 f"{p}: unreadable ({e}); fix or delete it (aliases of {name!r} are lost)"
@@ -209,7 +166,7 @@ class Registry:
     def _entry(self, name: str, v: int, versions: list[int], refs: dict[str, Any]) -> ModelEntry:
         path = self.models_dir / name / str(v)
         aliases = sorted(a for a, x in refs["aliases"].items() if int(x) == v)
-        return ModelEntry(name, v, path, "local", aliases, v == versions[-1], _summary(path))
+        return ModelEntry(name, v, path, "local", aliases, v == versions[-1], summary_of(path))
 
     def _plugin_models(self) -> dict[str, ModelEntry]:
         """Artifacts shipped by plugins through the `register_models` hook."""
@@ -220,7 +177,7 @@ class Registry:
         for name, obj in pm.items("model"):
             path = Path(obj.path)
             out[name] = ModelEntry(
-                name, None, path, f"plugin:{pm.provider('model', name)}", [], True, _summary(path)
+                name, None, path, f"plugin:{pm.provider('model', name)}", [], True, summary_of(path)
             )
         return out
 
@@ -248,13 +205,16 @@ class Registry:
         """Publish whatever `fill(staging_dir)` writes as the next version of `name`, atomically."""
         name = _plain_name(name)
         staging_root = self.root / ".staging"
-        staging_root.mkdir(parents=True, exist_ok=True)
+        nothing = f"nothing was published as {name!r}"
+        with os_errors(staging_root, nothing):
+            staging_root.mkdir(parents=True, exist_ok=True)
+        self._sweep_staging()  # what killed publishers left behind
         sid = f"{name}-{uuid.uuid4().hex[:12]}"
         staging = staging_root / sid
         lock_path = staging_root / f"{sid}.lock"
         try:
             # Held for the whole publish: gc removes only staging dirs whose lock is free (owner gone).
-            with FileLock(str(lock_path), timeout=0):
+            with os_errors(staging, nothing), FileLock(str(lock_path), timeout=0):
                 staging.mkdir()
                 try:
                     _step("staged")
@@ -270,10 +230,19 @@ class Registry:
                     raise
         finally:
             lock_path.unlink(missing_ok=True)
-        return self.resolve(ModelRef(name, version=version))
+        try:
+            return self.resolve(ModelRef(name, version=version))
+        except (OSError, SseftError):  # published all the same: describe it from what we know
+            path = self.models_dir / name / str(version)
+            return ModelEntry(name, version, path, latest=True, summary=summary_of(path))
 
     def _commit(self, staging: Path, name: str) -> int:
-        """Under the name's lock: pick the next version, rename staging into place, record it."""
+        """Under the name's lock: pick the next version, rename staging into place, record it.
+
+        Everything before the rename may fail (the caller removes the staging directory, nothing
+        is visible); after it the version exists and a failure to record it is only logged:
+        reporting failure then would make a retrying caller publish a duplicate.
+        """
         with self._lock(name):
             _step("locked")
             mdir = self.models_dir / name
@@ -281,12 +250,23 @@ class Registry:
             refs = self._refs(name)
             # Never reuse a number, even of a removed version (a cached `name@3` must stay unique).
             version = max([refs["last_version"], *self.versions(name)]) + 1
+            _step("numbered")
             staging.rename(mdir / str(version))
-            fsync_dir(mdir)
-            _step("renamed")
-            refs["last_version"] = version
-            _write_json_atomic(mdir / "refs.json", refs)
-            _step("refs")
+            try:
+                fsync_dir(mdir)
+                _step("renamed")
+                refs["last_version"] = version
+                self._write_refs(name, refs)
+                _step("refs")
+            except Exception as e:
+                log.warning(
+                    "published %s@%d, but could not update %s (%s); it is repaired on the next "
+                    "publish, tag, rm or gc",
+                    name,
+                    version,
+                    mdir / REFS,
+                    e,
+                )
         return version
 
     # -- aliases, removal -------------------------------------------------------------------------
@@ -302,7 +282,7 @@ class Registry:
         with self._lock(r.name):
             refs = self._refs(r.name)
             refs["aliases"][alias] = entry.version
-            _write_json_atomic(self.models_dir / r.name / "refs.json", refs)
+            self._write_refs(r.name, refs)
         return self.resolve(ModelRef(r.name, version=entry.version))
 
     def remove(self, ref: str) -> builtins.list[str]:
@@ -317,30 +297,37 @@ class Registry:
             if r.alias is not None:
                 if refs["aliases"].pop(r.alias, None) is None:
                     raise UnknownNameError(f"model {r.name!r} has no alias {r.alias!r}")
-                _write_json_atomic(mdir / "refs.json", refs)
+                self._write_refs(r.name, refs)
                 return [f"{r.name}@{r.alias}"]
-            if r.version is not None:
-                if r.version not in versions:
-                    raise UnknownNameError(f"model {r.name!r} has no version {r.version}")
-                self._trash(mdir / str(r.version))
-                refs["aliases"] = {a: v for a, v in refs["aliases"].items() if int(v) != r.version}
-                _write_json_atomic(mdir / "refs.json", refs)
-                return [f"{r.name}@{r.version}"]
-            for v in versions:
-                self._trash(mdir / str(v))
-            # Keep refs.json (last_version) so that numbers are not reused after a full removal.
-            refs["aliases"] = {}
-            _write_json_atomic(mdir / "refs.json", refs)
-            return [f"{r.name}@{v}" for v in versions]
+            if r.version is not None and r.version not in versions:
+                raise UnknownNameError(f"model {r.name!r} has no version {r.version}")
+            doomed = versions if r.version is None else [r.version]
+            # refs.json first (it needs space, the renames do not): a full disk then stops the
+            # removal before anything changed. It keeps last_version, so numbers are never reused.
+            before = {**refs, "aliases": dict(refs["aliases"])}
+            refs["aliases"] = {a: v for a, v in refs["aliases"].items() if int(v) not in doomed}
+            self._write_refs(r.name, refs)
+            gone: builtins.list[int] = []
+            try:
+                for v in doomed:
+                    self._trash(mdir / str(v))
+                    gone.append(v)
+            except BaseException:
+                if not gone:  # nothing was removed: put the aliases back (best effort)
+                    with contextlib.suppress(OSError, SseftError):
+                        self._write_refs(r.name, before)
+                raise
+            return [f"{r.name}@{v}" for v in doomed]
 
     def _trash(self, path: Path) -> None:
         """Make `path` vanish atomically (rename into .staging), then delete it."""
         staging_root = self.root / ".staging"
-        staging_root.mkdir(parents=True, exist_ok=True)
-        gone = staging_root / f"trash-{uuid.uuid4().hex[:12]}"
-        path.rename(gone)
+        with os_errors(path, "nothing was removed"):
+            staging_root.mkdir(parents=True, exist_ok=True)
+            gone = staging_root / f"trash-{uuid.uuid4().hex[:12]}"
+            path.rename(gone)
         fsync_dir(path.parent)
-        shutil.rmtree(gone, ignore_errors=True)
+        shutil.rmtree(gone, ignore_errors=True)  # already invisible; gc or the next publish finish it
 
     # -- maintenance ------------------------------------------------------------------------------
     def verify(self, pattern: str = "*") -> dict[str, builtins.list[str]]:
@@ -352,44 +339,47 @@ class Registry:
 
     def gc(self) -> builtins.list[Path]:
         """Remove what crashed publishers left behind: staging dirs whose lock is free, stray temp
-        files, names with no version left. Safe to run beside live publishers."""
-        removed: builtins.list[Path] = []
-        staging_root = self.root / ".staging"
-        if staging_root.is_dir():
-            for p in sorted(staging_root.iterdir()):
-                if p.suffix == ".lock":
-                    continue
-                lock_path = staging_root / f"{p.name}.lock"
-                try:
-                    with FileLock(str(lock_path), timeout=0):  # free lock: its publisher is gone
-                        if p.is_dir():
-                            shutil.rmtree(p, ignore_errors=True)
-                        else:
-                            p.unlink(missing_ok=True)
-                        lock_path.unlink(missing_ok=True)
-                        removed.append(p)
-                except Timeout:
-                    continue  # a live publisher
-            for p in sorted(staging_root.glob("*.lock")):
-                if not (staging_root / p.stem).exists():
-                    try:
-                        with FileLock(str(p), timeout=0):
-                            p.unlink(missing_ok=True)
-                            removed.append(p)
-                    except Timeout:
-                        continue
+        files, names with no version left; rewrite stale refs.json files. Safe beside live publishers."""
+        with os_errors(self.root, "check the registry folder (SSEFT_HOME)"):
+            return self._gc()
+
+    def _sweep_staging(self) -> None:
+        """The staging part of gc, best effort (run by every publish: a full disk must not stop it)."""
+        try:
+            self._gc_staging()
+        except OSError as e:
+            log.debug("could not sweep %s: %s", self.root / ".staging", e)
+
+    def _gc(self) -> builtins.list[Path]:
+        removed = self._gc_staging()
         if self.models_dir.is_dir():
             for mdir in sorted(self.models_dir.iterdir()):
                 if not NAME_RE.fullmatch(mdir.name) or not mdir.is_dir():
                     continue
                 with self._lock(mdir.name):
-                    for p in mdir.glob(".refs.json.tmp-*"):
+                    for p in mdir.glob(_REFS_TMP):
                         p.unlink(missing_ok=True)
                         removed.append(p)
                     if not any(mdir.iterdir()):  # a publisher died between mkdir and rename
                         mdir.rmdir()
                         removed.append(mdir)
+                        continue
+                    self._repair_refs(mdir.name)
         return removed
+
+    def _repair_refs(self, name: str) -> None:
+        """Rewrite refs.json when it lags behind the versions on disk (a refs write that failed)."""
+        p = self.models_dir / name / REFS
+        try:
+            recorded = int(json.loads(p.read_text(encoding="utf-8")).get("last_version", 0))
+        except (OSError, ValueError, TypeError, AttributeError):
+            recorded = -1
+        refs = self._refs(name)
+        if recorded != refs["last_version"]:
+            self._write_refs(name, refs)
+
+    def _gc_staging(self) -> builtins.list[Path]:
+        return sweep_staging(self.root / ".staging")
 
     def export(self, ref: str, dest: str | os.PathLike[str]) -> Path:
         """Copy a verified artifact to `dest` (new or empty directory), atomically."""
@@ -398,18 +388,19 @@ class Registry:
         target = Path(dest).expanduser().absolute()
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise RegistryError(f"{target}: already exists and is not empty; choose a new directory")
-        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
-        tmp.mkdir()
-        try:
-            copy_artifact_files(entry.path, tmp)
-            check_dir(tmp)
-            fsync_tree(tmp)
-            if target.exists():
-                target.rmdir()
-            tmp.rename(target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        with os_errors(target, f"nothing was exported to {target}"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp.mkdir()
+            try:
+                copy_artifact_files(entry.path, tmp)
+                check_dir(tmp)
+                fsync_tree(tmp)
+                if target.exists():
+                    target.rmdir()
+                tmp.rename(target)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
         return target
 
 

@@ -1,20 +1,25 @@
 """`sseft` entry point: a click group whose subcommands live in small modules loaded on demand.
 
 `sseft --help` and `sseft plugins` must not import torch or transformers (a test checks).
-Every `SseftError` becomes one line `error: ...` and exit code 2; `--debug` shows the traceback.
+Every `SseftError` becomes one line `error: ...` and its exit code (2 for bad input); an OSError
+that reaches this boundary (disk full, read-only filesystem, permissions) becomes one line
+`error: FILE: what happened; what to do` and exit code 1; Ctrl-C exits 130 with "interrupted".
+`--debug` (or SSEFT_DEBUG=1) shows the full traceback instead.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
+import traceback
 from typing import Any
 
 import click
 
 from sseft import __version__
-from sseft.core.errors import SseftError
+from sseft.core.errors import SseftError, storage_error
 
 # name -> "module:attribute"; each module defines one click command or group.
 SUBCOMMANDS: dict[str, str] = {
@@ -30,9 +35,49 @@ SUBCOMMANDS: dict[str, str] = {
     "convert": "sseft.cli.data:convert",
     "predict": "sseft.cli.predict:predict",
     "demo": "sseft.cli.demo:demo",
+    "robustness": "sseft.cli.robustness:robustness",
     "compare": "sseft.cli.compare:compare",
     "sweep": "sseft.cli.sweep:sweep",
 }
+
+
+class _EchoHandler(logging.Handler):
+    """Warnings of sseft's loggers as `warning: ...` lines on stderr (click's current stderr, so
+    that CliRunner and pipes see them too)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+        except Exception:  # a logging call must never take the command down
+            self.handleError(record)
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("sseft")
+    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
+        handler = _EchoHandler(logging.WARNING)
+        logger.addHandler(handler)
+        logger.propagate = False  # printed once, by us
+
+
+class OneLineUsageError(click.UsageError):
+    """A click usage error (unknown option, missing argument...) shown as one `error:` line that
+    names the command's --help, like every other sseft error."""
+
+    def __init__(self, err: click.UsageError) -> None:
+        super().__init__(err.format_message(), err.ctx)
+        self.exit_code = err.exit_code
+
+    def show(self, file: Any = None) -> None:
+        where = f"; see `{self.ctx.command_path} --help`" if self.ctx is not None else ""
+        click.secho(f"error: {self.format_message().rstrip('.')}{where}", fg="red", err=True)
+
+
+def _one_line(e: click.UsageError) -> click.UsageError:
+    # A group run without a subcommand shows its help (click's NoArgsIsHelpError): keep that.
+    if isinstance(e, OneLineUsageError) or type(e).__name__ == "NoArgsIsHelpError":
+        return e
+    return OneLineUsageError(e)
 
 
 class LazyGroup(click.Group):
@@ -58,15 +103,34 @@ class LazyGroup(click.Group):
             raise
         return getattr(mod, attr)
 
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as e:
+            raise _one_line(e) from None
+
     def invoke(self, ctx: click.Context) -> Any:
+        def debug() -> bool:  # read after the group's callback has parsed --debug
+            return bool(ctx.obj and ctx.obj.get("debug")) or os.environ.get("SSEFT_DEBUG") == "1"
+
         try:
             return super().invoke(ctx)
+        except click.UsageError as e:
+            raise _one_line(e) from None
         except SseftError as e:
-            if ctx.obj and ctx.obj.get("debug"):
+            if debug():
                 raise
             click.secho(f"error: {e}", fg="red", err=True)
             sys.exit(e.exit_code)
+        except OSError as e:  # the disk or the OS refused: one line, not a traceback
+            if debug():
+                raise
+            err = storage_error(e)
+            click.secho(f"error: {err}", fg="red", err=True)
+            sys.exit(err.exit_code)
         except KeyboardInterrupt:
+            if debug():
+                traceback.print_exc()
             click.echo("interrupted", err=True)
             sys.exit(130)
 
@@ -79,6 +143,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """sseft: fuse speech, text, faces (and more) with SSE-FT; train, register and load models."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    _setup_logging()
     if debug:
         os.environ["SSEFT_DEBUG"] = "1"
 

@@ -35,6 +35,18 @@ def test_version_and_module_entry() -> None:
     assert res.returncode == 0 and __version__ in res.stdout
 
 
-def test_user_errors_are_one_line_without_traceback() -> None:
-    res = run_cli("plugins", "--no-such-flag")
-    assert res.returncode != 0 and "Traceback" not in res.stderr
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["plugins", "--no-such-flag"], "No such option '--no-such-flag'; see `sseft plugins --help`"),
+        (["--bogus"], "No such option '--bogus'; see `sseft --help`"),
+        (["no-such-command"], "No such command 'no-such-command'; see `sseft --help`"),
+        (["models", "publish"], "Missing argument 'DIRECTORY'; see `sseft models publish --help`"),
+        (["models", "show", "nothing-here"], "unknown model 'nothing-here'"),
+    ],
+)
+def test_user_errors_are_one_line_without_traceback(args: list[str], fragment: str) -> None:
+    res = run_cli(*args)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and res.stdout == "", (res.returncode, res.stdout)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], res.stderr

@@ -1,0 +1,104 @@
+"""The CLI boundary: OS errors, `--debug` tracebacks, Ctrl-C (#13.12, #19.5).
+
+An OSError that reaches `sseft` (not turned into an sseft error deeper down) is one line
+`error: FILE: what happened; what to do`, exit 1; `--debug` shows the traceback instead;
+Ctrl-C ends any command with "interrupted" and exit code 130.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from sseft.cli.main import cli
+from sseft.registry.store import Registry
+from tests.conftest import run_cli
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.mark.parametrize(
+    ("err", "fragments"),
+    [
+        (OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), ["No space left on device", "free disk space"]),
+        (
+            PermissionError(errno.EACCES, os.strerror(errno.EACCES), "/data/models/refs.json"),
+            ["/data/models/refs.json: Permission denied", "check the permissions"],
+        ),
+        (
+            OSError(errno.EROFS, os.strerror(errno.EROFS), "/mnt/ro"),
+            ["/mnt/ro: Read-only file system", "choose a writable location"],
+        ),
+        (OSError(errno.EIO, os.strerror(errno.EIO)), ["Input/output error", "check the disk"]),
+    ],
+)
+def test_os_errors_at_the_boundary_are_one_line(monkeypatch, err: OSError, fragments: list[str]) -> None:
+    def boom(self, pattern="*"):
+        raise err
+
+    monkeypatch.setattr(Registry, "list", boom)
+    r = invoke("models", "list")
+    lines = r.output.strip().splitlines()
+    assert r.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error: "), r.output
+    assert all(f in lines[0] for f in fragments), lines[0]
+
+
+def test_debug_shows_the_traceback() -> None:
+    plain = run_cli("models", "show", "nothing-here")
+    assert plain.returncode == 2 and "Traceback" not in plain.stderr
+    assert len(plain.stderr.strip().splitlines()) == 1
+    debug = run_cli("--debug", "models", "show", "nothing-here")
+    assert debug.returncode != 0 and "Traceback (most recent call last)" in debug.stderr
+    assert "UnknownNameError" in debug.stderr and "registry/store.py" in debug.stderr
+    env = run_cli("models", "show", "nothing-here", env={"SSEFT_DEBUG": "1"})
+    assert "Traceback (most recent call last)" in env.stderr
+
+
+def test_keyboard_interrupt_exits_130(monkeypatch) -> None:
+    def interrupted(self, pattern="*"):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Registry, "list", interrupted)
+    r = invoke("models", "list")
+    assert r.exit_code == 130 and r.output.strip() == "interrupted"
+
+
+SLOW_GC = """
+import time
+from sseft.registry.store import Registry
+def slow(self):
+    print("ready", flush=True)
+    time.sleep(60)
+Registry.gc = slow
+from sseft.cli.main import main
+main()
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT delivery is POSIX-only")
+def test_real_ctrl_c_exits_130() -> None:
+    """A real SIGINT (what Ctrl-C sends) to a running command: exit 130, one line, no traceback."""
+    p = subprocess.Popen(
+        [sys.executable, "-c", SLOW_GC, "models", "gc"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        time.sleep(0.2)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    assert p.returncode == 130, err
+    assert err.strip() == "interrupted" and "Traceback" not in err
