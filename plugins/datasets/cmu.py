@@ -32,7 +32,15 @@ from sseft.core.errors import DataError
 from sseft.core.hookspecs import hookimpl
 from sseft.core.protocols import Item, TaskInfo
 
-from .common import DataReport, Event, MissingPolicy, items_from_events, normalise_split, report_from_events
+from .common import (
+    DataReport,
+    Event,
+    MissingPolicy,
+    items_from_events,
+    normalise_split,
+    report_from_events,
+    require_content,
+)
 
 EMOTIONS = ("happy", "sad", "anger", "surprise", "disgust", "fear")
 LABEL_COLUMNS = ("video_id", "clip_id", "text", "label", "mode")
@@ -96,7 +104,7 @@ class CmuDataset:
             from ._media import probe_items
 
             rep.problems.extend(
-                probe_items(self.items(config.model_copy(update={"missing_media": "partial"})))
+                probe_items(self.items(config.model_copy(update={"missing_media": "partial"})), rep.notes)
             )
         return rep
 
@@ -131,6 +139,7 @@ def read_label_csv(path: Path) -> tuple[csv.DictReader, str]:
             f"{path}: label.csv not found; the raw layout is label.csv + Raw/<video_id>/<clip_id>.mp4"
         )
     text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    require_content(path, text, f"a header ({', '.join(LABEL_COLUMNS)}, ...) and one row per clip")
     reader = csv.DictReader(io.StringIO(text, newline=""))
     lacking = [c for c in LABEL_COLUMNS if c not in (reader.fieldnames or [])]
     if lacking:

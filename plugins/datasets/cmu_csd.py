@@ -26,7 +26,7 @@ import numpy as np
 from sseft.core.errors import DataError
 from sseft.core.protocols import Item, TaskInfo
 
-from .common import Event, normalise_split
+from .common import Event, normalise_split, require_content
 
 WORD_KEYS = ("words", "text")  # csd_features keys whose word sequences feed the text modality
 SILENCE = {"sp", "sil", ""}  # the SDK's silence / padding tokens in word sequences
@@ -76,7 +76,9 @@ def video_splits(root: Path, splits_file: Path | None) -> dict[str, str]:
             f'{root}: .csd files carry no split; set csd_splits: FILE.json ({{"train": [video ids], ...}}, '
             "e.g. the SDK's standard_folds) or put MMSA's label.csv under root"
         )
-    reader = csv.DictReader(io.StringIO(label_csv.read_text(encoding="utf-8-sig"), newline=""))
+    text = label_csv.read_text(encoding="utf-8-sig")
+    require_content(label_csv, text, "a header with video_id and mode, one row per clip")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     out = {}
     for row in reader:
         split = normalise_split(row.get("mode") or "")

@@ -194,6 +194,13 @@ def require_dir(path: Path, what: str, hint: str) -> Path:
     return path
 
 
+def require_content(path: Path, text: str, expected: str) -> None:
+    """An empty (or whitespace-only) file is one clear line, not 'no column id (columns: )'."""
+    if not text.strip():
+        size = path.stat().st_size if path.is_file() else 0
+        raise DataError(f"{path}: the file is empty ({size} bytes); expected {expected}")
+
+
 def check_unique(ids: Mapping[str, list[str]]) -> list[str]:
     """Duplicate ids -> ['ID (rows 3, 9)']; `ids` maps id -> where it was seen."""
     return [f"{i} ({', '.join(w)})" for i, w in ids.items() if len(w) > 1]

@@ -45,6 +45,7 @@ from .common import (
     items_from_events,
     normalise_split,
     report_from_events,
+    require_content,
 )
 from .manifest_columns import column_kind, file_suffixes, installed_modalities, map_columns
 
@@ -86,10 +87,7 @@ def read_rows(config: ManifestConfig) -> tuple[list[str], list[Row]]:
         raise DataError(
             f"{path}: line {bad_line}: not valid UTF-8 ({e.reason}); save the manifest as UTF-8"
         ) from None
-    if not text.strip():
-        raise DataError(
-            f"{path}: the file is empty; expected a header line (id,split,label,...) and one row per item"
-        )
+    require_content(path, text, "a header line (id,split,label,...) and one row per item")
     fmt = config.format
     if fmt == "auto":
         fmt = "jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"

@@ -189,6 +189,12 @@ class MeldDataset:
         text, note = read_text(path, config.encoding)
         if note:
             yield ("note", note)
+        if not text.strip():
+            yield (
+                "problem",
+                f"{path}: the file is empty; expected MELD's header ({', '.join(COLUMNS)}) and rows",
+            )
+            return
         reader = csv.DictReader(io.StringIO(text, newline=""))
         header = reader.fieldnames or []
         lacking = [c for c in COLUMNS if c not in header]

@@ -167,3 +167,15 @@ def test_label_typo_warns_with_class_counts(tmp_path: Path, caplog: pytest.LogCa
     with caplog.at_level(logging.WARNING):
         items(path, label_names=["happy", "sad", "hapy"])
     assert not caplog.records  # label_names given: the user fixed the classes
+
+
+def test_every_corpus_csv_says_when_it_is_empty(tmp_path: Path) -> None:
+    from sseft.plugins.datasets.cmu import MOSI, CmuConfig
+    from sseft.plugins.datasets.meld import MELD, MeldConfig
+
+    (tmp_path / "label.csv").write_text("")
+    with pytest.raises(DataError, match=r"label.csv: the file is empty \(0 bytes\)"):
+        list(MOSI.items(CmuConfig(root=tmp_path, modalities=["text"])))
+    (tmp_path / "train_sent_emo.csv").write_text("\n")
+    rep = MELD.check(MeldConfig(root=tmp_path, modalities=["text"], splits=["train"]))
+    assert any("train_sent_emo.csv: the file is empty" in p for p in rep.problems) and not rep.ok
