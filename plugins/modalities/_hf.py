@@ -64,8 +64,54 @@ def config_record(cfg: Any, exclude: tuple[str, ...] = ("batch_size",)) -> dict[
     return data
 
 
+_OFFLINE_HINT = (
+    "pass a local model directory saved with save_pretrained (e.g. --set text.model=/path/to/dir; "
+    "for text, text.model=minilm-offline works without any download), or set HF_HUB_OFFLINE=1 to "
+    "use only models already in the Hugging Face cache"
+)
+# The first failed hub probe of this process: every later hub id fails at once, not after retries.
+_HUB_DOWN: list[str] = []
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "") not in ("", "0") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def hub_unreachable(repo: str, revision: str | None) -> str | None:
+    """None when the model hub answers (whatever it says about `repo`), else why it cannot be reached.
+
+    One request with a short timeout and no retries: transformers itself retries a dead hub with
+    back-off for half a minute or more per file before giving up.
+    """
+    if _HUB_DOWN:
+        return _HUB_DOWN[0]
+    from huggingface_hub import HfApi, constants
+
+    endpoint = os.environ.get("HF_ENDPOINT") or constants.ENDPOINT
+    try:
+        HfApi(endpoint=endpoint).model_info(repo, revision=revision, timeout=5)
+    except Exception as e:
+        # Connection-level failures only; an HTTP answer (404, 401 gated...) means the hub is
+        # up and transformers reports the real problem.
+        names = {c.__name__ for c in type(e).__mro__}
+        http_answer = getattr(e, "response", None) is not None and "HfHubHTTPError" in names
+        if http_answer or not (
+            isinstance(e, OSError) or names & {"TransportError", "ConnectionError", "Timeout"}
+        ):
+            return None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        _HUB_DOWN.append(f"the model hub {endpoint} is unreachable ({type(e).__name__}: {first})")
+        return _HUB_DOWN[0]
+    return None
+
+
 def load_pretrained(factory: Any, resolved: str, revision: str | None, what: str) -> Any:
-    """`factory.from_pretrained(resolved)` with one-line errors that say what to do offline."""
+    """`factory.from_pretrained(resolved)` with one-line errors that say what to do offline.
+
+    A hub id is first checked with one quick request: when the hub is unreachable the model is
+    taken from the local Hugging Face cache if it is there, else the call fails at once with the
+    offline hint (instead of half a minute of retries per file).
+    """
     p = Path(resolved)
     looks_local = p.is_absolute() or resolved.startswith((".", "~")) or p.exists()
     if looks_local and not p.is_dir():
@@ -73,14 +119,23 @@ def load_pretrained(factory: Any, resolved: str, revision: str | None, what: str
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # the extraction job has its own progress bar
+    if not looks_local and not _offline():
+        down = hub_unreachable(resolved, revision)
+        if down is not None:
+            try:
+                return factory.from_pretrained(resolved, revision=revision, local_files_only=True)
+            except OSError:
+                raise ExtractionError(
+                    f"cannot load {what} {resolved!r}: {down} and it is not in the local Hugging Face "
+                    f"cache; {_OFFLINE_HINT}"
+                ) from None
     try:
         return factory.from_pretrained(str(p.expanduser()) if looks_local else resolved, revision=revision)
     except OSError as e:
-        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
         hint = (
             " (HF_HUB_OFFLINE is set: pass a local directory saved with save_pretrained)"
-            if offline
-            else " (no network? pass a local directory saved with save_pretrained)"
+            if _offline()
+            else f" ({_OFFLINE_HINT})"
         )
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ExtractionError(f"cannot load {what} {resolved!r}: {first}{hint}") from None
