@@ -190,7 +190,7 @@ def precomputed_info(m: str, items: Sequence[Item]) -> tuple[PassThrough, Any]:
         raise ConfigError(
             f"modality {m!r} is marked precomputed but no item carries precomputed {m} features"
         )
-    shape = getattr(given[0].features, "shape", ())
+    shape: tuple[int, ...] = tuple(getattr(given[0].features, "shape", ()))
     if len(shape) != 2 or int(shape[1]) < 1:
         raise DataError(f"precomputed {m} features have shape {tuple(shape)}; expected (length, dim)")
     declared = [p.max_len for p in given if p.max_len]

@@ -97,7 +97,8 @@ def job_modalities(
     stray = sorted(set(overrides) - set(chosen))
     if stray:
         raise ConfigError(
-            f"--set {stray[0]}.FIELD=...: {stray[0]!r} is not a modality of this job ({', '.join(chosen)}); "
+            f"--set {stray[0]}.{overrides[stray[0]][0]}: {stray[0]!r} is not a modality of this job "
+            f"({', '.join(chosen)}); "
             "dataset options are given as FIELD=VALUE or dataset.FIELD=VALUE"
         )
     out: dict[str, Any] = {}

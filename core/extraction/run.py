@@ -46,7 +46,8 @@ def run_with_retry(fn: Callable[[list[T]], Sequence[R]], inputs: Sequence[T]) ->
         return retried
     if len(outs) != len(batch):
         raise ExtractionError(f"extractor returned {len(outs)} results for {len(batch)} inputs")
-    return outs
+    result: list[R | Exception] = list(outs)
+    return result
 
 
 def run_extractor(ex: Any, raws: Sequence[Any]) -> list[Extracted | Exception]:
