@@ -99,20 +99,20 @@ def map_columns(
                 raise DataError(
                     f"{path}: modalities names {m!r}, which is no installed modality (installed: {names})"
                 )
-            col = m if m in columns else by_target.get(m)
-            if col is None:
+            source = m if m in columns else by_target.get(m)
+            if source is None:
                 raise DataError(
                     f"{path}: modalities names {m!r}, but no column feeds it (columns: {have}); "
                     f"name a column {m!r} or map one with columns: {{COLUMN: {m}}}"
                 )
-            feed(m, col, kind)
+            feed(m, source, kind)
         return out
     unmapped: list[str] = []
     video_cols: list[str] = []
     for col in columns:
         if col in reserved:
             continue
-        target = explicit.get(col)
+        target: str | None = explicit.get(col)
         if target is None and (col in meta_columns or col in META_COLUMNS):
             target = "meta"
         if target is None:
