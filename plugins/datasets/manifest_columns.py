@@ -64,15 +64,15 @@ def map_columns(
 ) -> dict[str, tuple[str, str]]:
     """modality -> (column, requested kind 'auto'|'text'|'file'). Every error names the manifest,
     the columns and the installed modalities."""
-    explicit = dict(explicit or {})
+    by_col: dict[str, str] = dict(explicit or {})
     have = ", ".join(columns)
     names = ", ".join(sorted(installed)) or "none"
-    for col, target in explicit.items():
+    for col, to in by_col.items():
         if col not in columns:
             raise DataError(f"{path}: columns maps {col!r}, which the manifest lacks (columns: {have})")
-        if target not in installed and target not in NOT_A_MODALITY:
+        if to not in installed and to not in NOT_A_MODALITY:
             raise DataError(
-                f"{path}: columns maps {col!r} to {target!r}, which is no installed modality "
+                f"{path}: columns maps {col!r} to {to!r}, which is no installed modality "
                 f"(installed: {names}; or 'meta' / 'ignore')"
             )
     out: dict[str, tuple[str, str]] = {}
@@ -86,13 +86,11 @@ def map_columns(
         out[modality] = (col, kind)
 
     if modalities is not None:  # explicit modality -> kind; each reads its mapped or same-named column
-        by_target = {t: c for c, t in explicit.items() if t not in NOT_A_MODALITY}
+        by_target = {t: c for c, t in by_col.items() if t not in NOT_A_MODALITY}
         by_target |= {
-            ALIASES[c]: c
-            for c in columns
-            if c in ALIASES and ALIASES[c] not in by_target and c not in explicit
+            ALIASES[c]: c for c in columns if c in ALIASES and ALIASES[c] not in by_target and c not in by_col
         }
-        if "speech" not in by_target and "video" in columns and "video" not in explicit:
+        if "speech" not in by_target and "video" in columns and "video" not in by_col:
             by_target["speech"] = "video"  # the video's audio track
         for m, kind in modalities.items():
             if m not in installed:
@@ -112,7 +110,7 @@ def map_columns(
     for col in columns:
         if col in reserved:
             continue
-        target: str | None = explicit.get(col)
+        target: str | None = by_col.get(col)
         if target is None and (col in meta_columns or col in META_COLUMNS):
             target = "meta"
         if target is None:
