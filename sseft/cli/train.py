@@ -109,14 +109,31 @@ def evaluate(model: str, store: Path, split: str, batch_size: int, as_json: bool
 )
 @click.option("--only", multiple=True, help="Run only these presets (repeatable).")
 @click.option("--overwrite", is_flag=True, help="Replace the presets' existing run directories.")
+@click.option(
+    "--seeds", metavar="0,1,2", help="Each preset over these seeds: mean ± std, each compared with full."
+)
 def ablate(
-    config: Path, overrides: tuple[str, ...], output_dir: Path | None, only: tuple[str, ...], overwrite: bool
+    config: Path,
+    overrides: tuple[str, ...],
+    output_dir: Path | None,
+    only: tuple[str, ...],
+    overwrite: bool,
+    seeds: str | None,
 ) -> None:
     """Run the paper's Table 8 ablations (uni/dual/tri-modal, no IMA, concat) and compare them."""
     from sseft.core.training.ablate import run_ablation
     from sseft.core.training.experiment import load_experiment
 
     cfg = load_experiment(config, overrides)
+    if seeds or cfg.train.seeds or cfg.data.folds is not None:  # over seeds/folds (H6)
+        from sseft.core.evaluation.ablation import run_ablation_seeds
+        from sseft.core.evaluation.runner import parse_seeds, seeds_of
+
+        chosen = seeds_of(cfg, parse_seeds(seeds) if seeds else None)
+        report = run_ablation_seeds(cfg, output_dir, seeds=chosen, only=list(only) or None)
+        if report is not None:
+            click.echo(report, nl=False)
+        return
     table = run_ablation(cfg, output_dir, only=list(only) or None, overwrite=overwrite)
     if table is not None:
         click.echo(table, nl=False)

@@ -22,7 +22,7 @@ def write_grouped_store(
     signal: float = 2.0,
 ) -> Path:
     """A small 3-class store whose items carry meta {"session": 1..groups, "speaker": "S<g><F|M>"};
-    the label is readable from modality a's first frame (so a model can learn it in 1-2 epochs)."""
+    the label shifts one coordinate of every frame of modality a (so a model can learn it in 1-2 epochs)."""
     from sseft.core.features import FeatureStoreWriter, ModalityInfo
     from sseft.core.protocols import TaskInfo
 
@@ -42,7 +42,7 @@ def write_grouped_store(
                 for m, d in dims.items():
                     x = torch.randn(int(torch.randint(2, 7, (1,), generator=g)), d, generator=g)
                     if m == "a":
-                        x[0, label] += signal
+                        x[:, label] += signal
                     feats[m] = x
                 sess = k % groups + 1
                 meta = {"session": sess, "speaker": f"S{sess}{'FM'[(k // groups) % 2]}"}
