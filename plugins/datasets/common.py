@@ -137,7 +137,7 @@ class DataReport:
         for title, entries in (
             ("problems", self.problems),
             ("duplicate ids", self.duplicates),
-            ("missing files", self.missing),
+            ("missing inputs (files not found, empty cells)", self.missing),
             ("notes", self.notes),
         ):
             if entries:
