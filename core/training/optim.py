@@ -4,6 +4,7 @@ are pure functions of the config."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,8 +12,9 @@ import torch
 
 from .config import TrainConfig
 
-# Parameter names never decayed: biases, LayerNorm, CLS vectors, positional embeddings.
-NO_DECAY = ("bias", "norm", "cls", "pos")
+# Name parts (split at "." and "_") of parameters never decayed: biases, LayerNorm (also the IMA's
+# stacked `attn_ln_weight` (G, D), which is 2-d), CLS vectors, positional embeddings.
+NO_DECAY = frozenset({"bias", "ln", "norm", "layernorm", "cls", "pos", "positions"})
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -21,8 +23,8 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, 
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        low = name.lower()
-        if p.ndim < 2 or any(k in low for k in NO_DECAY):
+        parts = set(re.split(r"[._]", name.lower()))
+        if p.ndim < 2 or parts & NO_DECAY or "norm" in name.lower():
             no_decay.append(p)
         else:
             decay.append(p)
