@@ -15,9 +15,11 @@ from typing import Any
 from sseft.core.errors import DataError
 from sseft.core.protocols import Item
 
+from ..modalities.suffixes import AUDIO_FILES, VIDEO_FILES
 from .common import media_path
 
 ARRAYS = (".npy", ".safetensors")
+CONTAINERS = AUDIO_FILES + VIDEO_FILES
 
 
 def probe(path: Path, need: str | None = None) -> str | None:
@@ -39,8 +41,10 @@ def probe(path: Path, need: str | None = None) -> str | None:
 def _probe_one(plugin: Any, raw: Any, path: Path) -> tuple[str | None, str | None]:
     """(problem, note) of one input."""
     fn = getattr(plugin, "probe", None)
-    if fn is None:
-        return probe(path), None
+    if fn is None:  # a plugin without probe(): open audio/video containers, only size-check the rest
+        if path.suffix.lower() in CONTAINERS:
+            return probe(path), None
+        return ("file is empty (0 bytes)" if path.stat().st_size == 0 else None), None
     try:
         return None, fn(raw)
     except DataError as e:

@@ -179,3 +179,12 @@ def test_every_corpus_csv_says_when_it_is_empty(tmp_path: Path) -> None:
     (tmp_path / "train_sent_emo.csv").write_text("\n")
     rep = MELD.check(MeldConfig(root=tmp_path, modalities=["text"], splits=["train"]))
     assert any("train_sent_emo.csv: the file is empty" in p for p in rep.problems) and not rep.ok
+
+
+def test_probe_leaves_a_plugin_s_own_files_to_it(tmp_path: Path, physio: Any) -> None:
+    (tmp_path / "u1.csv").write_text("t,v\n0,1\n")
+    (tmp_path / "u2.csv").write_text("")
+    path = write(tmp_path, "id,split,label,physio\nu1,train,x,u1.csv\nu2,train,x,u2.csv\n")
+    rep = MANIFEST.check(ManifestConfig(root=path, probe_media=True))
+    # no PyAV verdict on a plugin's .csv recording; an empty file is still reported
+    assert rep.problems == [f"u2: physio file {tmp_path / 'u2.csv'}: file is empty (0 bytes)"], rep.problems
