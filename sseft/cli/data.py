@@ -39,13 +39,19 @@ def _emit(report: Any, as_json: bool, limit: int) -> None:
 @data.command()
 @click.argument("target", type=click.Path(path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a dataset option.")
-@click.option("--probe", is_flag=True, help="Also open every media file (slow) to find unreadable ones.")
+@click.option(
+    "--probe",
+    is_flag=True,
+    help="Also decode every media file as extraction will (slow): truncated, empty, NaN/inf, wrong stream.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 @click.option("--limit", default=10, show_default=True, help="Entries shown per problem list.")
 def check(target: Path, overrides: tuple[str, ...], probe: bool, as_json: bool, limit: int) -> None:
     """Dry-run TARGET (a manifest .csv/.jsonl, a dataset config {dataset: NAME, root: ...}, or an
     experiment config) and report counts, missing files, duplicates and malformed rows.
-    Exits 1 when something must be fixed before extraction."""
+    Exits 1 when something must be fixed before extraction: a malformed row, a duplicate id, a
+    missing input under the missing-media policy 'error', or (with --probe) a file that does not
+    decode; 0 otherwise."""
     from sseft.core.config import read_mapping
     from sseft.core.errors import ConfigError
     from sseft.plugins.datasets.common import dataset_report, resolve_dataset
@@ -127,3 +133,9 @@ def info(name: str, root: Path, overrides: tuple[str, ...], as_json: bool, limit
 def convert() -> None:
     """One-time conversions of third-party feature files into the safe feature store (the
     commands come from plugins: the CMU plugin's `convert pickle`)."""
+
+
+# `sseft data make-demo-clips` (sseft/cli/clips.py, click only at import): the offline quickstart's clips.
+from .clips import make_demo_clips_cmd  # noqa: E402
+
+data.add_command(make_demo_clips_cmd)
