@@ -34,6 +34,9 @@ class ValidConfig(StrictModel):
     # How many training groups to hold out (default 1), or instead a share of them (rounded, >= 1).
     groups: int | None = Field(default=None, ge=1)
     share: float | None = Field(default=None, gt=0.0, lt=1.0)
+    # Groups taken first whenever the fold's training part has them (IEMOCAP: [Ses04F], the paper's
+    # validation speaker); the rest of the amount is drawn.
+    prefer: list[Any] = Field(default_factory=list)
     seed: int = 0
 
     @model_validator(mode="after")
@@ -167,7 +170,9 @@ def _split_valid(
     v = cfg.valid
     n = v.groups if v.groups is not None else (round(v.share * len(distinct)) if v.share is not None else 1)
     n = max(1, min(int(n), len(distinct) - 1))
-    held = set(random.Random(cfg.valid.seed * 1_000_003 + fold).sample(distinct, n))
+    preferred = [g for g in dict.fromkeys(v.prefer) if g in distinct][:n]  # in the given order
+    rest = [g for g in distinct if g not in preferred]
+    held = set(preferred) | set(random.Random(v.seed * 1_000_003 + fold).sample(rest, n - len(preferred)))
     train = [i for (i, _), g in zip(pool, vgroups, strict=True) if g not in held]
     valid = [i for (i, _), g in zip(pool, vgroups, strict=True) if g in held]
     return train, valid

@@ -29,6 +29,7 @@ cases = st.fixed_dictionaries(
         "valid_by": st.sampled_from([None, "speaker"]),
         "amount": st.sampled_from([{"groups": 1}, {"groups": 2}, {"share": 0.3}]),
         "seed": st.integers(0, 5),
+        "prefer": st.sampled_from([[], [2], [3, 1]]),  # speakers spk<n>, or sessions <n>
     }
 )
 
@@ -42,8 +43,9 @@ def test_no_group_in_two_parts_of_a_fold(data: list[tuple[int, int]], case: dict
     sessions = [s for s, _ in data]
     # speakers not nested in sessions on purpose: a speaker may occur in several sessions
     ids, metas = _items(sessions, [p for _, p in data])
-    cfg = FoldsConfig(by="session", kind=case["kind"], k=case["k"], valid={"by": case["valid_by"], **case["amount"],
-                                                                          "seed": case["seed"]})  # fmt: skip
+    prefer = [f"spk{p}" for p in case["prefer"]] if case["valid_by"] else case["prefer"]
+    valid = {"by": case["valid_by"], **case["amount"], "seed": case["seed"], "prefer": prefer}
+    cfg = FoldsConfig(by="session", kind=case["kind"], k=case["k"], valid=valid)
     by_id = dict(zip(ids, metas, strict=True))
     try:
         folds = make_folds(ids, metas, cfg)
@@ -105,3 +107,39 @@ def test_folds_read_the_store_meta(grouped_store: Path) -> None:
     meta = dict(zip(ids, metas, strict=True))
     for f in folds:
         assert len({meta[i]["speaker"] for i in f["valid"]}) == 1  # one held-out training speaker
+
+
+def test_iemocap_leave_one_session_out_fold_5_is_the_paper_split() -> None:
+    import re
+
+    import yaml
+
+    from sseft.core.config import apply_overrides, read_mapping, validate
+    from sseft.core.training.config import ExperimentConfig
+
+    repo = Path(__file__).resolve().parents[2]
+    text = (repo / "configs" / "iemocap.yaml").read_text()
+    line = re.search(r"^  # (folds: .*)$", text, re.M)
+    assert line, "configs/iemocap.yaml documents the leave-one-session-out option"
+    data = read_mapping(repo / "configs" / "iemocap.yaml")
+    data["data"].update(yaml.safe_load(line.group(1)))
+    cfg = validate(ExperimentConfig, data, source="iemocap.yaml")
+    same = validate(ExperimentConfig, apply_overrides(read_mapping(repo / "configs" / "iemocap.yaml"),
+                    ["data.folds={by: session, valid: {by: speaker, prefer: [Ses04F]}}"]), source="--set")  # fmt: skip
+    assert cfg.data.folds == same.data.folds
+    # IEMOCAP-like items: 5 sessions x speakers Ses0kF / Ses0kM
+    ids, metas = [], []
+    for sess in range(1, 6):
+        for g in "FM":
+            for u in range(3):
+                ids.append(f"Ses0{sess}{g}_{u}")
+                metas.append({"session": sess, "speaker": f"Ses0{sess}{g}"})
+    folds = make_folds(ids, metas, cfg.data.folds)
+    spk = dict(zip(ids, (m["speaker"] for m in metas), strict=True))
+    f5 = folds[4]
+    assert {spk[i] for i in f5["test"]} == {"Ses05F", "Ses05M"}
+    assert {spk[i] for i in f5["valid"]} == {"Ses04F"}
+    assert {spk[i] for i in f5["train"]} == {f"Ses0{s}{g}" for s in (1, 2, 3) for g in "FM"} | {"Ses04M"}
+    f4 = folds[3]  # session 4 is tested: the validation speaker comes from the other sessions
+    assert {spk[i] for i in f4["test"]} == {"Ses04F", "Ses04M"} and len({spk[i] for i in f4["valid"]}) == 1
+    assert not {spk[i] for i in f4["valid"]} & {"Ses04F", "Ses04M"}
