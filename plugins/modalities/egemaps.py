@@ -71,6 +71,9 @@ class OpenSmileExtractor:
                 f"opensmile {set_name} gives {len(self.smile.feature_names)} LLDs, expected {self.dim}"
             )
         self.set_name = set_name
+        # Positions the fusion model learns for this modality: 30 s at 100 frames/s (longer clips are
+        # refused at training with a message; crop them or raise max_len in the store).
+        self.max_len = 30 * FRAMES_PER_SECOND
         self.feature_names = list(self.smile.feature_names)
         self._ident = {
             "model": f"opensmile/{set_name}",

@@ -54,6 +54,11 @@ def split_overrides(sets: tuple[str, ...]) -> tuple[dict[str, list[str]], list[s
     metavar="MOD.FIELD=VALUE",
     help="An extractor option (text.model=...) or a dataset option (field=... or dataset.field=...).",
 )
+@click.option(
+    "--preset",
+    metavar="NAME",
+    help="Encoder preset: lite = MiniLM text + eGeMAPS speech + MTCNN/FER face (offline, CPU).",
+)
 @click.option("--out", type=click.Path(path_type=Path), help="Feature store directory (created or resumed).")
 @click.option("--batch-size", default=8, show_default=True, help="Items per batch.")
 @click.option("--shard-size", default=256, show_default=True, help="Items per shard file.")
@@ -72,6 +77,7 @@ def extract(
     modalities: str | None,
     modality_config: Path | None,
     sets: tuple[str, ...],
+    preset: str | None,
     out: Path | None,
     batch_size: int,
     shard_size: int,
@@ -97,6 +103,10 @@ def extract(
     items = list(plugin.items(dcfg))[:limit]
     chosen = [m.strip() for m in modalities.split(",") if m.strip()] if modalities else None
     options = read_mapping(modality_config) if modality_config else {}
+    if preset:  # plugins/modalities/presets.py; --modality-config entries and --set go on top
+        from sseft.plugins.modalities.presets import merged_options
+
+        options = merged_options(preset, options)
     summary = extract_items(
         items, plugin.task(dcfg), job_modalities(items, chosen, options, per), out,
         batch_size=batch_size, shard_size=shard_size, device=device, threads=threads,

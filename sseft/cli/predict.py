@@ -80,13 +80,19 @@ from sseft.core.errors import ConfigError, DataError
     metavar="MOD.FIELD=VALUE",
     help="Extractor override, e.g. text.model=/models/roberta-large.",
 )
+@click.option(
+    "--preset",
+    metavar="NAME",
+    help="Encoder preset the model was trained on (lite); checked against its fingerprints.",
+)
 @click.option("--device", default=None, help="torch device (default cpu).")
 @click.option("--batch-size", default=8, show_default=True, help="Items per forward pass (--manifest).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (--manifest).")
 def predict(
     model_ref: str, text: str | None, text_file: Path | None, audio: Path | None, video: Path | None,
     extra_inputs: tuple[str, ...], manifest: Path | None, out: Path | None, as_json: bool, allow_missing: bool,
-    explain: Path | None, sets: tuple[str, ...], device: str | None, batch_size: int, no_progress: bool,
+    explain: Path | None, sets: tuple[str, ...], preset: str | None, device: str | None, batch_size: int,
+    no_progress: bool,
 ) -> None:  # fmt: skip
     """Predict emotion/sentiment of a clip (text, audio, video) or of every item of a manifest."""
     raw = _inputs(text, text_file, audio, video, extra_inputs)
@@ -107,6 +113,11 @@ def predict(
     from sseft.core.inference import Predictor
 
     model = sseft.load(model_ref, device=device or "cpu")
+    if preset:  # the preset's options as overrides: a model trained on other encoders is refused
+        from sseft.plugins.modalities.presets import override_strings
+
+        names = set(model.modality_names)
+        sets = (*(s for s in override_strings(preset) if s.split(".", 1)[0] in names), *sets)
     predictor = Predictor(model, sets, allow_missing=True if allow_missing else None, device=device)
     if manifest is not None:
         assert out is not None
