@@ -36,7 +36,7 @@ from pydantic import Field
 from sseft.core.config import StrictModel
 from sseft.core.errors import DataError
 from sseft.core.hookspecs import hookimpl
-from sseft.core.protocols import Item, TaskInfo
+from sseft.core.protocols import Item, Precomputed, TaskInfo
 
 from .common import (
     DataReport,
@@ -47,7 +47,15 @@ from .common import (
     report_from_events,
     require_content,
 )
-from .manifest_columns import column_kind, file_suffixes, installed_modalities, map_columns
+from .manifest_columns import (
+    ARRAY_FILES,
+    column_kind,
+    file_suffixes,
+    installed_modalities,
+    is_precomputed,
+    load_array,
+    map_columns,
+)
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +142,14 @@ def read_rows(config: ManifestConfig) -> tuple[list[str], list[Row]]:
 def modality_sources(
     config: ManifestConfig, columns: list[str], rows: list[Row]
 ) -> dict[str, tuple[str, str]]:
-    """modality -> (column, 'text' | 'file'), for the installed modality plugins."""
+    """modality -> (column, 'text' | 'file' | 'array'), for the installed modality plugins
+    ('array': .npy/.safetensors files of precomputed features, stored as they are)."""
     installed = installed_modalities()
     reserved = {config.id_column, config.split_column, *config.label_columns}
+    values = {c: [str(r[c]) for _, r in rows if r.get(c) not in (None, "")] for c in columns}
+    arrays = {
+        c for c in columns if c not in reserved and column_kind("auto", values[c], ARRAY_FILES) == "file"
+    }
     mapped = map_columns(
         Path(config.root),
         columns,
@@ -145,12 +158,15 @@ def modality_sources(
         config.meta_columns,
         config.modalities,
         installed,
+        arrays,
     )
     suffixes = file_suffixes(installed)
     out = {}
     for m, (col, kind) in mapped.items():
-        values = [str(r[col]) for _, r in rows if r.get(col) not in (None, "")]
-        out[m] = (col, column_kind(kind, values, suffixes))
+        kind = column_kind(kind, values[col], suffixes)
+        if kind == "file" and col in arrays and is_precomputed(m, installed):
+            kind = "array"  # precomputed features, stored as they are
+        out[m] = (col, kind)
     return out
 
 
@@ -248,6 +264,12 @@ class ManifestDataset:
                 inputs[m] = p
                 if not p.is_file():
                     absent.append((m, p))
+                elif kind == "array":
+                    try:
+                        inputs[m] = Precomputed(load_array(p), identity={"source": "manifest", "column": col})
+                    except ValueError as e:
+                        bad = f"column {col}: {e}"
+                        break
             if bad:
                 yield ("problem", f"{path}: line {line}: {bad}")
                 continue

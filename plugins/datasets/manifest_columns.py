@@ -5,6 +5,8 @@
   feeds speech, speech too (from the video's audio track);
 - `columns: {my_col: speech}` maps a column explicitly (`meta` keeps it as item meta, `ignore`
   leaves it out); `group`, `speaker`, `session`, `dialogue` and `meta_columns` are item meta;
+- a column of .npy/.safetensors files is precomputed features of the modality it maps to (when
+  that plugin does not read arrays itself: speech, face, text) or of a modality named after it;
 - any other column is an error listing the columns and the installed modalities, never dropped.
 A column holds files when every value ends in a suffix some installed plugin reads (the union of
 their `suffixes`, plus .npy/.safetensors arrays), else inline text.
@@ -13,6 +15,7 @@ their `suffixes`, plus .npy/.safetensors arrays), else inline text.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,9 +64,11 @@ def map_columns(
     meta_columns: list[str],
     modalities: Mapping[str, str] | None,
     installed: Mapping[str, Any],
+    array_columns: AbstractSet[str] = frozenset(),
 ) -> dict[str, tuple[str, str]]:
     """modality -> (column, requested kind 'auto'|'text'|'file'). Every error names the manifest,
-    the columns and the installed modalities."""
+    the columns and the installed modalities. A column of .npy/.safetensors files
+    (`array_columns`) needs no plugin: it is a modality of precomputed features named after it."""
     by_col: dict[str, str] = dict(explicit or {})
     have = ", ".join(columns)
     names = ", ".join(sorted(installed)) or "none"
@@ -93,6 +98,9 @@ def map_columns(
         if "speech" not in by_target and "video" in columns and "video" not in by_col:
             by_target["speech"] = "video"  # the video's audio track
         for m, kind in modalities.items():
+            if m not in installed and m in array_columns:
+                feed(m, m, "file")  # precomputed features: no plugin needed
+                continue
             if m not in installed:
                 raise DataError(
                     f"{path}: modalities names {m!r}, which is no installed modality (installed: {names})"
@@ -117,6 +125,8 @@ def map_columns(
             target = col if col in installed else ALIASES.get(col)
             if target is not None and target not in installed:
                 target = None
+        if target is None and col in array_columns:
+            target = col  # precomputed features: a modality of its own, no plugin needed
         if target is None:
             unmapped.append(col)
         elif target not in NOT_A_MODALITY:
@@ -141,3 +151,51 @@ def column_kind(requested: str, values: list[str], suffixes: tuple[str, ...]) ->
         return requested
     vals = [v.strip().lower() for v in values if v.strip()]
     return "file" if vals and all(v.endswith(suffixes) for v in vals) else "text"
+
+
+def is_precomputed(modality: str, installed: Mapping[str, Any]) -> bool:
+    """Do .npy/.safetensors files of `modality` hold its features (stored as they are), rather than
+    raw input for its plugin? Yes without a plugin, and for a plugin whose declared `suffixes` leave
+    arrays out (speech, face, text); a plugin without `suffixes` (older third-party ones, the EEG
+    example) gets the paths, as before."""
+    plugin = installed.get(modality)
+    if plugin is None:
+        return True
+    declared = getattr(plugin, "suffixes", None)
+    if declared is None:
+        return False
+    return not any(str(x).lower() in ARRAY_FILES for x in declared)
+
+
+def load_array(path: Path) -> Any:
+    """One item's precomputed (L, D) features from .npy (memory-mapped, never unpickled) or
+    .safetensors (its only tensor, or the one named `features`); ValueError saying what is wrong."""
+    import numpy as np
+
+    if path.suffix.lower() == ".npy":
+        try:
+            x = np.load(path, mmap_mode="r", allow_pickle=False)
+        except ValueError as e:  # object arrays need pickle: refused
+            raise ValueError(
+                f"cannot read {path.name} without unpickling ({e}); save a float array"
+            ) from None
+        except OSError as e:
+            raise ValueError(f"cannot read {path.name} ({e})") from None
+    else:
+        from safetensors.numpy import load_file
+
+        try:
+            tensors = load_file(str(path))
+        except Exception as e:  # safetensors raises its own error types
+            raise ValueError(f"cannot read {path.name} ({e})") from None
+        if "features" in tensors:
+            x = tensors["features"]
+        elif len(tensors) == 1:
+            x = next(iter(tensors.values()))
+        else:
+            raise ValueError(
+                f"{path.name} holds {sorted(tensors)}; expected one tensor or one named 'features'"
+            )
+    if x.ndim != 2:
+        raise ValueError(f"{path.name} has shape {tuple(x.shape)}; expected (length, dim) features")
+    return x

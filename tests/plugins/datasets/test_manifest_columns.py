@@ -188,3 +188,51 @@ def test_probe_leaves_a_plugin_s_own_files_to_it(tmp_path: Path, physio: Any) ->
     rep = MANIFEST.check(ManifestConfig(root=path, probe_media=True))
     # no PyAV verdict on a plugin's .csv recording; an empty file is still reported
     assert rep.problems == [f"u2: physio file {tmp_path / 'u2.csv'}: file is empty (0 bytes)"], rep.problems
+
+
+def test_array_columns_are_precomputed_features(tmp_path: Path, physio: Any) -> None:
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from sseft.core.extraction import extract_items
+    from sseft.core.extraction.generate import job_modalities
+    from sseft.core.features import FeatureStore
+    from sseft.core.protocols import Precomputed
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        np.save(tmp_path / f"s{i}.npy", rng.standard_normal((4 + i, 6)).astype(np.float32))
+        save_file(
+            {"features": rng.standard_normal((2, 5)).astype(np.float32)}, str(tmp_path / f"f{i}.safetensors")
+        )
+        np.save(tmp_path / f"g{i}.npy", np.zeros((3, 2), np.float32))
+    rows = "".join(
+        f"u{i},{['train', 'valid', 'test'][i]},x,s{i}.npy,f{i}.safetensors,g{i}.npy\n" for i in range(3)
+    )
+    path = write(tmp_path, "id,split,label,speech,opensmile,gsr\n" + rows)
+    got = items(path)
+    u0 = got["u0"]
+    # speech does not read arrays itself: its .npy are its features; `opensmile` needs no plugin
+    assert isinstance(u0.inputs["speech"], Precomputed) and u0.inputs["speech"].features.shape == (4, 6)
+    assert isinstance(u0.inputs["opensmile"], Precomputed) and u0.inputs["opensmile"].features.shape == (2, 5)
+    assert u0.inputs["gsr"] == tmp_path / "g0.npy"  # a plugin without `suffixes` gets the path, as before
+    its = [it for it in got.values()]
+    for it in its:
+        it.inputs.pop("gsr")
+    cfg = ManifestConfig(root=path)
+    s = extract_items(
+        its, MANIFEST.task(cfg), job_modalities(its), tmp_path / "store", progress=False, threads=1
+    )
+    assert s.failed == 0, s.line()
+    store = FeatureStore.open(tmp_path / "store")
+    assert {m: i.dim for m, i in store.modalities.items()} == {"speech": 6, "opensmile": 5}
+    row = store.get("u0")
+    feats = row.get("features", row)
+    np.testing.assert_allclose(np.asarray(feats["speech"]), np.load(tmp_path / "s0.npy"))
+    # an object array is never unpickled: one line naming the column and file
+    np.save(tmp_path / "bad.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    bad = write(tmp_path, "id,split,label,speech\nu1,train,x,bad.npy\n", name="bad.csv")
+    with pytest.raises(
+        DataError, match=r"bad.csv: line 2: column speech: cannot read bad.npy without unpickling"
+    ):
+        items(bad)
