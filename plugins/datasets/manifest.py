@@ -12,6 +12,7 @@
   with a suffix some installed modality plugin reads (its `suffixes`; .npy/.safetensors arrays
   always). Columns map to modalities by name, by alias (`audio`/`wav` -> speech, `video` -> face
   and speech from its audio track) or by `columns: {my_col: speech}`; see manifest_columns.py.
+  .npy/.safetensors cells are precomputed (L, D) features (`Precomputed`, never unpickled).
 - An empty cell: the item lacks that modality (`missing_media: partial` keeps it without, `error`
   makes it a per-item failure with that reason). A named file that does not exist is a missing
   file (`error`: stop; `partial`: keep the item without; `drop`). Both name the manifest line.
