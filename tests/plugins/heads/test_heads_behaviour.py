@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -143,3 +144,46 @@ def test_metrics_mismatched_lengths_are_data_errors() -> None:
     h = get_head("multiclass").build(4, ["a", "b"])
     with pytest.raises(DataError, match="3 outputs but 2 labels"):
         h.metrics(torch.zeros(3, 2), [0, 1])
+
+
+def test_records_and_their_renderings_hand_computed() -> None:
+    """The built-in heads' records and renderings keep the prediction format users had (predict
+    --json keys, CSV columns, the one-line summary), now produced by the head instead of core."""
+    mc = get_head("multiclass").build(4, ["neg", "pos"])
+    logits = torch.tensor([[0.0, math.log(3.0)]])  # softmax -> 0.25 / 0.75
+    (rec,) = mc.records(logits, ["c1"])
+    assert rec["id"] == "c1" and rec["label"] == "pos"
+    assert rec["probabilities"] == pytest.approx({"neg": 0.25, "pos": 0.75})
+    assert mc.describe(rec) == "pos (p=0.75)"
+    assert mc.csv_row(rec) == {"prediction": "pos", "prob_neg": "0.250000", "prob_pos": "0.750000"}
+    assert mc.table(rec).splitlines()[2].split() == ["pos", "0.7500", "*"]
+
+    rg = get_head("regression").build(4, ["s"])
+    (rec,) = rg.records(torch.tensor([[1.26]]), ["r"])
+    assert rec["label"] == rec["score"] == pytest.approx(1.26) and rec["acc7_class"] == 1
+    assert rg.describe(rec) == "score +1.260 (Acc7 class +1)"
+    assert rg.csv_row(rec) == {"prediction": "1.260000", "score_s": "1.260000", "acc7_s": 1}
+    two = get_head("regression").build(4, ["valence", "arousal"])
+    (rec,) = two.records(torch.tensor([[0.5, -2.6]]), ["r"])
+    assert rec["acc7"] == {"valence": 0, "arousal": -3} and "score" not in rec
+    assert two.describe(rec) == "valence score +0.500 (Acc7 class +0), arousal score -2.600 (Acc7 class -3)"
+
+    ml = get_head("multilabel-binary").build(4, ["happy", "sad"])
+    (rec,) = ml.records(torch.tensor([[[0.0, 2.0], [1.0, 0.0]]]), ["m"])
+    assert rec["label"] == rec["labels"] == ["happy"] and rec["probabilities"]["sad"] < 0.5
+    assert ml.describe(rec) == "labels: happy"
+    assert list(ml.csv_row(rec)) == ["prediction", "prob_happy", "prob_sad"]
+    assert mc.summary({"weighted_f1": 0.5, "accuracy": 0.25, "macro_f1": 0.125, "n_items": 8}) == (
+        "weighted_f1 0.5000  accuracy 0.2500  macro_f1 0.1250  (n=8)"
+    )
+
+
+def test_labels_arrive_as_plain_json_and_collate_per_head() -> None:
+    mc = get_head("multiclass").build(4, ["a", "b", "c"])
+    assert mc.collate_labels([2, 0, 1]).tolist() == [2, 0, 1] and mc.collate_labels([2]).dtype == torch.long
+    rg = get_head("regression").build(4, ["v", "a"])
+    assert rg.collate_labels([[0.5, 1.0], [2.0, -1.0]]).shape == (2, 2)
+    ml = get_head("multilabel-binary").build(4, ["x", "y"])
+    assert ml.collate_labels([[0, 1], [1, 1]]).tolist() == [[0, 1], [1, 1]]
+    with pytest.raises(DataError, match="not numbers of one shape"):
+        rg.collate_labels([[0.5, 1.0], [2.0]])
