@@ -280,3 +280,20 @@ def test_cached_dataset_reads_each_shard_item_once(tmp_path: Path) -> None:
     ds._handles.clear()
     again = [ds[i] for i in range(len(ds))]
     assert all(torch.equal(a["features"]["a"], b["features"]["a"]) for a, b in zip(first, again, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("names", "labels", "expected"),
+    [
+        (["x", "y", "z"], [0, 2, 2], {"x": 1, "y": 0, "z": 2}),  # class indices
+        (["h", "s"], [[1, 0], [1, 1], [0, 0]], {"h": 2, "s": 1}),  # 0/1 vectors
+        (["score"], [0.5, -1.5, 1.0], {"min": -1.5, "mean": 0.0, "max": 1.0, "std": 1.0801}),
+        (["v", "a"], [[1.0, 0.0], [3.0, 2.0]], {"min": 1.0, "mean": 2.0, "max": 3.0, "std": 1.0}),
+        (["a", "b"], ["low", "high", "low"], {'"low"': 2, '"high"': 1}),  # a new task's own values
+        (["x", "y"], [], {}),
+    ],
+)
+def test_label_counts_from_the_json_shape_alone(names, labels, expected) -> None:
+    from sseft.core.features.summary import label_counts
+
+    assert label_counts(names, labels) == expected
