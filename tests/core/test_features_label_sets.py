@@ -148,3 +148,28 @@ def test_label_sets_survive_many_writers_merges_and_lost_partials(
             for name in ("emotion", "sentiment"):
                 assert store.labels(split, name) == [by_id[i]["labels"][name] for i in store.ids(split)]
         assert store.verify() == []
+
+
+def test_the_extraction_engine_stores_every_label_set(tmp_path: Path) -> None:
+    """Item.labels reaches the store through the engine (precomputed inputs: no encoder needed)."""
+    import numpy as np
+
+    from sseft.core.extraction import extract_items
+    from sseft.core.protocols import Item, Precomputed
+
+    rng = np.random.default_rng(0)
+    items = [
+        Item(
+            f"u{i}",
+            "train",
+            None,
+            {"a": Precomputed(rng.standard_normal((3, 4)).astype(np.float32))},
+            labels={"emotion": i % 3, "sentiment": (i + 1) % 3},
+        )  # fmt: skip
+        for i in range(5)
+    ]
+    summary = extract_items(items, SETS, {"a": None}, tmp_path / "s", progress=False, threads=1)
+    assert (summary.done, summary.failed) == (5, 0), summary.line()
+    store = FeatureStore.open(tmp_path / "s")
+    assert store.labels("train", "emotion") == [0, 1, 2, 0, 1]
+    assert store.labels("train", "sentiment") == [1, 2, 0, 1, 2]
