@@ -2,8 +2,9 @@
 -m sseft extract`). Accelerate's `PartialState` tells the rank, world size and device; nothing here
 is home-made distributed machinery beyond small files for live progress.
 
-Work split: the item list is cut into fixed batches (batch k = items[k*B:(k+1)*B]) and batch k goes
-to the process with rank k % world_size. Batches are identical whatever the number of processes, so
+Work split: the item list, in the length order every process computes alike (batching.py), is cut
+into fixed batches (batch k = the k-th B items of that order) and batch k goes to the process with
+rank k % world_size. Batches are identical whatever the number of processes, so
 N processes compute exactly the tensors one process computes.
 """
 

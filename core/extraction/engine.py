@@ -2,8 +2,11 @@
 
     summary = extract_items(items, task, {"text": ("text", {...})}, out="store/")
 
-* Batches are fixed by position (batch k = items[k*B:(k+1)*B]); with N processes batch k runs on rank
+* Batches are fixed by the item list: items are ordered by length (core/extraction/batching.py, a pure
+  function of the list), batch k = the k-th B of that order; with N processes batch k runs on rank
   k % N, which writes only its own shards (writer_id = rank). Same batches, same tensors, any N.
+  Each batch pads only to its own longest item (text: the tokenizer pads to the longest text;
+  speech windows of equal length run together, nothing padded; face crops have one size).
 * Resumable: a batch whose items are all in the store is skipped; a batch with some stored items is
   recomputed whole (so its tensors do not depend on what was done before) and only the missing items
   are added. The writer drops half-written shards by itself.
@@ -25,6 +28,7 @@ from typing import Any
 
 from ..errors import ConfigError, DataError, ExtractionError
 from ..protocols import Extracted, Item, Precomputed, TaskInfo
+from .batching import PRECISIONS, STORE_DTYPES, autocast_encoders, duplicates, length_order, with_precision
 from .distributed import PROGRESS_DIR, DistContext, Progress, dist_context, threads_per_process
 from .run import reason_of, run_extractor
 
@@ -252,22 +256,40 @@ def extract_items(
     source: dict[str, Any] | None = None,
     progress: bool = True,
     ctx: DistContext | None = None,
+    sort_by_length: bool = True,
+    mixed_precision: str = "no",
+    dtype: str = "float32",
 ) -> ExtractionSummary:
     """Extract `modalities` (name -> modality plugin config, a pydantic model or a dict; None: the
     items carry `Precomputed` features, stored as given) for `items` into the store at `out`. Runs
     as one process or as one of the processes an `accelerate launch` started; every process
-    returns the same summary (of the whole job)."""
+    returns the same summary (of the whole job).
+
+    `sort_by_length`: batch items of similar length together (core/extraction/batching.py), so each
+    batch pads only to its own longest item. `mixed_precision` ("no", "bf16", "fp16"): autocast
+    around the encoders' forward passes (recorded in each extracted modality's fingerprint).
+    `dtype`: how the store keeps features ("float32", "float16", "bfloat16": half the disk;
+    training reads them back as float32)."""
     import torch
 
     from ..features import FeatureStoreWriter
 
     if batch_size < 1:
         raise ExtractionError(f"batch_size must be >= 1, got {batch_size}")
+    if mixed_precision not in PRECISIONS:
+        raise ConfigError(f"mixed_precision must be one of {', '.join(PRECISIONS)}, got {mixed_precision!r}")
+    if dtype not in STORE_DTYPES:
+        raise ConfigError(f"store dtype must be one of {', '.join(STORE_DTYPES)}, got {dtype!r}")
     ctx = ctx or dist_context(device)
     torch.set_num_threads(threads_per_process(ctx.world, threads))
     root = Path(out)
     all_items = list(items)
     extractors, infos = build_extractors(modalities, all_items, ctx.device)
+    infos = {m: with_precision(info, mixed_precision, dtype, m in modalities and modalities[m] is not None)
+             for m, info in infos.items()}  # fmt: skip
+    for ex in extractors.values():
+        autocast_encoders(ex, ctx.device, mixed_precision)
+    order = length_order(all_items, extractors) if sort_by_length else list(range(len(all_items)))
     token = ctx.broadcast(uuid.uuid4().hex)
     t0 = time.perf_counter()
     writer = FeatureStoreWriter(
@@ -278,7 +300,7 @@ def extract_items(
     notes: dict[str, dict[str, int]] = {m: {} for m in extractors}
     try:
         with writer:
-            _loop(all_items, extractors, writer, ctx, bar, notes, batch_size)
+            _loop(all_items, order, extractors, writer, ctx, bar, notes, batch_size)
     except BaseException:
         bar.close()
         raise
@@ -287,6 +309,7 @@ def extract_items(
 
 def _loop(
     items: list[Item],
+    order: Sequence[int],
     extractors: Mapping[str, Any],
     writer: Any,
     ctx: DistContext,
@@ -294,16 +317,14 @@ def _loop(
     notes: dict[str, dict[str, int]],
     batch_size: int,
 ) -> None:
-    """This process's batches: skip stored items, record duplicates and failures, add the rest."""
+    """This process's batches (cut from `order`, the same on every process): skip stored items,
+    record duplicates and failures, add the rest."""
     root, writer_id = writer.root, str(ctx.rank)
-    first_seen: dict[str, int] = {}
-    for k in range(0, len(items), batch_size):
-        batch = items[k : k + batch_size]
-        dup = {}
-        for j, it in enumerate(batch):  # every process sees every id, so all agree on duplicates
-            first = first_seen.setdefault(it.id, k + j)
-            if first != k + j:
-                dup[j] = first
+    dups = duplicates(items)  # every process sees every id, so all agree on duplicates
+    for k in range(0, len(order), batch_size):
+        idx = order[k : k + batch_size]
+        batch = [items[i] for i in idx]
+        dup = {j: dups[i] for j, i in enumerate(idx) if i in dups}
         if (k // batch_size) % ctx.world != ctx.rank:
             continue
         todo = [j for j, it in enumerate(batch) if j not in dup and not writer.has(it.id)]
@@ -326,7 +347,7 @@ def _loop(
                 for key in note:
                     notes[m][key] = notes[m].get(key, 0) + 1
             meta = _plain_meta({**it.meta, **({"extract": res["meta"]} if res["meta"] else {})})
-            if writer.add(it.id, it.split, res["features"], it.label, meta):
+            if writer.add(it.id, it.split, res["features"], it.label, meta, labels=it.labels or None):
                 done += 1
             else:
                 failed += 1  # refused by the store (label, NaN): it wrote failures.jsonl itself

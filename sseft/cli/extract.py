@@ -66,6 +66,23 @@ def split_overrides(sets: tuple[str, ...]) -> tuple[dict[str, list[str]], list[s
 @click.option(
     "--threads", type=int, default=None, help="torch CPU threads per process (default: cores / processes)."
 )
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float16", "bfloat16"]),
+    default="float32",
+    show_default=True,
+    help="How the store keeps features (float16/bfloat16: half the disk; training reads them as float32).",
+)
+@click.option(
+    "--mixed-precision",
+    type=click.Choice(["no", "bf16", "fp16"]),
+    default="no",
+    show_default=True,
+    help="Autocast the encoders' forward passes (bf16: AVX512-BF16 CPUs, recent GPUs).",
+)
+@click.option(
+    "--input-order", is_flag=True, help="Batch items in input order (default: by length, less padding)."
+)
 @click.option("--limit", type=int, default=None, help="Only the first N items (smoke runs).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.pass_context
@@ -83,6 +100,9 @@ def extract(
     shard_size: int,
     device: str | None,
     threads: int | None,
+    dtype: str,
+    mixed_precision: str,
+    input_order: bool,
     limit: int | None,
     no_progress: bool,
 ) -> None:
@@ -111,6 +131,7 @@ def extract(
         items, plugin.task(dcfg), job_modalities(items, chosen, options, per), out,
         batch_size=batch_size, shard_size=shard_size, device=device, threads=threads,
         source={"dataset": plugin.name, "config": json.loads(dcfg.model_dump_json())}, progress=not no_progress,
+        sort_by_length=not input_order, mixed_precision=mixed_precision, dtype=dtype,
     )  # fmt: skip
     if dist_context().is_main:
         click.echo(summary.line())

@@ -337,3 +337,81 @@ def test_one_of_two_processes_killed_then_rerun_completes_the_same_store(corpus,
     rerun = subprocess.run(launch, env=ENV, capture_output=True, text=True, timeout=180)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert_same_store(tmp_path / "whole", out / "store")
+
+
+def text_only(corpus: dict, order: list[int]) -> list[Item]:
+    return [Item(f"t{i:02d}", "train", i % 3, {"text": corpus["items"][i].inputs["text"]}) for i in order]
+
+
+def test_batches_hold_items_of_similar_length_longest_first(corpus, tmp_path, monkeypatch) -> None:
+    from sseft.core.extraction import engine, extract_items
+
+    seen: list[list[int]] = []
+    real = engine.run_batch
+
+    def spy(ex, batch):
+        seen.append([len(it.inputs["text"]) for it in batch])
+        return real(ex, batch)
+
+    monkeypatch.setattr(engine, "run_batch", spy)
+    items = text_only(corpus, [5, 0, 11, 3, 8, 1, 10, 6, 2, 9, 4, 7])  # lengths grow with the index
+    cfg = {"text": corpus["configs"]["text"]}
+    kw = {"batch_size": 4, "progress": False, "threads": 1}
+    extract_items(items, TASK, cfg, tmp_path / "sorted", **kw)
+    flat = [n for b in seen for n in b]
+    assert flat == sorted(flat, reverse=True)  # longest first, each batch pads to similar lengths
+    seen.clear()
+    extract_items(items, TASK, cfg, tmp_path / "input", sort_by_length=False, **kw)
+    assert [n for b in seen for n in b] == [len(it.inputs["text"]) for it in items]
+    assert_same_store(tmp_path / "sorted", tmp_path / "sorted")  # both stores readable and whole
+    a, b = (FeatureStore_open(tmp_path / d) for d in ("sorted", "input"))
+    for i in a.ids("train"):  # other batch companions, other padding: the same features up to rounding
+        fa, fb = a.get(i)["features"]["text"], b.get(i)["features"]["text"]
+        assert fa.shape == fb.shape and torch.allclose(fa, fb, atol=1e-4), i
+
+
+def FeatureStore_open(root: Path):
+    from sseft.core.features import FeatureStore
+
+    return FeatureStore.open(root)
+
+
+def test_bf16_extraction_agrees_with_fp32_and_half_stores_keep_rounded_values(corpus, tmp_path) -> None:
+    from safetensors import safe_open
+
+    extract(corpus, tmp_path / "fp32")
+    bf16 = extract(corpus, tmp_path / "bf16", mixed_precision="bf16")
+    half = extract(corpus, tmp_path / "half", dtype="float16")
+    assert (bf16.done, bf16.failed, half.done, half.failed) == (12, 0, 12, 0)
+    a, b, h = (FeatureStore_open(tmp_path / d) for d in ("fp32", "bf16", "half"))
+    for m in ("text", "speech"):
+        assert (a.modalities[m].dtype, b.modalities[m].dtype, h.modalities[m].dtype) == ("float32",) * 2 + (
+            "float16",
+        )
+        assert b.modalities[m].fingerprint["mixed_precision"] == "bf16"
+        assert "mixed_precision" not in a.modalities[m].fingerprint | h.modalities[m].fingerprint
+    shard = next((tmp_path / "half").rglob("*.safetensors"))
+    with safe_open(shard, framework="pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}  # noqa: SIM118 (half the disk)
+    differs = False
+    for i in [x for s in a.splits for x in a.ids(s)]:
+        fa, fb, fh = a.get(i)["features"], b.get(i)["features"], h.get(i)["features"]
+        for m in fa:
+            assert fb[m].dtype == fh[m].dtype == torch.float32  # read back as float32
+            assert torch.equal(fh[m], fa[m].half().float()), (i, m)  # the fp32 features, rounded once
+            cos = torch.nn.functional.cosine_similarity(fa[m], fb[m], dim=-1)
+            assert fa[m].shape == fb[m].shape and float(cos.min()) > 0.99, (i, m, float(cos.min()))
+            differs |= not torch.equal(fa[m], fb[m])
+    assert differs  # the encoders really ran in bf16
+    with pytest.raises(FeatureStoreError, match="other settings"):  # fp32 features into a bf16 store
+        extract(corpus, tmp_path / "bf16", items=corpus["items"][:3])
+
+
+def test_unknown_precision_or_store_dtype_is_one_clear_error(corpus, tmp_path) -> None:
+    from sseft.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="mixed_precision must be one of no, bf16, fp16"):
+        extract(corpus, tmp_path / "a", mixed_precision="fp8")
+    with pytest.raises(ConfigError, match="store dtype must be one of float32, float16, bfloat16"):
+        extract(corpus, tmp_path / "b", dtype="int8")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
