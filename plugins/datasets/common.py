@@ -230,7 +230,7 @@ def apply_absent(item: Item, absent: Absent, missing: MissingPolicy, hint: str) 
     A missing file (a Path) under `error` stops the job (DataError). Otherwise the absent inputs
     are removed from `item.inputs`, and (see INTERFACES "Absent modalities"):
     - `partial`: listed in `meta["missing"]` (stored as empty sequences) with the reasons in
-      `meta["missing_reason"]`;
+      `meta["missing_reason"]` (an item left with no input at all is a failure at extraction);
     - `error` (only inputs the item lacks, such as an empty cell): the reasons go to
       `meta["absent"]`, so extraction records the item as a failure naming them;
     - `drop`: the item is skipped (None)."""
@@ -250,12 +250,14 @@ def apply_absent(item: Item, absent: Absent, missing: MissingPolicy, hint: str) 
     for m in reasons:
         item.inputs.pop(m, None)
     if missing == "partial":
-        if not item.inputs:
-            return None  # nothing left to keep (the report counts it as dropped)
+        # Kept even when nothing is left: extraction then records it as a failure naming every
+        # absent input, rather than the item vanishing without a trace.
         item.meta["missing"] = list(reasons)
         item.meta["missing_reason"] = reasons
     else:
-        item.meta["absent"] = {m: f"{r}; {hint} to keep the item without {m}" for m, r in reasons.items()}
+        item.meta["absent"] = {
+            m: f"{r}; the missing-media policy is 'error' ({hint})" for m, r in reasons.items()
+        }
     return item
 
 

@@ -99,10 +99,10 @@ ROWS = [
 
 
 def test_partial_stores_absent_modalities_empty(tmp_path: Path, fakes: Any) -> None:
-    m = corpus(tmp_path, ROWS)
+    m = corpus(tmp_path, [*ROWS, "u5,train,a,,"])  # u5 has nothing at all
     cfg = ManifestConfig(root=m, missing_media="partial", label_names=["a", "b"])
     s = extract(cfg, tmp_path / "store")
-    assert (s.done, s.failed) == (3, 1), s.line()
+    assert (s.done, s.failed) == (3, 2), s.line()
     store = FeatureStore.open(tmp_path / "store")
     ids = store.ids("train")
     lengths = dict(zip(ids, store.lengths("train", "beta"), strict=True))
@@ -110,13 +110,16 @@ def test_partial_stores_absent_modalities_empty(tmp_path: Path, fakes: Any) -> N
     meta = dict(zip(ids, store.meta("train"), strict=True))
     assert meta["u2"]["missing"] == ["beta"] and "missing" not in meta["u1"]
     assert "gone.bin not found (m.csv line 4)" in meta["u3"]["missing_reason"]["beta"]
-    [f] = failures(tmp_path / "store")
+    f, f5 = sorted(failures(tmp_path / "store"), key=lambda x: x["id"])
     # the reason names the file even though the extractor's error did not
     assert f["id"] == "u4" and f["modality"] == "beta" and str(tmp_path / "b4.bin") in f["reason"]
-    # a rerun retries u4, fails again for the same reason, and adds no duplicate line
+    # an item left with nothing is recorded, never silently dropped
+    assert f5["id"] == "u5" and "every extracted modality is absent" in f5["reason"]
+    assert "empty cell in column alpha (m.csv line 6)" in f5["reason"]
+    # a rerun retries u4 and u5, they fail again for the same reasons, and no line is duplicated
     again = extract(cfg, tmp_path / "store")
-    assert (again.skipped, again.failed) == (3, 1)
-    assert len(failures(tmp_path / "store")) == 1
+    assert (again.skipped, again.failed) == (3, 2)
+    assert len(failures(tmp_path / "store")) == 2
 
 
 def test_error_policy_makes_an_empty_cell_a_failure_with_its_reason(tmp_path: Path, fakes: Any) -> None:

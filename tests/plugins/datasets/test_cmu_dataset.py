@@ -193,10 +193,10 @@ def test_csd_labels_and_feature_alignment(tmp_path: Path) -> None:
     assert any("1 labelled segments belong to videos outside every split" in n for n in rep.notes)
     assert any("vidB[0]: no audio input: no audio frames in" in m for m in rep.missing)
     items = {it.id: it for it in MOSEI.items(cfg)}
-    assert set(items) == {
-        "vidA[0]",
-        "vidA[1]",
-    }  # vidB[0] has no overlapping frames (policy partial: nothing left)
+    assert set(items) == {"vidA[0]", "vidA[1]", "vidB[0]"}
+    # vidB[0] has no overlapping frames: kept with nothing (policy partial), so extraction records
+    # it as a failure naming why, instead of it vanishing
+    assert items["vidB[0]"].inputs == {} and items["vidB[0]"].meta["missing"] == ["audio"]
     a0, a1 = items["vidA[0]"], items["vidA[1]"]
     assert a0.label == [1, 0, 0, 0, 0, 1] and a1.label == [0, 1, 1, 0, 0, 0]
     np.testing.assert_array_equal(a0.inputs["audio"], np.arange(8, dtype=np.float32).reshape(4, 2))
