@@ -299,3 +299,31 @@ def test_text_only_rows_are_stored_with_their_text(tmp_path: Path) -> None:
     # speech/face only: nothing is left of the row, so it is a failure naming the clip, never silent
     [only_media] = run_batch({"speech": Fake(), "face": Fake()}, [gap])
     assert isinstance(only_media, tuple) and "dia0_utt3.mp4 not found" in only_media[1]
+
+
+@pytest.mark.slow  # builds a tiny text encoder and runs a real extraction (~20 s on 2 cores)
+def test_one_extraction_serves_both_label_sets(tmp_path: Path) -> None:
+    """#13.9: a MELD store holds emotion and sentiment; the label set is chosen when reading it."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "modalities"))
+    import media_factory as mf
+
+    from sseft.core.extraction import extract_items
+    from sseft.core.features import FeatureStore
+
+    root = make_meld(tmp_path / "MELD", clips=False)
+    cfg = MeldConfig(root=root, modalities=["text"])  # default set: emotion
+    items = list(MELD.items(cfg))
+    text = {"model": str(mf.tiny_roberta(tmp_path / "rob")), "max_len": 32}
+    s = extract_items(items, MELD.task(cfg), {"text": text}, tmp_path / "store", progress=False, threads=1)
+    assert s.failed == 0, s.line()
+    store = FeatureStore.open(tmp_path / "store")
+    assert store.label_set("sentiment").label_names == SENTIMENTS
+    assert store.label_set("emotion").label_names == EMOTIONS == store.task.label_names
+    ids = store.ids("train")
+    by_id_emo = dict(zip(ids, store.labels("train"), strict=True))
+    by_id_sent = dict(zip(ids, store.labels("train", label_set="sentiment"), strict=True))
+    assert by_id_emo["train_dia0_utt0"] == EMOTIONS.index("anger")
+    assert by_id_sent["train_dia0_utt0"] == SENTIMENTS.index("negative")
+    assert by_id_sent["train_dia0_utt1"] == SENTIMENTS.index("positive")
