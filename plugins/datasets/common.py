@@ -115,6 +115,7 @@ class DataReport:
             "problems": self.problems,
             "notes": self.notes,
             "dropped": self.dropped,
+            "missing_policy": self.missing_policy,
             "ok": self.ok,
         }
 

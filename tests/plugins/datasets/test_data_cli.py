@@ -37,6 +37,7 @@ def test_check_manifest_reports_and_exit_codes(tmp_path: Path) -> None:
     rep = json.loads(res.output)
     assert rep["counts"] == {"train": {"pos": 1}, "valid": {"neg": 1}}
     assert rep["coverage"]["valid"] == {"speech": 1, "text": 1} and rep["ok"]
+    assert rep["missing_policy"] == "error"  # the manifest default: a missing file would stop the job
 
 
 def test_check_dataset_config_with_relative_root(tmp_path: Path) -> None:
