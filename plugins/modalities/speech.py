@@ -49,6 +49,11 @@ class SpeechModality:
     input_kinds = ("audio", "video")  # --audio, else the --video's audio track
     suffixes: tuple[str, ...] = AUDIO_FILES + VIDEO_FILES  # wav/flac/..., or a video's audio track
     config_model = SpeechConfig
+    # Shown by `sseft plugins`.
+    notes = (
+        "model=egemaps|compare runs openSMILE (`lite` extra); openSMILE's licence allows research and "
+        "education only, not commercial use",
+    )
 
     def build_extractor(
         self, config: SpeechConfig | dict[str, Any] | None = None, device: str = "cpu"

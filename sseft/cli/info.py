@@ -30,6 +30,9 @@ def plugins(as_json: bool) -> None:
         for kind, names in sorted(i.registers.items()):
             plural = "modalities" if kind == "modality" else kind + "s"
             click.echo(f"    {plural:<11} {', '.join(names)}")
+        for name in i.registers.get("modality", []) if not i.error else []:
+            for note in getattr(pm.get("modality", name), "notes", ()):  # licences, optional encoders
+                click.echo(f"    note        {name}: {note}")
         if i.error:
             click.echo(f"    error       {i.error}")
 

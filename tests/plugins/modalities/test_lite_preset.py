@@ -88,3 +88,12 @@ def test_lite_preset_clips_to_prediction(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     pred = json.loads(res.stdout)  # stderr may carry a CPU-cost warning
     assert pred["label"] in ("up", "down") and set(pred["modalities_used"]) == {"text", "speech", "face"}
+
+
+def test_sseft_plugins_states_the_opensmile_licence() -> None:
+    from sseft.cli.main import cli
+
+    res = CliRunner().invoke(cli, ["plugins"])
+    assert res.exit_code == 0
+    line = next(x for x in res.output.splitlines() if "note" in x and "speech" in x)
+    assert "openSMILE" in line and "research and education only" in line
