@@ -1,8 +1,8 @@
 """Experiment tracking through Accelerate's trackers (`train.log_with`), off unless configured.
 
 File-based trackers write inside the run directory: TensorBoard event files under
-`<run>/<name>/`, MLflow's file store under `<run>/mlruns` (unless MLFLOW_TRACKING_URI points
-elsewhere: then the user configured it). Logged: the resolved config once, per epoch the train
+`<run>/<name>/`, MLflow's local file store under `<run>/mlruns` (unless MLFLOW_TRACKING_URI points
+elsewhere, e.g. a tracking server or `sqlite:///mlflow.db`: then the user configured it). Logged: the resolved config once, per epoch the train
 loss, learning rate and validation metrics, at the end the test metrics.
 """
 
@@ -38,6 +38,9 @@ def start(accelerator: Any, cfg: Any, out: Path) -> None:
         import mlflow
 
         if not os.environ.get("MLFLOW_TRACKING_URI"):
+            # A local file store in the run directory: no server, no database package needed.
+            # MLflow 3 keeps that backend in maintenance mode and asks for this opt-in.
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
             mlflow.set_tracking_uri((out / "mlruns").absolute().as_uri())
     accelerator.init_trackers(
         cfg.name, config=flat_config(cfg.model_dump(mode="json")), init_kwargs=init_kwargs
