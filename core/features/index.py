@@ -13,8 +13,14 @@ Layout of a store directory::
 Each shard holds the tensors of up to `shard_size` items of one split under keys "<pos>/<modality>"
 (pos = the item's position in the shard's id list), so item ids never need to be valid keys.
 A partial index lists its writer's finished shards with every item's record (id, label, lengths,
-meta); `merge_partial_indexes` turns all of them into `index.json`, whose per-split tables are
-sorted by item id, so that N writers and one writer produce the same index up to the shard list.
+meta, and `labels` {set: value} in a store with several label sets); `merge_partial_indexes` turns
+all of them into `index.json`, whose per-split tables are sorted by item id, so that N writers and
+one writer produce the same index up to the shard list.
+
+Labels are plain JSON values, stored as the dataset gave them (the head checks them at training).
+A store with several label sets (MELD: emotion and sentiment) records `label_sets` {name: {type,
+label_names}} and `default_label_set` in its header, and each split table has `label_sets` {name:
+[values]} beside `labels` (the default set's values, so readers that know one set still work).
 """
 
 from __future__ import annotations
