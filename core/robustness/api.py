@@ -82,6 +82,8 @@ def robustness(
     raw: str | os.PathLike[str] | None = None,
     raw_dataset: str | None = None,
     raw_kinds: Sequence[str] | None = None,
+    raw_split: str | None = None,
+    raw_options: Sequence[str] = (),
     limit: int | None = None,
     overrides: Sequence[str] = (),
     n_boot: int = 1000,
@@ -92,7 +94,9 @@ def robustness(
     """Missing-modality table, feature-level noise curves (+ raw-level with `raw`), MultiBench's
     relative/effective robustness, per-modality contribution and IMA attention mass; see the module
     docstring. `baseline`: the late-fusion reference of effective robustness; `compare`: a second
-    model whose curve areas are compared with a paired bootstrap over items (`n_boot`, `seed`)."""
+    model whose curve areas are compared with a paired bootstrap over items (`n_boot`, `seed`).
+    `raw_split`: the raw dataset's split name when it differs from the store's (default `split`);
+    `raw_options`: the raw dataset plugin's options as `KEY=VALUE` (`modalities=[text]`)."""
     from ..features import FeatureStore
     from ..inference import model_ref, trained_with_modality_dropout
     from ..training.evaluate import scalar_metrics, to_jsonable
@@ -206,9 +210,9 @@ def robustness(
         from .raw import raw_curves
 
         result["raw_noise"] = raw_curves(
-            models, refs, scorers_metric=metric, raw=raw, dataset=raw_dataset, split=split, kinds=raw_kinds,
-            limit=limit, n_levels=n_levels, seed=seed, batch_size=batch_size, overrides=overrides,
-            device=device, label_set=label_set, progress=progress,
+            models, refs, scorers_metric=metric, raw=raw, dataset=raw_dataset, split=raw_split or split,
+            kinds=raw_kinds, limit=limit, n_levels=n_levels, seed=seed, batch_size=batch_size,
+            overrides=overrides, device=device, label_set=label_set, options=raw_options, progress=progress,
         )  # fmt: skip
     res = RobustnessResult(to_jsonable(result))
     if out is not None:

@@ -32,9 +32,15 @@ KNOWN_KINDS: dict[str, tuple[str, ...]] = {"text": TEXT_KINDS, "audio": AUDIO_KI
 
 
 def raw_items(
-    raw: str | os.PathLike[str], dataset: str | None, split: str, limit: int | None, label_set: str | None
+    raw: str | os.PathLike[str],
+    dataset: str | None,
+    split: str,
+    limit: int | None,
+    label_set: str | None,
+    options: Sequence[str] = (),
 ) -> tuple[list[Any], list[Any], Any]:
-    """The first `limit` items of `split` (dataset plugin items) and their labels, and the task."""
+    """The first `limit` items of `split` (dataset plugin items) and their labels, and the task.
+    `options`: the dataset plugin's options as `KEY=VALUE` (e.g. `modalities=[text]`)."""
     from sseft.plugins.datasets.common import resolve_dataset
 
     p = Path(raw).expanduser()
@@ -45,7 +51,7 @@ def raw_items(
         raise ConfigError(
             f"{p}: a dataset root needs its dataset plugin: pass --raw-dataset NAME (e.g. meld)"
         )
-    plugin, cfg = resolve_dataset(name, p)
+    plugin, cfg = resolve_dataset(name, p, overrides=list(options))
     items = []
     for it in plugin.items(cfg):
         if isinstance(it, tuple):  # some plugins yield (kind, item, ...) records
@@ -152,12 +158,13 @@ def raw_curves(
     overrides: Sequence[str],
     device: str,
     label_set: str | None,
+    options: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Curves per model role, raw noise kind and modality on the first `limit` items of `split`."""
     from ..inference import Predictor, route_inputs
 
-    items, labels, task = raw_items(raw, dataset, split, limit, label_set)
+    items, labels, task = raw_items(raw, dataset, split, limit, label_set, options)
     main = models["model"]
     if list(task.label_names) != list(main.label_names) and task.type != "regression":
         raise DataError(

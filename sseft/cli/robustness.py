@@ -55,6 +55,16 @@ def _csv(value: str | None) -> list[str] | None:
 )
 @click.option("--raw-dataset", default=None, help="Dataset plugin of --raw (default: manifest for a file).")
 @click.option("--raw-kinds", default=None, help="Raw noise kinds (comma list; default per input kind).")
+@click.option(
+    "--raw-split", default=None, help="Split name in --raw when it differs from --split (MELD dev: valid)."
+)
+@click.option(
+    "--raw-set",
+    "raw_sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Option of the --raw dataset plugin (modalities=[text]).",
+)
 @click.option("--limit", default=None, type=int, help="Raw-level noise on the first N items of the split.")
 @click.option("--set", "sets", multiple=True, metavar="MOD.FIELD=VALUE", help="Extractor override for --raw.")
 @click.option("--n-boot", default=1000, show_default=True, help="Bootstrap resamples for --compare.")
@@ -63,21 +73,22 @@ def _csv(value: str | None) -> list[str] | None:
 def robustness(
     model_ref: str, store: Path, split: str, out: Path, metric: str | None, baseline: str | None,
     compare_ref: str | None, kinds: str | None, n_levels: int, seed: int, raw: Path | None,
-    raw_dataset: str | None, raw_kinds: str | None, limit: int | None, sets: tuple[str, ...], n_boot: int,
+    raw_dataset: str | None, raw_kinds: str | None, raw_split: str | None, raw_sets: tuple[str, ...],
+    limit: int | None, sets: tuple[str, ...], n_boot: int,
     batch_size: int, device: str,
 ) -> None:  # fmt: skip
     """How MODEL degrades with missing modalities and noise, and which modality carries it."""
     if limit is not None and limit < 1:
         raise click.UsageError("--limit must be >= 1")
-    if raw is None and (raw_dataset or raw_kinds or limit or sets):
-        raise click.UsageError("--raw-dataset/--raw-kinds/--limit/--set need --raw")
+    if raw is None and (raw_dataset or raw_kinds or raw_split or raw_sets or limit or sets):
+        raise click.UsageError("--raw-dataset/--raw-kinds/--raw-split/--raw-set/--limit/--set need --raw")
     from sseft.core.robustness import FEATURE_KINDS
     from sseft.core.robustness import robustness as run
 
     res = run(
         model_ref, store, split, metric=metric, baseline=baseline, compare=compare_ref,
         kinds=_csv(kinds) or FEATURE_KINDS, n_levels=n_levels, seed=seed, raw=raw, raw_dataset=raw_dataset,
-        raw_kinds=_csv(raw_kinds), limit=limit, overrides=sets, n_boot=n_boot, batch_size=batch_size,
+        raw_kinds=_csv(raw_kinds), raw_split=raw_split, raw_options=raw_sets, limit=limit, overrides=sets, n_boot=n_boot, batch_size=batch_size,
         device=device, progress=lambda s: click.echo(f"  {s}", err=True),
     )  # fmt: skip
     files = res.write(out)
