@@ -174,7 +174,7 @@ def load_array(path: Path) -> Any:
 
     if path.suffix.lower() == ".npy":
         try:
-            x = np.load(path, mmap_mode="r", allow_pickle=False)
+            x = np.load(path, mmap_mode="c", allow_pickle=False)  # copy-on-write: lazy, writable
         except ValueError as e:  # object arrays need pickle: refused
             raise ValueError(
                 f"cannot read {path.name} without unpickling ({e}); save a float array"
