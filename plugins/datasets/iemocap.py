@@ -122,6 +122,9 @@ class IemocapDataset:
             raise DataError(
                 f"{root}: IEMOCAP root folder not found; pass the folder holding Session1 .. Session5"
             )
+        release = root / "IEMOCAP_full_release"
+        if not any(root.glob("Session[1-5]")) and release.is_dir():
+            root = release  # the folder the release unpacks into was given by its parent
         sessions = {s: "train" for s in config.train_sessions} | {s: "test" for s in config.test_sessions}
         valid = set(config.valid_speakers)
         seen_speakers: set[str] = set()

@@ -128,3 +128,10 @@ def test_config_errors_and_check(tmp_path: Path) -> None:
     assert rep.counts["test"] == {"sad": 1, "angry": 1}
     absent = IEMOCAP.check(IemocapConfig(root=root, modalities=["text"]))  # default sessions 1-4: 2, 3 absent
     assert any("Session2/dialog/EmoEvaluation: folder not found" in p for p in absent.problems)
+
+
+def test_parent_of_the_release_folder_is_accepted(tmp_path: Path) -> None:
+    make_iemocap(tmp_path / "IEMOCAP_full_release", avi=False)
+    items = {it.id: it for it in IEMOCAP.items(C(root=tmp_path, modalities=["text", "speech"]))}
+    assert "Ses01F_impro01_F000" in items
+    assert items["Ses01F_impro01_F000"].inputs["speech"].is_relative_to(tmp_path / "IEMOCAP_full_release")
