@@ -55,9 +55,18 @@ def test_run_outputs_evaluate_and_register(synth: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     res = CliRunner().invoke(cli, ["train", str(cfg), "--output-dir", str(run), "--register", "tiny-synth"])
     assert res.exit_code == 0, res.output
-    for f in ("config.yaml", "metrics.jsonl", "test_metrics.json", "curves.png", "confusion_matrix.png",
-              "model/config.json", "model/model.safetensors", "best/model.safetensors"):  # fmt: skip
+    files = ("config.yaml", "metrics.jsonl", "test_metrics.json", "test_predictions.jsonl", "valid_predictions.jsonl",
+             "curves.png", "confusion_matrix.png", "model/config.json", "model/model.safetensors",
+             "best/model.safetensors")  # fmt: skip
+    for f in files:
         assert (run / f).is_file(), f
+    from sseft.core.features import FeatureStore
+
+    preds = [json.loads(x) for x in (run / "test_predictions.jsonl").read_text().splitlines()]
+    store = FeatureStore.open(synth)
+    assert [p["id"] for p in preds] == store.ids("test")  # one row per test item, in the split's order
+    assert [p["truth"] for p in preds] == store.labels("test")
+    assert all(len(p["outputs"]) == 4 for p in preds)  # the raw head output (4 class logits)
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     assert all(r["valid"]["n_items"] == 25 for r in rows)
@@ -87,7 +96,7 @@ def test_two_processes_score_the_whole_split(synth: Path, tmp_path: Path) -> Non
     run = tmp_path / "run2"
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "-m", "sseft", "train", str(cfg), "--output-dir", str(run), "--no-export"]  # fmt: skip
+           "-m", "sseft", "train", str(cfg), "--output-dir", str(run)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -97,6 +106,19 @@ def test_two_processes_score_the_whole_split(synth: Path, tmp_path: Path) -> Non
     assert summary["best_valid"]["n_items"] == 25
     assert summary["test"]["n_items"] == 27
     assert p.stdout.count("run: ") == 1  # only the main process reports
+    # The same weights scored by one process give the same whole-split metrics.
+    for split, two in (("test", summary["test"]), ("valid", summary["best_valid"])):
+        ev = CliRunner().invoke(cli, ["evaluate", str(run), "--data", str(synth), "--split", split, "--json"])
+        assert ev.exit_code == 0, ev.output
+        one = json.loads(ev.output)
+        assert one["world_size"] == 1 and one["n_items"] == two["n_items"]
+        for k in ("accuracy", "weighted_f1", "macro_f1"):
+            assert one[k] == two[k], (split, k)
+        assert one["loss"] == pytest.approx(two["loss"], rel=1e-6)
+    preds = [json.loads(x)["id"] for x in (run / "test_predictions.jsonl").read_text().splitlines()]
+    from sseft.core.features import FeatureStore
+
+    assert preds == FeatureStore.open(synth).ids("test")  # gathered from both processes, each once
 
 
 def test_sigkill_then_resume_matches_uninterrupted_run(synth: Path, tmp_path: Path) -> None:
@@ -136,19 +158,22 @@ def test_sigkill_then_resume_matches_uninterrupted_run(synth: Path, tmp_path: Pa
         assert json.loads((c / "training_state.json").read_text())["epoch"] >= 0
         assert load_file(str(c / "model.safetensors"))
 
+    from sseft.core.training.checkpoint import latest_checkpoint
+
+    last = latest_checkpoint(ckpts)
+    assert last is not None
+    epoch, batch = int(last.name[6:10]), int(last.name[12:])
     r = run_cli("train", str(cfg), "--output-dir", str(run), "--resume", *over)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "resumed from ckpt-" in r.stdout
-    a = json.loads((run / "test_metrics.json").read_text())
-    b = json.loads((ref / "test_metrics.json").read_text())
-    assert a["accuracy"] == b["accuracy"] and a["best_epoch"] == b["best_epoch"]
-    assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
-    hist_a = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    hist_b = [json.loads(x) for x in (ref / "metrics.jsonl").read_text().splitlines()]
-    assert len(hist_a) == len(hist_b) == 4
-    for x, y in zip(hist_a, hist_b, strict=True):
-        assert x["train_loss"] == pytest.approx(y["train_loss"], rel=1e-4)
-        assert x["valid"]["loss"] == pytest.approx(y["valid"]["loss"], rel=1e-4)
+    assert f"resumed from {last.name} (epoch {epoch}, batch {batch})" in r.stdout
+    # The resumed process started there and trained only the rest: 96 items / 16 = 6 batches (and
+    # steps) per epoch, 24 in all.
+    this = json.loads((run / "summary.json").read_text())["this_run"]
+    assert this["started_at"] == {"epoch": epoch, "batch": batch} and this["resumed_from"] == last.name
+    assert this["batches"] == this["steps"] == 24 - (6 * epoch + batch) < 24
+    # Byte-identical to the uninterrupted run (float64 loss sums, replayed order and dropout).
+    for f in ("metrics.jsonl", "test_metrics.json", "test_predictions.jsonl"):
+        assert (run / f).read_bytes() == (ref / f).read_bytes(), f
     assert not list(ckpts.glob(".tmp-*"))
     assert len(list(ckpts.glob("ckpt-*"))) == 2  # rotation
 
