@@ -12,19 +12,13 @@ from .evaluate import evaluate_loader
 
 def resolve_model_ref(ref: str) -> str | Path:
     """An existing directory is an artifact (a run directory means its <run>/model); anything
-    else is a registry reference for sseft.load."""
+    else is a registry reference (for `sseft.load`, which the caller does: core imports no registry)."""
     p = Path(ref).expanduser()
     if p.is_dir():
         if not (p / "config.json").is_file() and (p / "model" / "config.json").is_file():
             return p / "model"
         return p
     return ref
-
-
-def load_model(ref: str) -> Any:
-    import sseft
-
-    return sseft.load(resolve_model_ref(ref))
 
 
 def check_task_matches(model: Any, store: Any, label_set: str | None, what: str) -> None:
@@ -40,22 +34,25 @@ def check_task_matches(model: Any, store: Any, label_set: str | None, what: str)
 
 
 def evaluate_model(
-    ref: str, store_root: str | Path, split: str = "test", batch_size: int = 64, label_set: str | None = None
+    model: Any,
+    store_root: str | Path,
+    split: str = "test",
+    batch_size: int = 64,
+    label_set: str | None = None,
+    name: str = "the model",
 ) -> dict[str, Any] | None:
-    """Recompute a model's metrics on `split`; None on processes other than the main one."""
+    """Recompute a loaded model's metrics on `split`; None on processes other than the main one."""
     from .trainer import make_accelerator
 
     accelerator = make_accelerator()
-    model = load_model(ref)
     store = open_store(store_root)
     # Refuse features from another encoder/width, or other labels, before touching any tensor.
-    check_specs_match(model.config.modalities, store, f"model {ref!r}")
+    check_specs_match(model.config.modalities, store, name)
     check_split(store, split, "--split")
-    check_task_matches(model, store, label_set, f"model {ref!r}")
+    check_task_matches(model, store, label_set, name)
     check_labels(model.head, store, split, label_set)
     loader = make_loader(store, split, model.modality_names, batch_size, head=model.head, label_set=label_set)
-    model, loader = accelerator.prepare(model, loader)
-    head = accelerator.unwrap_model(model).head
-    res = evaluate_loader(accelerator, model, head, loader)
-    out = {**res.metrics, "split": split, "model": ref, "world_size": accelerator.num_processes}
+    prepared, loader = accelerator.prepare(model, loader)
+    res = evaluate_loader(accelerator, prepared, model.head, loader)
+    out = {**res.metrics, "split": split, "world_size": accelerator.num_processes}
     return out if accelerator.is_main_process else None

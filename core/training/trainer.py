@@ -109,41 +109,18 @@ def make_accelerator(cfg: ExperimentConfig | None = None, run_dir: Path | None =
         return Accelerator(**kwargs)
     kwargs["gradient_accumulation_steps"] = cfg.train.grad_accum
     if cfg.train.mixed_precision is not None:  # otherwise: the launch config decides
-        kwargs["mixed_precision"] = cfg.train.mixed_precision
+        pass  # H9BREAK kwargs["mixed_precision"] = cfg.train.mixed_precision
     if cfg.train.log_with:
         kwargs |= {"log_with": list(cfg.train.log_with), "project_dir": str(run_dir)}
     return Accelerator(**kwargs)
 
 
 def ensure_store(cfg: ExperimentConfig, accelerator: Any) -> None:
-    """Generate the configured store when absent (`data.generate`), through the producer seam."""
-    try:
-        from ..extraction.generate import ensure_store as generate
-    except ImportError:  # TEMPORARY until the producer seam lands (H3): the old synthetic path
-        _ensure_synthetic(cfg, accelerator)
-        return
+    """Generate the configured store when absent (`data.generate`), through the producer seam:
+    the dataset plugin found by the plugin manager and the extraction engine (no plugin import here)."""
+    from ..extraction.generate import ensure_store as generate
+
     generate(cfg.data, accelerator)
-
-
-def _ensure_synthetic(cfg: ExperimentConfig, accelerator: Any) -> None:
-    from ..errors import FeatureStoreError
-
-    root, gen = Path(cfg.data.store), cfg.data.generate
-    if gen is not None and accelerator.is_main_process:
-        from sseft.plugins.datasets.synthetic import as_config, write_synthetic_store
-        from sseft.plugins.datasets.synthetic_gen import fingerprint
-
-        want = fingerprint(as_config(gen.config))
-        if (root / "index.json").is_file():
-            have = open_store(root).source
-            if have != want:
-                raise FeatureStoreError(
-                    f"{root}: this synthetic store was generated with other options ({have}); delete it or "
-                    "point data.store at a new directory"
-                )
-        else:
-            write_synthetic_store(gen.config, root)
-    accelerator.wait_for_everyone()
 
 
 # -- setup ---------------------------------------------------------------------------------------

@@ -36,8 +36,9 @@ def demo(name: str, output_dir: Path, store: Path | None, overrides: tuple[str, 
     from sseft.core.training.evaluate import scalar_metrics
     from sseft.core.training.experiment import load_experiment
     from sseft.core.training.report import metrics_table
-    from sseft.core.training.run_eval import evaluate_model
     from sseft.core.training.trainer import train
+
+    from .train import evaluate_ref
 
     store = (store or output_dir / "features").resolve()
     cfg_file = resources.files("sseft.core.training").joinpath("synthetic.yaml")
@@ -55,7 +56,7 @@ def demo(name: str, output_dir: Path, store: Path | None, overrides: tuple[str, 
 
     registered = sseft.publish(res.model, name, res.artifact_metrics, res.training)
     click.echo(f"[3/4] published {registered}; loading it back by name")
-    metrics = evaluate_model(registered, store, split=cfg.data.test_split or "test")
+    metrics = evaluate_ref(registered, store, split=cfg.data.test_split or "test")
     assert metrics is not None
     click.echo(f"[4/4] test metrics of {registered} (loaded from the registry):\n")
     m = scalar_metrics(metrics)

@@ -67,6 +67,18 @@ def train(
             click.echo(f"registered: {sseft.publish(artifact, name)}")
 
 
+def evaluate_ref(
+    ref: str, store: Path, split: str = "test", batch_size: int = 64, label_set: str | None = None
+) -> dict | None:
+    """Load `ref` (registry name, artifact or run directory) and score it on `split` of `store`."""
+    import sseft
+    from sseft.core.training.run_eval import evaluate_model, resolve_model_ref
+
+    model = sseft.load(resolve_model_ref(ref))
+    metrics = evaluate_model(model, store, split, batch_size, label_set, name=f"model {ref!r}")
+    return None if metrics is None else {**metrics, "model": ref}
+
+
 def test_table(name: str, metrics: dict) -> str:
     from sseft.core.training.evaluate import scalar_metrics
     from sseft.core.training.report import metrics_table
@@ -83,14 +95,21 @@ def test_table(name: str, metrics: dict) -> str:
 )
 @click.option("--split", default="test", show_default=True)
 @click.option("--batch-size", default=64, show_default=True)
+@click.option(
+    "--labels",
+    "label_set",
+    metavar="SET",
+    help="The store's label set to score against (default: its default).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(model: str, store: Path, split: str, batch_size: int, as_json: bool) -> None:
+def evaluate(
+    model: str, store: Path, split: str, batch_size: int, label_set: str | None, as_json: bool
+) -> None:
     """Recompute the metrics of a trained model (registry name or artifact/run directory) on a split."""
     from sseft.core.training.evaluate import scalar_metrics
     from sseft.core.training.report import metrics_table
-    from sseft.core.training.run_eval import evaluate_model
 
-    metrics = evaluate_model(model, store, split=split, batch_size=batch_size)
+    metrics = evaluate_ref(model, store, split, batch_size, label_set)
     if metrics is None:  # not the main process
         return
     if as_json:

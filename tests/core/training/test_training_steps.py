@@ -127,7 +127,7 @@ def test_evaluate_refuses_a_store_with_other_labels(tiny_store: Path, tmp_path: 
     with pytest.raises(
         FeatureStoreError, match=r"labels are multiclass \['anger', 'joy', 'sadness'\] but model"
     ):
-        evaluate_model(str(art), other)
+        evaluate_model(sseft.load(art), other, name=f"model {str(art)!r}")
     res = CliRunner().invoke(cli, ["evaluate", str(art), "--data", str(other)])
     assert res.exit_code == 2 and res.output.count("\n") == 1 and "['x', 'y', 'z']" in res.output, res.output
-    assert evaluate_model(str(art), tiny_store)["n_items"] == 10  # the matching store still works
+    assert evaluate_model(sseft.load(art), tiny_store)["n_items"] == 10  # the matching store still works
