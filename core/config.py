@@ -5,8 +5,10 @@ Every validation error is reported at once, each with its location, in one line.
 
 from __future__ import annotations
 
+import difflib
 import json
-from collections.abc import Iterable, Mapping
+import typing
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -101,7 +103,13 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
             raise ConfigError(f"--set {item!r}: empty field path")
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+        except yaml.YAMLError as e:
+            if raw.strip()[:1] in ("[", "{", '"', "'"):  # meant as YAML (a list, a mapping, quoted)
+                problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+                raise ConfigError(
+                    f"--set {item!r}: the value {raw!r} is not valid YAML ({problem}); "
+                    "close the brackets/quotes, or quote the whole value for a plain string"
+                ) from None
             value = raw
         node: Any = out
         for i, part in enumerate(parts[:-1]):
@@ -135,32 +143,104 @@ def _child(node: Any, part: str, path: list[str], item: str, create: bool) -> An
     return node[part]
 
 
-def format_validation_error(err: ValidationError, source: str = "config") -> str:
-    """All errors of a pydantic ValidationError, each with its location, on one line."""
+def _model_classes(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold (through Optional, unions, lists and dicts)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for a in typing.get_args(annotation) for m in _model_classes(a)]
+
+
+def fields_at(model: type[BaseModel] | None, loc: Sequence[Any]) -> list[str] | None:
+    """Field names allowed at `loc` (the location of a field's parent) inside `model`, or None when
+    the location does not lead to one pydantic model (a dict of free keys, an unknown union arm)."""
+    if model is None:
+        return None
+    current: list[type[BaseModel]] = [model]
+    for part in loc:
+        if isinstance(part, int):  # a list index: same models
+            continue
+        by_name = [m for m in current if m.__name__ == part]  # a union arm pydantic names by class
+        if by_name:
+            current = by_name
+            continue
+        nxt = [
+            m2
+            for m in current
+            if part in m.model_fields
+            for m2 in _model_classes(m.model_fields[part].annotation)
+        ]
+        if not nxt:  # a free dict key (e.g. a modality name): the value's models stay
+            if any(part in m.model_fields for m in current):
+                return None
+            continue
+        current = nxt
+    if len(current) != 1:
+        return None
+    return list(current[0].model_fields)
+
+
+def _unknown_field_message(field: str, allowed: list[str] | None) -> str:
+    if not allowed:
+        return "unknown field (check the spelling; `sseft plugins show NAME` lists a plugin's fields)"
+    close = difflib.get_close_matches(field, allowed, n=1, cutoff=0.6)
+    if close:
+        return f"unknown field; did you mean {close[0]!r}?"
+    shown = ", ".join(allowed[:15]) + (", ..." if len(allowed) > 15 else "")
+    return f"unknown field (allowed here: {shown})"
+
+
+def _override_paths(overrides: Iterable[str]) -> dict[tuple[str, ...], str]:
+    out = {}
+    for item in overrides:
+        key = item.split("=", 1)[0]
+        out[tuple(k for k in key.strip().split(".") if k)] = item
+    return out
+
+
+def format_validation_error(
+    err: ValidationError,
+    source: str = "config",
+    model: type[BaseModel] | None = None,
+    overrides: Iterable[str] = (),
+) -> str:
+    """All errors of a pydantic ValidationError, each with its location, on one line.
+
+    With `model`, an unknown field gets a did-you-mean from the fields allowed where it stands;
+    with `overrides` (the `--set` items), an error at an overridden path names the override.
+    """
+    by_path = _override_paths(overrides)
     parts = []
     for e in err.errors():
         loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; see the docs for the allowed fields)"
+            msg = _unknown_field_message(str(e["loc"][-1]), fields_at(model, e["loc"][:-1]))
+        path = tuple(str(x) for x in e["loc"])
+        blamed = next((item for p, item in by_path.items() if path[: len(p)] == p), None)
+        if blamed is not None:
+            msg += f" (from --set {blamed!r})"
         parts.append(f"{loc}: {msg}")
     n = len(parts)
     return f"{source}: {n} invalid field{'s' if n != 1 else ''}: " + "; ".join(parts)
 
 
-def validate(model: type[M], data: Mapping[str, Any], source: str = "config") -> M:
-    """Validate plain data into `model`, turning every error into one ConfigError line."""
+def validate(
+    model: type[M], data: Mapping[str, Any], source: str = "config", overrides: Iterable[str] = ()
+) -> M:
+    """Validate plain data into `model`, turning every error into one ConfigError line (with a
+    did-you-mean for unknown fields, and naming the `--set` override an error comes from)."""
     try:
         return model.model_validate(dict(data))
     except ValidationError as e:
-        raise ConfigError(format_validation_error(e, source)) from None
+        raise ConfigError(format_validation_error(e, source, model, overrides)) from None
 
 
 def load_config(model: type[M], path: str | Path | None = None, overrides: Iterable[str] = ()) -> M:
     """Read `path` (YAML/JSON, optional), apply overrides, validate into `model`."""
+    overrides = list(overrides)
     data = read_mapping(path) if path is not None else {}
     data = apply_overrides(data, overrides)
-    return validate(model, data, source=str(path) if path is not None else "config")
+    return validate(model, data, source=str(path) if path is not None else "config", overrides=overrides)
 
 
 def write_resolved(cfg: BaseModel, path: str | Path) -> Path:

@@ -17,7 +17,7 @@ def load_experiment(path: str | Path, overrides: Iterable[str] = ()) -> Experime
     p = Path(path)
     overrides = list(overrides)
     data = apply_overrides(read_mapping(p), overrides)
-    cfg = validate(ExperimentConfig, data, source=str(p))
+    cfg = validate(ExperimentConfig, data, source=str(p), overrides=overrides)
     store = Path(cfg.data.store).expanduser()
     if not store.is_absolute():
         # A path typed on the command line is relative to where the user stands.

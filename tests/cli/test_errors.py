@@ -102,3 +102,16 @@ def test_real_ctrl_c_exits_130() -> None:
         p.kill()
     assert p.returncode == 130, err
     assert err.strip() == "interrupted" and "Traceback" not in err
+
+
+def test_train_blames_bad_overrides_and_suggests_fields() -> None:
+    from tests.conftest import REPO
+
+    cfg = str(REPO / "configs" / "synthetic.yaml")
+    r = invoke("train", cfg, "--set", "train.epochs=[1")
+    assert r.exit_code == 2 and r.output.startswith("error: --set 'train.epochs=[1': the value"), r.output
+    assert "synthetic.yaml" not in r.output
+    r = invoke("train", cfg, "--set", "train.epoch=3")
+    line = r.output.strip()
+    assert r.exit_code == 2 and len(line.splitlines()) == 1, r.output
+    assert "train.epoch: unknown field; did you mean 'epochs'? (from --set 'train.epoch=3')" in line

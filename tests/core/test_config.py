@@ -91,3 +91,47 @@ def test_duplicate_keys_are_an_error_naming_key_and_file(tmp_path) -> None:
         read_mapping(j)
     p.write_text("a: &x {k: 1}\nb:\n  <<: *x\n  j: 2\n")  # merge keys and anchors still work
     assert read_mapping(p) == {"a": {"k": 1}, "b": {"k": 1, "j": 2}}
+
+
+# -- did-you-mean and blaming the override (#13.16) --------------------------------------------------
+def test_unknown_fields_get_a_did_you_mean_at_every_depth(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("name: a\nnmae: b\ninner: {layres: 3, zzz: 1}\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(Outer, tmp_path / "c.yaml")
+    msg = str(e.value)
+    assert "nmae: unknown field; did you mean 'name'?" in msg
+    assert "inner.layres: unknown field; did you mean 'layers'?" in msg
+    assert "inner.zzz: unknown field (allowed here: lr, layers)" in msg
+
+
+def test_experiment_and_plugin_fields_get_a_did_you_mean() -> None:
+    from sseft.core.config import validate
+    from sseft.core.plugins import get_modality
+    from sseft.core.training.config import ExperimentConfig
+
+    with pytest.raises(ConfigError, match=r"train\.epoch: unknown field; did you mean 'epochs'\?"):
+        validate(ExperimentConfig, {"name": "x", "data": {"store": "s"}, "train": {"epoch": 3}})
+    with pytest.raises(ConfigError, match=r"fusion\.nself: unknown field; did you mean 'n_self'\?"):
+        validate(ExperimentConfig, {"name": "x", "data": {"store": "s"}, "fusion": {"nself": 1}})
+    text = get_modality("text").config_model
+    with pytest.raises(ConfigError, match=r"modle: unknown field; did you mean 'model'\?"):
+        validate(text, {"modle": "minilm-offline"}, source="modality text")
+
+
+def test_a_bad_override_is_blamed_on_the_override_not_the_file(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("name: a\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(Outer, tmp_path / "c.yaml", ["inner.layers=[1"])
+    msg = str(e.value)
+    assert msg.startswith("--set 'inner.layers=[1': the value '[1' is not valid YAML"), msg
+    assert str(tmp_path) not in msg
+    with pytest.raises(
+        ConfigError, match=r"inner\.layers: .*valid integer.* \(from --set 'inner\.layers=many'\)"
+    ):
+        load_config(Outer, tmp_path / "c.yaml", ["inner.layers=many"])
+    with pytest.raises(
+        ConfigError, match=r"inner\.lyers: unknown field; did you mean 'layers'\? \(from --set"
+    ):
+        load_config(Outer, tmp_path / "c.yaml", ["inner.lyers=2"])
+    # a plain string that merely fails YAML parsing stays a string
+    assert apply_overrides({}, ["name=a: b: c"]) == {"name": "a: b: c"}
