@@ -109,7 +109,7 @@ def make_accelerator(cfg: ExperimentConfig | None = None, run_dir: Path | None =
         return Accelerator(**kwargs)
     kwargs["gradient_accumulation_steps"] = cfg.train.grad_accum
     if cfg.train.mixed_precision is not None:  # otherwise: the launch config decides
-        pass  # H9BREAK kwargs["mixed_precision"] = cfg.train.mixed_precision
+        kwargs["mixed_precision"] = cfg.train.mixed_precision
     if cfg.train.log_with:
         kwargs |= {"log_with": list(cfg.train.log_with), "project_dir": str(run_dir)}
     return Accelerator(**kwargs)
