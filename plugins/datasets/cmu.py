@@ -89,11 +89,14 @@ class CmuDataset:
         self.name = name
 
     def task(self, config: CmuConfig) -> TaskInfo:
-        if config.labels == "emotions":
-            if self.name != "mosei":
-                raise DataError(f"{self.name}: has no emotion labels; use labels: sentiment")
-            return TaskInfo("multilabel", EMOTIONS)
-        return TaskInfo("regression", ("sentiment",))
+        if config.labels == "emotions" and self.name != "mosei":
+            raise DataError(f"{self.name}: has no emotion labels; use labels: sentiment")
+        sentiment, emotions = TaskInfo("regression", ("sentiment",)), TaskInfo("multilabel", EMOTIONS)
+        if self.name == "mosei" and config.source == "csd":
+            # The SDK's MOSEI labels hold sentiment and the six emotions: one extraction serves both
+            # label sets (`labels` picks the default one), as for MELD.
+            return TaskInfo.several(config.labels, {"sentiment": sentiment, "emotions": emotions})
+        return emotions if config.labels == "emotions" else sentiment
 
     def items(self, config: CmuConfig) -> Iterator[Item]:
         yield from items_from_events(self.scan(config), config.missing_media)

@@ -116,7 +116,9 @@ def scan_csd(name: str, config: Any, task: TaskInfo) -> Iterator[Event]:
                 continue
             for k in range(len(y)):
                 item_id = key if ("[" in key and len(y) == 1) else f"{key}[{k}]"
-                label = _label(y[k], task, lab_path, key)
+                sets = task.sets() or {task.name or "default": task}
+                values = {n: _label(y[k], t, lab_path, key) for n, t in sets.items()}
+                label = values[task.name] if task.name in values else next(iter(values.values()))
                 inputs: dict[str, np.ndarray | str | None] = {}
                 absent: list[tuple[str, str]] = []
                 bad = 0
@@ -130,7 +132,8 @@ def scan_csd(name: str, config: Any, task: TaskInfo) -> Iterator[Event]:
                         inputs[m], bad = x, bad + n_bad
                 meta = {"where": f"{lab_path.name}:{key}[{k}]", "video_id": vid, "start": float(iv[k][0]),
                         "end": float(iv[k][1]), "non_finite_replaced": bad}  # fmt: skip
-                yield ("item", Item(item_id, split, label, inputs, meta), absent)
+                item = Item(item_id, split, label, inputs, meta, labels=values if task.sets() else {})
+                yield ("item", item, absent)
         if outside:
             yield ("note", f"{outside} labelled segments belong to videos outside every split: skipped")
     finally:

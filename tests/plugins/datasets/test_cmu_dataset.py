@@ -199,6 +199,9 @@ def test_csd_labels_and_feature_alignment(tmp_path: Path) -> None:
     assert items["vidB[0]"].inputs == {} and items["vidB[0]"].meta["missing"] == ["audio"]
     a0, a1 = items["vidA[0]"], items["vidA[1]"]
     assert a0.label == [1, 0, 0, 0, 0, 1] and a1.label == [0, 1, 1, 0, 0, 0]
+    # both label sets of the SDK's MOSEI labels ride on every item: one extraction serves both
+    assert set(MOSEI.task(cfg).label_sets) == {"sentiment", "emotions"} and MOSEI.task(cfg).name == "emotions"
+    assert a0.labels == {"sentiment": 1.5, "emotions": [1, 0, 0, 0, 0, 1]}
     np.testing.assert_array_equal(a0.inputs["audio"], np.arange(8, dtype=np.float32).reshape(4, 2))
     assert a1.inputs["audio"].shape == (4, 2) and a1.split == "train"
     sent = {it.id: it.label for it in MOSEI.items(cfg.model_copy(update={"labels": "sentiment"}))}
