@@ -71,6 +71,15 @@ class CmuConfig(StrictModel):
     probe_media: bool = False
 
 
+def _csd_label_width(config: CmuConfig) -> int:
+    """Label values per segment in the .csd labels file (7 for the SDK's MOSEI labels); 0 when unknown."""
+    if config.csd_labels is None:
+        return 0
+    from .cmu_csd import label_width
+
+    return label_width(resolve(Path(config.root), config.csd_labels))
+
+
 def resolve(root: Path, p: Path) -> Path:
     return p if p.is_absolute() else root / p
 
@@ -92,7 +101,7 @@ class CmuDataset:
         if config.labels == "emotions" and self.name != "mosei":
             raise DataError(f"{self.name}: has no emotion labels; use labels: sentiment")
         sentiment, emotions = TaskInfo("regression", ("sentiment",)), TaskInfo("multilabel", EMOTIONS)
-        if self.name == "mosei" and config.source == "csd":
+        if self.name == "mosei" and config.source == "csd" and _csd_label_width(config) >= 1 + len(EMOTIONS):
             # The SDK's MOSEI labels hold sentiment and the six emotions: one extraction serves both
             # label sets (`labels` picks the default one), as for MELD.
             return TaskInfo.several(config.labels, {"sentiment": sentiment, "emotions": emotions})

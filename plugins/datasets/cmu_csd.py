@@ -51,6 +51,23 @@ def open_csd(path: Path):  # type: ignore[no-untyped-def]
     raise DataError(f"{path}: no 'data' group (expected <name>/data/<video_id>/features and intervals)")
 
 
+def label_width(path: Path) -> int:
+    """Values per labelled segment of a labels .csd (its first video's feature width); 0 if unreadable."""
+    if not path.is_file():
+        return 0
+    try:
+        f, g = open_csd(path)
+    except DataError:
+        return 0
+    try:
+        for key in g["data"]:
+            shape = g["data"][key]["features"].shape
+            return int(shape[1]) if len(shape) == 2 else 1
+        return 0
+    finally:
+        f.close()
+
+
 def video_splits(root: Path, splits_file: Path | None) -> dict[str, str]:
     """video_id -> train/valid/test, from a JSON folds file or from label.csv's mode column."""
     if splits_file is not None:

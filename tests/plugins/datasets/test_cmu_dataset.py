@@ -233,3 +233,17 @@ def test_csd_word_sequences_are_text(tmp_path: Path, vlen: bool) -> None:
     assert items["vidA[1]"].inputs == {"text": "not really"}  # silence tokens left out
     rep = MOSI.check(cfg)  # `sseft data info mosi --set source=csd ...` ran this and crashed
     assert rep.coverage["train"] == {"text": 2}
+
+
+def test_csd_sentiment_only_labels_give_one_label_set(tmp_path: Path) -> None:
+    labels = {"vidA": (np.array([[1.5]]), np.array([[0.0, 2.0]]))}
+    feats = {"vidA": (np.ones((2, 3), np.float32), np.array([[0.0, 1.0], [1.0, 2.0]]))}
+    write_csd(tmp_path / "labels.csd", "Sentiment Labels", labels)
+    write_csd(tmp_path / "f.csd", "FACET", feats)
+    (tmp_path / "folds.json").write_text(json.dumps({"train": ["vidA"]}))
+    cfg = CmuConfig(root=tmp_path, source="csd", csd_labels=Path("labels.csd"),
+                    csd_features={"vision": Path("f.csd")}, csd_splits=Path("folds.json"))  # fmt: skip
+    task = MOSEI.task(cfg)
+    assert task.label_sets == {} and task.type == "regression"  # no emotions in this file: one set
+    [item] = list(MOSEI.items(cfg))
+    assert item.label == 1.5 and item.labels == {}
