@@ -7,6 +7,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sseft.core.errors import DataError
 from sseft.core.plugins import get_manager
@@ -142,3 +144,22 @@ def test_head_contract(name: str) -> None:
         head.validate_labels(bad)
     with pytest.raises(DataError, match="empty"):
         head.metrics(out.detach()[:0], labels[:0])
+
+
+@settings(max_examples=30, deadline=None)
+@given(task=st.sampled_from(BUILTIN_TASKS), k=st.integers(2, 5), n=st.integers(1, B), seed=st.integers(0, 99))
+def test_labels_survive_the_store_json_round_trip(task: str, k: int, n: int, seed: int) -> None:
+    """Labels written as plain JSON (what the store keeps) validate and collate to the same tensor
+    the head would get from the original values."""
+    from sseft.core.inference.prediction import head_for_task
+
+    gen = torch.Generator().manual_seed(seed)
+    names, labels, _ = _labels(task, k, gen)
+    labels = labels[:n]
+    if task == "regression":
+        labels = labels.to(torch.float64)
+    stored = json.loads(json.dumps(labels.tolist()))
+    head = head_for_task(task, names)
+    head.validate_labels(stored)
+    collated = head.collate_labels(stored)
+    assert torch.equal(collated, labels.to(collated.dtype)) and len(collated) == n
