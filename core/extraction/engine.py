@@ -148,6 +148,9 @@ def run_batch(extractors: Mapping[str, Any], batch: Sequence[Item]) -> list[Resu
             if isinstance(o, Exception):
                 results[i] = (m, _naming_the_file(reason_of(o), batch[i].inputs[m]))
                 continue
+            if not _finite(o.features):  # refused by the store anyway: say which input produced it
+                results[i] = (m, _naming_the_file(f"{m} features hold NaN or Inf", batch[i].inputs[m]))
+                continue
             res = results[i]
             assert isinstance(res, dict)
             res["features"][m] = o.features
@@ -160,6 +163,12 @@ def run_batch(extractors: Mapping[str, Any], batch: Sequence[Item]) -> list[Resu
             why = "; ".join(str(reasons.get(m, f"no {m} input")) for m in extractors)
             results[i] = (next(iter(extractors)), f"every extracted modality is absent: {why}")
     return results
+
+
+def _finite(x: Any) -> bool:
+    import torch
+
+    return not (torch.is_tensor(x) and x.is_floating_point() and not bool(torch.isfinite(x).all()))
 
 
 def _empty(dim: int) -> Any:

@@ -39,6 +39,8 @@ class _Extractor:
             text = r if isinstance(r, str) else Path(r).read_text()
             if "bad" in text:  # a decoder error that does not name the file
                 out.append(DataError("cannot decode: corrupt header"))
+            elif "nan" in text:  # an encoder that produces NaN for this input
+                out.append(torch.full((2, self.dim), float("nan")))
             else:
                 out.append(torch.ones(len(text.split()), self.dim))
         return out
@@ -146,3 +148,17 @@ def test_every_modality_absent_is_a_failure(tmp_path: Path, fakes: Any) -> None:
     assert isinstance(res[0], tuple) and "every extracted modality is absent" in res[0][1]
     assert "beta gone" in res[0][1]
     assert isinstance(res[1], dict) and res[1]["features"]["alpha"].shape == (2, 3)
+
+
+def test_nan_features_name_the_input_file(tmp_path: Path, fakes: Any) -> None:
+    (tmp_path / "n.bin").write_text("nan nan")
+    ok = make_item("u1", {"alpha": "a b", "beta": tmp_path / "n.bin"})
+    [res] = run_batch({"alpha": _Extractor(), "beta": _Extractor()}, [ok])
+    assert isinstance(res, tuple) and res[0] == "beta"
+    assert res[1] == f"{tmp_path / 'n.bin'}: beta features hold NaN or Inf"
+
+
+def make_item(item_id: str, inputs: dict[str, Any]) -> Any:
+    from sseft.core.protocols import Item
+
+    return Item(item_id, "train", 0, inputs)
