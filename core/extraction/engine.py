@@ -349,7 +349,9 @@ def _loop(
         for j in todo:
             it, res = batch[j], results[j]
             if isinstance(res, tuple):
-                record_failure(root, it.id, res[0], res[1], writer_id, it.split)
+                where = str(it.meta.get("where") or "")  # the dataset's line/file for this item
+                reason = res[1] if not where or where in res[1] else f"{res[1]} ({where})"
+                record_failure(root, it.id, res[0], reason, writer_id, it.split)
                 failed += 1
                 continue
             for m, note in res["meta"].items():

@@ -115,6 +115,7 @@ def test_partial_stores_absent_modalities_empty(tmp_path: Path, fakes: Any) -> N
     f, f5 = sorted(failures(tmp_path / "store"), key=lambda x: x["id"])
     # the reason names the file even though the extractor's error did not
     assert f["id"] == "u4" and f["modality"] == "beta" and str(tmp_path / "b4.bin") in f["reason"]
+    assert f["reason"].endswith("(m.csv line 5)")  # and the manifest line it came from
     # an item left with nothing is recorded, never silently dropped
     assert f5["id"] == "u5" and "every extracted modality is absent" in f5["reason"]
     assert "empty cell in column alpha (m.csv line 6)" in f5["reason"]
