@@ -47,9 +47,14 @@ class RobustnessResult:
 
 
 def _load(m: ModelLike, device: str) -> Any:
+    """A model object as is; a registry reference or artifact directory loaded; a run directory
+    (holding `model/config.json`) loads its exported model."""
     if isinstance(m, (str, os.PathLike)):
         import sseft
 
+        p = Path(m)
+        if p.is_dir() and not (p / "config.json").is_file() and (p / "model" / "config.json").is_file():
+            m = p / "model"
         return sseft.load(m, device=device)
     return m
 
@@ -112,7 +117,7 @@ def robustness(
     if compare is not None:
         models["compare"] = _load(compare, device)
     refs = {role: model_ref(m) for role, m in models.items()}
-    st = store if hasattr(store, "dataset") else FeatureStore.open(store)
+    st: Any = store if hasattr(store, "dataset") else FeatureStore.open(store)
     for role, m in models.items():
         _check_store(m, st, refs[role])
     main = models["model"]

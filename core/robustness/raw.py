@@ -130,7 +130,15 @@ def _combine(
     (absent downstream)."""
     per = {**clean, **over}
     n = len(next(iter(per.values())))
-    return [{m: f[b] for m, f in per.items() if f[b] is not None} for b in range(n)]
+    out: list[dict[str, torch.Tensor]] = []
+    for b in range(n):
+        item: dict[str, torch.Tensor] = {}
+        for m, f in per.items():
+            x = f[b]
+            if x is not None:
+                item[m] = x
+        out.append(item)
+    return out
 
 
 def _fps(predictor: Any, modality: str) -> float | None:

@@ -169,3 +169,11 @@ def test_bad_options_are_one_clear_error(trained) -> None:
         sseft.robustness(trained["plain"], trained["store"], kinds=["blurr"])
     with pytest.raises(Exception, match="split 'nope'"):
         sseft.robustness(trained["plain"], trained["store"], split="nope")
+
+
+def test_a_run_directory_loads_its_exported_model(trained, tmp_path) -> None:
+    import shutil
+
+    shutil.copytree(trained["plain_dir"], tmp_path / "run" / "model")
+    r = sseft.robustness(str(tmp_path / "run"), trained["store"], kinds=["frame_drop"], n_levels=2)
+    assert r.data["models"]["model"]["ref"] == str(tmp_path / "run" / "model")
