@@ -31,6 +31,13 @@ class ModelConfig(StrictModel):
     head: HeadSpec
     task: TaskType
     label_names: list[str] = Field(min_length=1)
+    # Modalities an item may lack at prediction time (fed as empty sequences): every modality of a
+    # model trained with modality dropout, none otherwise. Recorded by the trainer, so nothing has
+    # to guess it from the training record.
+    missing_ok: list[str] = Field(default_factory=list)
+    # Per modality, the raw input kinds that feed it (best first: `audio`, then `video` for speech),
+    # as its plugin declared them when the model was trained. Empty: ask the installed plugin.
+    input_kinds: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class SseftModel(nn.Module):

@@ -38,7 +38,10 @@ def model_ref(model: Any) -> str:
 
 
 def trained_with_modality_dropout(model: Any) -> bool:
-    """True when the artifact's training record has a positive `modality_dropout` anywhere."""
+    """True when the model's config says modalities may be missing (`missing_ok`, recorded by the
+    trainer); for older artifacts, when the training record has a positive `modality_dropout`."""
+    if getattr(model.config, "missing_ok", None):
+        return True
 
     def walk(x: Any) -> bool:
         if isinstance(x, dict):
@@ -97,8 +100,10 @@ class Predictor:
         return self.extractors[name]
 
     def input_kinds(self) -> dict[str, tuple[str, ...]]:
-        """modality -> raw input kinds that feed it (best first)."""
-        return {s.name: input_kinds(s, self._plugin(s)) for s in self.specs}
+        """modality -> raw input kinds that feed it (best first): as recorded in the model's config
+        at training time, else as the installed plugin declares them."""
+        recorded = getattr(self.model.config, "input_kinds", None) or {}
+        return {s.name: tuple(recorded.get(s.name) or input_kinds(s, self._plugin(s))) for s in self.specs}
 
     @staticmethod
     def _plugin(spec: ModalitySpec) -> Any:

@@ -183,14 +183,30 @@ def setup(
 
 
 def model_config(cfg: ExperimentConfig, store: Any) -> ModelConfig:
+    """The network to train, with what prediction needs to know: which modalities may be missing
+    (all of them after modality dropout) and which raw inputs feed each (from its plugin)."""
     task = store_task(store, cfg.data.labels)
+    specs = modality_specs(cfg, store)
     return ModelConfig(
-        modalities=modality_specs(cfg, store),
+        modalities=specs,
         fusion=cfg.fusion,
         head=cfg.head,
         task=task.type,
         label_names=list(task.label_names),
+        missing_ok=[s.name for s in specs] if cfg.train.modality_dropout > 0 else [],
+        input_kinds={s.name: list(raw_input_kinds(s)) for s in specs},
     )
+
+
+def raw_input_kinds(spec: Any) -> tuple[str, ...]:
+    """The raw input kinds of the plugin that extracted `spec` (via the plugin manager)."""
+    from ..inference.inputs import input_kinds
+    from ..plugins import get_manager
+
+    name = (spec.fingerprint or {}).get("modality")
+    pm = get_manager()
+    plugin = pm.get("modality", name) if name and name in pm.names("modality") else None
+    return input_kinds(spec, plugin)
 
 
 def check_roles(

@@ -131,3 +131,28 @@ def test_evaluate_refuses_a_store_with_other_labels(tiny_store: Path, tmp_path: 
     res = CliRunner().invoke(cli, ["evaluate", str(art), "--data", str(other)])
     assert res.exit_code == 2 and res.output.count("\n") == 1 and "['x', 'y', 'z']" in res.output, res.output
     assert evaluate_model(sseft.load(art), tiny_store)["n_items"] == 10  # the matching store still works
+
+
+def test_artifact_config_says_which_modalities_may_be_missing(tiny_store: Path, tmp_path: Path) -> None:
+    import json as _json
+
+    import sseft
+    from sseft.core.inference import Predictor
+
+    plain = train(tiny_experiment(tmp_path, tiny_store, train={"epochs": 1}), tmp_path / "a", progress=False)
+    dropped = train(
+        tiny_experiment(tmp_path, tiny_store, train={"epochs": 1, "modality_dropout": 0.3}),
+        tmp_path / "b",
+        progress=False,
+    )
+    assert plain.model.config.missing_ok == [] and dropped.model.config.missing_ok == ["a", "b"]
+    art = sseft.save(dropped.model, tmp_path / "model")
+    model = _json.loads((art / "config.json").read_text())["model"]
+    assert model["missing_ok"] == ["a", "b"] and set(model["input_kinds"]) == {"a", "b"}
+    # Prediction reads it from the config (the training record is not consulted).
+    loaded = sseft.load(art)
+    loaded.artifact_info.training.clear()
+    assert (
+        Predictor(loaded).allow_missing
+        and not Predictor(sseft.load(sseft.save(plain.model, tmp_path / "m2"))).allow_missing
+    )
