@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -251,3 +252,49 @@ def write_resolved(cfg: BaseModel, path: str | Path) -> Path:
     tmp.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
     tmp.replace(p)
     return p
+
+
+def _type_name(annotation: Any) -> str:
+    """A short, readable type: `int`, `str | None`, `fabnet|fer`, `list[str]`."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:  # constraints (ge=0 ...) are in the description, if anywhere
+        return _type_name(args[0])
+    if origin is typing.Literal:
+        return "|".join(str(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if origin is not None and args:
+        name = getattr(origin, "__name__", str(origin))
+        return f"{name}[{', '.join(_type_name(a) for a in args)}]"
+    if annotation is type(None):
+        return "None"
+    return getattr(annotation, "__name__", str(annotation).replace("typing.", ""))
+
+
+def describe_fields(model: type[BaseModel], prefix: str = "") -> list[dict[str, str]]:
+    """Every field of a config model as {field, type, default, description}; fields that hold
+    one nested model are expanded as `parent.child` (what `--set` takes)."""
+    from pydantic_core import PydanticUndefined
+
+    rows: list[dict[str, str]] = []
+    for name, f in model.model_fields.items():
+        nested = _model_classes(f.annotation)
+        if f.annotation is not None and len(nested) == 1 and nested[0] is f.annotation:
+            rows += describe_fields(nested[0], f"{prefix}{name}.")
+            continue
+        if f.default is not PydanticUndefined:
+            default = json.dumps(f.default, default=str)
+        elif f.default_factory is not None:
+            default = json.dumps(f.default_factory(), default=str)  # type: ignore[call-arg]
+        else:
+            default = "(required)"
+        rows.append(
+            {
+                "field": prefix + name,
+                "type": _type_name(f.annotation),
+                "default": default,
+                "description": " ".join((f.description or "").split()),
+            }
+        )
+    return rows

@@ -9,11 +9,18 @@ from dataclasses import asdict
 
 import click
 
+KINDS = ("modality", "dataset", "head")
 
-@click.command()
+
+@click.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins(as_json: bool) -> None:
-    """List every plugin: package, version, what it registers, load errors."""
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """List every plugin: package, version, what it registers, load errors.
+
+    `sseft plugins show NAME` lists the options of one modality, dataset or head."""
+    if ctx.invoked_subcommand is not None:
+        return
     from sseft.core.plugins import get_manager
 
     pm = get_manager().load()
@@ -30,11 +37,55 @@ def plugins(as_json: bool) -> None:
         for kind, names in sorted(i.registers.items()):
             plural = "modalities" if kind == "modality" else kind + "s"
             click.echo(f"    {plural:<11} {', '.join(names)}")
-        for name in i.registers.get("modality", []) if not i.error else []:
-            for note in getattr(pm.get("modality", name), "notes", ()):  # licences, optional encoders
-                click.echo(f"    note        {name}: {note}")
         if i.error:
             click.echo(f"    error       {i.error}")
+    click.echo("\n`sseft plugins show NAME` lists the options of a modality, dataset or head.")
+
+
+@plugins.command()
+@click.argument("name")
+@click.option("--kind", type=click.Choice(KINDS), help="Only this kind (when a name is both).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(name: str, kind: str | None, as_json: bool) -> None:
+    """The config options of plugin NAME: field, type, default, description.
+
+    Modality options are given to `sseft extract` as `--set NAME.FIELD=VALUE` (or in
+    --modality-config), dataset options as `--set FIELD=VALUE`, head options as
+    `head.config.FIELD` in an experiment config."""
+    from sseft.core.config import describe_fields
+    from sseft.core.errors import UnknownNameError
+    from sseft.core.plugins import get_manager, unknown_name_message
+
+    pm = get_manager().load()
+    kinds = [kind] if kind else list(KINDS)
+    found = [(k, pm.get(k, name)) for k in kinds if name in pm.names(k)]
+    if not found:
+        known = sorted({n for k in kinds for n in pm.names(k)})
+        raise UnknownNameError(unknown_name_message("plugin", name, known))
+    out = []
+    for k, obj in found:
+        model = getattr(obj, "config_model", None)
+        rows = describe_fields(model) if model is not None else []
+        out.append({"kind": k, "name": name, "package": pm.provider(k, name), "fields": rows})
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    usage = {
+        "modality": f"sseft extract ... --set {name}.FIELD=VALUE",
+        "dataset": "sseft extract/data ... --set FIELD=VALUE",
+        "head": "head: {name: " + name + ", config: {FIELD: VALUE}} in an experiment config",
+    }
+    for block in out:
+        click.echo(f"{block['kind']} {name}  (package {block['package']}; set with: {usage[block['kind']]})")
+        rows = [("FIELD", "TYPE", "DEFAULT", "DESCRIPTION")]
+        rows += [(r["field"], r["type"], r["default"], r["description"]) for r in block["fields"]]
+        if len(rows) == 1:
+            click.echo("  (no options)")
+            continue
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        for r in rows:
+            cells = [c.ljust(w) for c, w in zip(r[:3], widths, strict=True)]
+            click.echo("  " + "  ".join([*cells, r[3]]).rstrip())
 
 
 def _version(dist: str) -> str:

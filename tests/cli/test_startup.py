@@ -21,7 +21,9 @@ print("HEAVY=" + ",".join(heavy))
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["plugins", "--json"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["plugins"], ["plugins", "--json"], ["plugins", "show", "face"]]
+)
 def test_light_commands_do_not_import_torch(args: list[str]) -> None:
     res = subprocess.run(
         [sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True, timeout=60

@@ -135,3 +135,17 @@ def test_a_bad_override_is_blamed_on_the_override_not_the_file(tmp_path: Path) -
         load_config(Outer, tmp_path / "c.yaml", ["inner.lyers=2"])
     # a plain string that merely fails YAML parsing stays a string
     assert apply_overrides({}, ["name=a: b: c"]) == {"name": "a: b: c"}
+
+
+def test_describe_fields_expands_nested_models() -> None:
+    from sseft.core.config import describe_fields
+
+    rows = {r["field"]: r for r in describe_fields(Outer)}
+    assert list(rows) == ["name", "inner.lr", "inner.layers", "tags"]
+    assert rows["name"]["default"] == "(required)" and rows["inner.lr"]["type"] == "float"
+    assert rows["inner.lr"]["default"] == "0.001" and rows["tags"] == {
+        "field": "tags",
+        "type": "list[str]",
+        "default": "[]",
+        "description": "",
+    }
