@@ -67,3 +67,17 @@ def write_config(path: Path, store: Path, **over: Any) -> Path:
             cfg[k] = v
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+def run_cli(*args: str) -> Any:
+    """`sseft ARGS` in this process (click's runner; `.returncode`, `.stdout`, `.stderr`): training
+    through the CLI without a fresh interpreter per call keeps these tests fast."""
+    from click.testing import CliRunner
+
+    from sseft.cli.main import cli
+
+    r = CliRunner().invoke(cli, list(args))
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    r.returncode = r.exit_code
+    return r

@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evalhelpers import write_config
-
-from tests.conftest import run_cli
+from evalhelpers import run_cli, write_config
 
 
 def test_ablate_over_seeds(grouped_store: Path, tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "c.yaml", grouped_store)
     out = tmp_path / "abl"
-    r = run_cli("ablate", str(cfg), "--seeds", "0,1", "--only", "full", "--only", "a-only", "--output-dir", str(out),
-                timeout=300)  # fmt: skip
+    args = ["--seeds", "0,1", "--only", "full", "--only", "a-only", "--output-dir", str(out)]
+    r = run_cli("ablate", str(cfg), *args)
     assert r.returncode == 0, r.stderr
     assert "| full |" in r.stdout and " ± " in r.stdout and "Each preset vs full" in r.stdout
     assert "[preset 2/2] a-only" in r.stderr

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from evalhelpers import write_config
+from evalhelpers import run_cli, write_config
 
 from sseft.core.errors import ConfigError, DataError
 from sseft.core.evaluation import adapter
 from sseft.core.evaluation.runner import run_protocol
 from sseft.core.training.experiment import load_experiment
-from tests.conftest import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +91,7 @@ def test_train_cli_seeds_and_compare(
     cfg_path, base = seeds_run
     other = write_config(tmp_path / "lf.yaml", grouped_store, name="lf", fusion={"kind": "late-fusion"},
                          train={"epochs": 2})  # fmt: skip
-    r = run_cli("train", str(other), "--seeds", "0,1", "--output-dir", str(tmp_path / "lf"), timeout=300)
+    r = run_cli("train", str(other), "--seeds", "0,1", "--output-dir", str(tmp_path / "lf"))
     assert r.returncode == 0, r.stderr
     assert "lf: 2 runs (test split)" in r.stdout and "accuracy" in r.stdout
     assert "[run 2/2] seed 1" in r.stderr  # progress: which seed runs, with the ETA
