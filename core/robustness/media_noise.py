@@ -1,0 +1,80 @@
+"""Raw-level noise on audio and video inputs, handed to the extractors as decoded arrays (the
+media readers take `(samples, sample_rate)` pairs and `(T, H, W, 3)` frame arrays), so nothing is
+written to disk.
+
+Audio: additive white Gaussian noise at an SNR that falls with the level, 30 dB at l_1 to 0 dB at
+l_{n-1} (FORMATS.md; MultiBench's babble noise needs a speech corpus and is not done here).
+Video (frames sampled at the face extractor's own rate): ``frame_drop`` (every frame removed with
+probability l), ``occlusion`` (one black square covering a share l of the frame area, at a seeded
+position, the same on every frame of the item and at every level), ``blur`` (Gaussian blur, sigma = l * 5% of the
+shorter side).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+
+AUDIO_KINDS: tuple[str, ...] = ("white_noise",)
+VIDEO_KINDS: tuple[str, ...] = ("frame_drop", "occlusion", "blur")
+
+
+def snr_db(level_index: int, n_levels: int) -> float:
+    """30 dB at level 1 falling linearly to 0 dB at level n-1."""
+    if level_index < 1:
+        return float("inf")
+    if n_levels <= 2:
+        return 30.0
+    return 30.0 - 30.0 * (level_index - 1) / (n_levels - 2)
+
+
+def noisy_audio(raw: Any, level_index: int, n_levels: int, g: np.random.Generator) -> tuple[np.ndarray, int]:
+    """The decoded input plus white noise at `snr_db(level)`: a (C, N) float32 array and its rate."""
+    from sseft.plugins.modalities.media import load_audio
+
+    data, sr = load_audio(raw)
+    power = float(np.mean(np.square(data, dtype=np.float64))) if data.size else 0.0
+    std = np.sqrt(power / 10 ** (snr_db(level_index, n_levels) / 10.0))
+    noise = g.standard_normal(data.shape) * std
+    return (data + noise).astype(np.float32), int(sr)
+
+
+def video_frames(raw: Any, fps: float) -> np.ndarray:
+    from sseft.plugins.modalities.media import iter_video_frames
+
+    frames = [f for _t, f in iter_video_frames(raw, fps)]
+    if not frames:
+        return np.zeros((0, 1, 1, 3), np.uint8)
+    return np.stack(frames)
+
+
+def noisy_video(raw: Any, kind: str, level: float, fps: float, g: np.random.Generator) -> np.ndarray | None:
+    """(T, H, W, 3) uint8 frames of the input with `kind` at `level`; None when no frame is left."""
+    if kind not in VIDEO_KINDS:
+        raise ConfigError(f"video noise {kind!r} unknown; choose from {', '.join(VIDEO_KINDS)}")
+    frames = video_frames(raw, fps)
+    u, fy, fx = g.random(len(frames)), float(g.random()), float(g.random())  # shared by every level
+    if kind == "frame_drop":
+        keep = u >= level
+        frames = frames[keep]
+        return frames if len(frames) else None
+    out = frames.copy()
+    t, h, w = out.shape[:3]
+    if kind == "occlusion":
+        side = np.sqrt(level)  # a square of side sqrt(l) covers a share l of the area
+        bh, bw = int(round(side * h)), int(round(side * w))
+        if bh and bw:
+            y, x = min(int(fy * (h - bh + 1)), h - bh), min(int(fx * (w - bw + 1)), w - bw)
+            out[:, y : y + bh, x : x + bw] = 0
+        return out
+    import cv2
+
+    sigma = level * 0.05 * min(h, w)
+    if sigma <= 0:
+        return out
+    for k in range(t):
+        out[k] = cv2.GaussianBlur(out[k], (0, 0), sigmaX=sigma)
+    return out
