@@ -70,8 +70,7 @@ class HeadDefaults:
 
     task: str = ""
     label_names: Sequence[str] = ()
-    primary_metric: str = "loss"
-    greater_is_better: bool = False
+    # primary_metric and greater_is_better are the subclass's (attributes or properties).
 
     def validate_labels(self, labels: Sequence[Any]) -> None:
         """Accept every label (a head that can check its labels should)."""
@@ -113,11 +112,10 @@ class HeadDefaults:
 
     def summary(self, metrics: dict[str, Any]) -> str:
         """One line: the primary metric (and the item count when known)."""
-        v = metrics.get(self.primary_metric)
+        name = str(getattr(self, "primary_metric", "loss"))
+        v = metrics.get(name)
         n = metrics.get("n_items", metrics.get("n"))
-        text = (
-            f"{self.primary_metric} {v:.4f}" if isinstance(v, (int, float)) else f"{self.primary_metric} {v}"
-        )
+        text = f"{name} {v:.4f}" if isinstance(v, (int, float)) else f"{name} {v}"
         return text + (f" (n={n})" if n is not None else "")
 
 
