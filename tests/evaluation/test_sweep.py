@@ -113,3 +113,23 @@ def test_two_workers_share_one_sqlite_study(grouped_store: Path, tmp_path: Path)
     assert all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
     assert sorted(p.name for p in out.glob("trial-*")) == sorted(f"trial-{n}" for n in range(8))
     assert (out / "best.yaml").is_file()
+
+
+def test_cli_reruns_the_best_config_over_seeds(grouped_store: Path, tmp_path: Path) -> None:
+    from evalhelpers import run_cli
+
+    cfg, space = _setup(tmp_path, grouped_store)
+    out = tmp_path / "sw"
+    r = run_cli(
+        "sweep", str(cfg), "--space", str(space), "--trials", "2", "--output-dir", str(out), "--seeds", "0,1"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "study sw: 2 trials" in r.stdout and "best trial" in r.stdout and "[trial 2/2]" in r.stderr
+    summary = json.loads((out / "best-seeds" / "summary.json").read_text())
+    assert summary["protocol"]["seeds"] == [0, 1] and summary["part"] == "test"
+    best = yaml.safe_load((out / "best.yaml").read_text())
+    assert summary["runs"][0]["dir"] == "seed-0"
+    assert (
+        yaml.safe_load((out / "best-seeds" / "seed-0" / "config.yaml").read_text())["train"]["lr"]
+        == best["train"]["lr"]
+    )
