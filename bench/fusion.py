@@ -18,6 +18,14 @@ Rows:
   (b) the same weights with the authors' formulation (whole query sequence through each IMA block)
   (c) (a) under torch.compile
   --fixed-padding adds (b-fixed): (b) with the authors' fixed padding (512 / 935 / 300) as well.
+  --bf16 adds (a-bf16): (a) under torch.autocast(bfloat16) (AVX512-BF16 / AMX CPUs, recent GPUs), a
+          bfloat16 matmul peak beside the float32 one, and the agreement of bf16 vs fp32 fused vectors
+          (eval mode, batch 1: min cosine, max relative error). With --fixed-padding the ratios
+          (b-fixed)/(a-bf16) (target >= 6x) and (b-fixed)/(a) (target >= 4x) are printed.
+  --device cuda runs every row on the GPU (times after torch.cuda.synchronize; memory = peak
+          allocated), as bench/gpu.sh does.
+
+Runtime (quiet 2-core CPU, paper scale): `--fixed-padding --no-compile` ~2 min; with --bf16 ~3 min.
 
 Peak memory: each row alone in a fresh subprocess (ru_maxrss after minus before warm-up and one step).
 Time: the rows run interleaved round-robin in one process ((c) against (a) in a second one), so load
@@ -31,6 +39,7 @@ A second table times the IMA stage alone at N = 3, 4, 5 (small shapes, where per
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import resource
@@ -38,6 +47,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -52,6 +62,7 @@ ROWS = {
     "b": "(b) authors' full-seq IMA",
     "c": "(c) (a) + torch.compile",
     "b-fixed": "(b-fixed) (b) + fixed padding",
+    "a-bf16": "(a-bf16) (a) in bf16 autocast",
 }
 
 
@@ -85,16 +96,47 @@ def make_batches(n_batches: int, scale: float, seed: int, fixed: bool) -> list[t
     return out
 
 
-def matmul_peak(n: int = 2048, reps: int = 3) -> float:
-    """Best float32 GEMM rate (GFLOP/s) with the current thread count."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak(
+    n: int = 2048, reps: int = 3, dtype: torch.dtype = torch.float32, device: str = "cpu"
+) -> float:
+    """Best GEMM rate (GFLOP/s) in `dtype` with the current thread count (or on the GPU)."""
+    dev = torch.device(device)
+    a, b = torch.randn(n, n, device=dev, dtype=dtype), torch.randn(n, n, device=dev, dtype=dtype)
     a @ b
+    sync(dev)
     best = 0.0
     for _ in range(reps):
         t = time.perf_counter()
         a @ b
+        sync(dev)
         best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
     return best
+
+
+def autocast(row: str, device: torch.device) -> Any:
+    """bf16 autocast for the bf16 rows, nothing otherwise."""
+    if row.endswith("bf16"):
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def bf16_agreement(model: SSEFTFusion, batch: tuple[dict, dict]) -> dict[str, float]:
+    """Fused vectors of `batch` in bf16 autocast vs float32, eval mode (no dropout)."""
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        ref = model(*batch).float()
+        with autocast("bf16", next(model.parameters()).device):
+            low = model(*batch).float()
+    model.train(was)
+    cos = F.cosine_similarity(ref, low, dim=-1)
+    rel = (ref - low).norm(dim=-1) / ref.norm(dim=-1).clamp_min(1e-12)
+    return {"cos_min": float(cos.min()), "rel_max": float(rel.max())}
 
 
 def _math_sdpa(q, k, v, attn_mask=None, dropout_p=0.0, **_):  # for FLOP counting only
@@ -127,10 +169,15 @@ def worker(args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     rows = args.row.split(",")
     scale = 0.25 if args.quick else 1.0
+    dev = torch.device(args.device)
     cfg = FusionConfig(n_self=2, n_ima=2, heads=4, ffn_dim=1024, attn_dropout=args.attn_dropout)
-    model = SSEFTFusion(specs(scale), cfg).train()
-    batches = make_batches(args.batches, scale, seed=1, fixed=False)
-    fixed = make_batches(args.batches, scale, seed=1, fixed=True)
+    model = SSEFTFusion(specs(scale), cfg).train().to(dev)
+
+    def on_dev(bs: list[tuple[dict, dict]]) -> list[tuple[dict, dict]]:
+        return [({m: x.to(dev) for m, x in f.items()}, {m: x.to(dev) for m, x in ln.items()}) for f, ln in bs]
+
+    batches = on_dev(make_batches(args.batches, scale, seed=1, fixed=False))
+    fixed = on_dev(make_batches(args.batches, scale, seed=1, fixed=True))
     compiled = torch.compile(model) if "c" in rows else None
 
     def step(row: str, k: int, f: object = None) -> None:
@@ -138,10 +185,15 @@ def worker(args: argparse.Namespace) -> None:
         model.trim_padding = row != "b-fixed"  # the authors computed over all padding
         fn = f or (compiled if row == "c" else model)
         batch = (fixed if row == "b-fixed" else batches)[k % len(batches)]
-        fn(*batch, full_query=row in ("b", "b-fixed")).sum().backward()
+        with autocast(row, dev):
+            out = fn(*batch, full_query=row in ("b", "b-fixed"))
+        out.float().sum().backward()
         model.zero_grad(set_to_none=True)
+        sync(dev)
 
-    peak = matmul_peak()
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    peak = matmul_peak(device=args.device)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     warm = {}
     for row in rows:  # warm-up: every batch shape once (compiles them for (c))
@@ -156,13 +208,18 @@ def worker(args: argparse.Namespace) -> None:
             step(row, k)
             times[row].append(time.perf_counter() - t)
     mem = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024 if len(rows) == 1 else None
-    peak = max(peak, matmul_peak())
+    if dev.type == "cuda" and len(rows) == 1:
+        mem = torch.cuda.max_memory_allocated(dev) / 2**20
+    peak = max(peak, matmul_peak(device=args.device))
     out = {"rows": {}, "peak": peak, "mem_mb": mem, "threads": torch.get_num_threads()}
+    if "a-bf16" in rows:
+        out["peak_bf16"] = max(matmul_peak(dtype=torch.bfloat16, device=args.device) for _ in range(2))
+        out["agree"] = bf16_agreement(model, batches[0])
     out["lens"] = {m: [int(x) for x in batches[0][1][m]] for m in PAPER}
     for row in rows:
         flops = 0.0
-        if not args.no_flops:  # eager maths; (c) does the same maths as (a)
-            flops = sum(count_flops(lambda b, r=row, k=k: step("a" if r == "c" else r, k, model), None)
+        if not args.no_flops:  # eager maths; (c) and (a-bf16) do the same maths as (a)
+            flops = sum(count_flops(lambda b, r=row, k=k: step("a" if r in ("c", "a-bf16") else r, k, model), None)
                         for k in range(len(batches))) / len(batches)  # fmt: skip
         out["rows"][row] = {"ms_min": min(times[row]) * 1e3, "ms_med": statistics.median(times[row]) * 1e3,
                             "warm_s": warm[row], "flops": flops}  # fmt: skip
@@ -208,6 +265,10 @@ def main() -> None:
     ap.add_argument("--no-compile", action="store_true", help="skip row (c)")
     ap.add_argument("--fixed-padding", action="store_true", help="add row (b-fixed)")
     ap.add_argument("--attn-dropout", type=float, default=0.0, help="see the module docstring (default 0)")
+    ap.add_argument(
+        "--bf16", action="store_true", help="add row (a-bf16), the bf16 peak and bf16/fp32 agreement"
+    )
+    ap.add_argument("--device", default="cpu", help="torch device for every row (cpu, cuda)")
     ap.add_argument("--no-flops", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--row", help=argparse.SUPPRESS)  # internal: run one row in this process
     args = ap.parse_args()
@@ -218,8 +279,11 @@ def main() -> None:
         worker(args)
         return
 
-    rows = ["a", "a-loop", "b"] + (["b-fixed"] if args.fixed_padding else [])
+    rows = (
+        ["a", "a-loop", "b"] + (["b-fixed"] if args.fixed_padding else []) + (["a-bf16"] if args.bf16 else [])
+    )
     base = [sys.executable, __file__, "--steps", str(args.steps), "--batches", str(args.batches)]
+    base += ["--device", args.device]
     base += ["--attn-dropout", str(args.attn_dropout)]
     base += (["--quick"] if args.quick else []) + (["--threads", str(args.threads)] if args.threads else [])
 
@@ -258,6 +322,25 @@ def main() -> None:
                   f" {flops / 1e9:>10.1f} {gfs:>8.1f} {100 * gfs / g['peak']:>6.1f} {mb} {m.get('rows', {}).get(row, {}).get('warm_s', float('nan')):>9.1f}")  # fmt: skip
     print("matmul peak (float32 2048^3 GEMM, best of the worker's runs): "
           + ", ".join(f"{g['peak']:.1f} GFLOP/s" for g in groups if g))  # fmt: skip
+    if "peak_bf16" in timed:
+        pb = timed["peak_bf16"]
+        print(
+            f"matmul peak bfloat16 (same worker): {pb:.1f} GFLOP/s = {pb / timed['peak']:.2f}x the float32 peak"
+        )
+        ag = timed["agree"]
+        print(
+            f"bf16 vs fp32 fused vectors (eval, batch 1): min cosine {ag['cos_min']:.5f}, max relative error {ag['rel_max']:.4f}"
+        )
+    tr = timed["rows"]
+    if "b-fixed" in tr:
+        for low, target in (("a-bf16", 6.0), ("a", 4.0)):
+            if low in tr:
+                r = tr["b-fixed"]["ms_min"] / tr[low]["ms_min"]
+                rm = tr["b-fixed"]["ms_med"] / tr[low]["ms_med"]
+                ok = "meets" if r >= target else "MISSES"
+                print(
+                    f"authors' fp32 fixed padding / {ROWS[low]}: {r:.2f}x (median {rm:.2f}x); target >= {target:g}x: {ok}"
+                )
     for g in groups:
         if g is None:
             continue
