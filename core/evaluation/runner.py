@@ -176,7 +176,7 @@ def run_protocol(
             "n_items": {p: len(v) for p, v in (spec.split_ids or {}).items()} or None,
             "time_s": round(time.perf_counter() - t, 2),
         }
-        bar.done(row["time_s"])
+        bar.done(time.perf_counter() - t)
         if main:
             write_json(done, row)
         runs.append(row)

@@ -63,10 +63,11 @@ class PoolingFusion(nn.Module):
         self.widths = dict(zip(self.names, widths, strict=True))
         if self.kind == "late-fusion":
             self.out_dim = max(widths)
-            self.linears = nn.ModuleDict({m: nn.Linear(w, self.out_dim) for m, w in self.widths.items()})
-            for lin in self.linears.values():
+            linears = {m: nn.Linear(w, self.out_dim) for m, w in self.widths.items()}
+            for lin in linears.values():
                 nn.init.normal_(lin.weight, 0.0, cfg.init_std)
                 nn.init.zeros_(lin.bias)
+            self.linears = nn.ModuleDict(linears)
         else:
             self.out_dim = sum(widths)
         self.dropout = nn.Dropout(cfg.dropout)
