@@ -10,7 +10,7 @@ import pytest
 import torch
 from trainhelpers import Crash, crash_after_checkpoint, tiny_experiment, write_store
 
-from sseft.core.training import trainer
+from sseft.core.training import finish, loop
 from sseft.core.training.trainer import train
 
 # The primary metric per validation (epoch 1..6); patience 2: best at epoch 2, stop after epoch 4.
@@ -22,10 +22,11 @@ class ScriptedValidation:
     each time validation runs (the last call is the test split)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.real = trainer.evaluate_loader
+        self.real = loop.evaluate_loader
         self.calls = 0
         self.weights: list[dict[str, torch.Tensor]] = []
-        monkeypatch.setattr(trainer, "evaluate_loader", self)
+        monkeypatch.setattr(loop, "evaluate_loader", self)  # validation
+        monkeypatch.setattr(finish, "evaluate_loader", self)  # the test split
 
     def __call__(self, accelerator: Any, model: Any, head: Any, loader: Any) -> Any:
         res = self.real(accelerator, model, head, loader)
