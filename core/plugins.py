@@ -260,6 +260,27 @@ def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
     return f"unknown {kind} {name!r}{hint}{avail} See `{where}` for what is installed."
 
 
+def missing_plugin_message(kind: str, name: str, package: str | None = None) -> str:
+    """Why the `kind` plugin `name` (recorded as provided by `package`) is not available here:
+    installed but failed to load (with its error), or not installed. A phrase for error messages."""
+    pm = get_manager().load()
+    pkg = package.split()[0] if package else None
+    broken = [i for i in pm.plugins.values() if i.error and (pkg is None or i.package.lower() == pkg.lower())]
+    if broken:
+        b = broken[0]
+        return (
+            f"the {kind} plugin {name!r} is installed (package {b.package}, plugin {b.name!r}) but failed "
+            f"to load: {b.error}; fix or reinstall {b.package} (see `sseft plugins`)"
+        )
+    known = ", ".join(pm.names(kind)) or "none"
+    get = (
+        f"install the package {package!r} that provides it"
+        if package
+        else "install the package that provides it"
+    )
+    return f"the {kind} plugin {name!r} is not installed (installed: {known}); {get}, see `sseft plugins`"
+
+
 def _env_list(var: str) -> set[str] | None:
     raw = os.environ.get(var)
     if raw is None or not raw.strip():

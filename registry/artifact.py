@@ -254,25 +254,23 @@ def _artifact_dir(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def check_plugins(cfg: ModelConfig, path: Path) -> None:
-    """Raise PluginError naming the head/modality plugin a model needs but this install lacks."""
-    from sseft.core.plugins import get_manager
+def check_plugins(cfg: ModelConfig, path: Path, recorded: dict[str, str] | None = None) -> None:
+    """Raise PluginError naming the head/modality plugin a model needs but this install lacks, the
+    package the artifact records for it, and whether it is absent or installed but broken."""
+    from sseft.core.plugins import get_manager, missing_plugin_message
 
     pm = get_manager()
-    heads = pm.names("head")
-    if cfg.head.name not in heads:
-        raise PluginError(
-            f"{path}: this model needs the head plugin {cfg.head.name!r}, which is not installed "
-            f"(installed heads: {', '.join(heads) or 'none'}); install the package that provides it, see `sseft plugins`"
-        )
+    recorded = recorded or {}
+    if cfg.head.name not in pm.names("head"):
+        why = missing_plugin_message("head", cfg.head.name, recorded.get(f"head:{cfg.head.name}"))
+        raise PluginError(f"{path}: this model needs a head plugin: {why}")
     mods = pm.names("modality")
     for spec in cfg.modalities:
         plugin = (spec.fingerprint or {}).get("modality")
         if plugin is not None and plugin not in mods:
+            why = missing_plugin_message("modality", plugin, recorded.get(f"modality:{plugin}"))
             raise PluginError(
-                f"{path}: modality {spec.name!r} of this model was extracted by the modality plugin {plugin!r}, "
-                f"which is not installed (installed: {', '.join(mods) or 'none'}); install the package that "
-                "provides it, see `sseft plugins`"
+                f"{path}: modality {spec.name!r} of this model was extracted by a plugin: {why}"
             )
 
 
@@ -321,7 +319,7 @@ def load_artifact(path: str | os.PathLike[str], device: str = "cpu", *, verify: 
         cfg = core_model.ModelConfig.model_validate(data["model"])
     except ValidationError as e:
         raise IntegrityError(format_validation_error(e, f"{d / CONFIG} (model section)")) from None
-    check_plugins(cfg, d)
+    check_plugins(cfg, d, data.get("plugins") if isinstance(data.get("plugins"), dict) else None)
     try:
         model = core_model.build_model(cfg)
     except ValidationError as e:  # the head's own config model rejected config.head.config

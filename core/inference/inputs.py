@@ -131,9 +131,11 @@ def build_extractor(
     device: str = "cpu",
     where: str = "model",
     verify: bool = True,
+    fp_plugins: Mapping[str, str] | None = None,
 ) -> Any:
     """Rebuild the extractor recorded in `spec.fingerprint`; ExtractionError naming the encoder and
-    how to provide it when it cannot be built here, or when the rebuilt one computes other features."""
+    how to provide it when it cannot be built here, or when the rebuilt one computes other features.
+    `fp_plugins`: the artifact's {"modality:NAME": "package version"} record (for error messages)."""
     from ..plugins import get_manager
 
     name = plugin_name(spec)
@@ -145,9 +147,11 @@ def build_extractor(
         )
     pm = get_manager()
     if name not in pm.names("modality"):
+        from ..plugins import missing_plugin_message  # installed-but-broken vs absent, with the package
+
+        package = (fp_plugins or {}).get(f"modality:{name}")
         raise PluginError(
-            f"{where}: modality {spec.name!r} needs the modality plugin {name!r}, which is not installed "
-            f"(installed: {', '.join(pm.names('modality')) or 'none'}); install the package that provides it"
+            f"{where}: modality {spec.name!r} needs {missing_plugin_message('modality', name, package)}"
         )
     plugin = pm.get("modality", name)
     overrides = list(overrides)

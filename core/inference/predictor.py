@@ -95,7 +95,11 @@ class Predictor:
         if name not in self.extractors:
             spec = next(s for s in self.specs if s.name == name)
             self.extractors[name] = build_extractor(
-                spec, self.overrides[name], device=str(self.device), where=f"model {self.ref}"
+                spec,
+                self.overrides[name],
+                device=str(self.device),
+                where=f"model {self.ref}",
+                fp_plugins=getattr(getattr(self.model, "artifact_info", None), "plugins", None),
             )
         return self.extractors[name]
 

@@ -136,7 +136,7 @@ def test_missing_head_plugin_is_named(saved: Path) -> None:
     data["model"]["head"]["name"] = "ordinal-fancy"
     p.write_text(json.dumps(data))
     write_checksums(saved)
-    with pytest.raises(PluginError, match="head plugin 'ordinal-fancy', which is not installed"):
+    with pytest.raises(PluginError, match="head plugin 'ordinal-fancy' is not installed"):
         sseft.load(saved)
 
 
@@ -145,8 +145,51 @@ def test_missing_modality_plugin_is_named(engine, tmp_path: Path) -> None:
         engine["regression"], "regression", 2, fingerprint={"modality": "lidar-x", "model": "m"}
     )
     d = sseft.save(build_model(cfg), tmp_path / "art")
-    with pytest.raises(PluginError, match="modality plugin 'lidar-x'"):
+    with pytest.raises(PluginError, match="modality plugin 'lidar-x' is not installed"):
         sseft.load(d)
+
+
+def test_broken_plugin_is_reported_as_failed_to_load_with_its_package(
+    engine, tmp_path: Path, monkeypatch
+) -> None:
+    """A plugin that is installed but raises on import: not "not installed" but "installed but failed
+    to load: <error>", naming the package the artifact records (#13.18); `sseft predict` says the same."""
+    import sys
+
+    from click.testing import CliRunner
+
+    from sseft.cli.main import cli
+    from sseft.core import plugins as core_plugins
+    from tests.conftest import make_fake_distribution
+
+    cfg = make_config(
+        engine["regression"], "regression", 2, fingerprint={"modality": "lidar-x", "model": "m"}
+    )
+    d = sseft.save(build_model(cfg), tmp_path / "art")
+    data = json.loads((d / "config.json").read_text())
+    data["plugins"] = {"modality:lidar-x": "sseft-lidar 1.0"}
+    (d / "config.json").write_text(json.dumps(data))
+    write_checksums(d)
+    with pytest.raises(PluginError, match="is not installed.*install the package 'sseft-lidar 1.0'"):
+        sseft.load(d)
+    root = make_fake_distribution(
+        tmp_path / "site",
+        "sseft-lidar",
+        {"sseft_lidar": "import lidar_driver_that_is_missing\n"},
+        {"lidar": "sseft_lidar"},
+    )
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setattr(core_plugins, "_MANAGER", None)
+    expected = (
+        r"modality plugin 'lidar-x' is installed \(package sseft-lidar, plugin 'lidar'\) but failed to load: "
+        r"ModuleNotFoundError: No module named 'lidar_driver_that_is_missing'.*fix or reinstall sseft-lidar"
+    )
+    with pytest.raises(PluginError, match=expected):
+        sseft.load(d)
+    r = CliRunner().invoke(cli, ["predict", "--model", str(d), "--text", "hello"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "failed to load: ModuleNotFoundError" in r.output and "sseft-lidar" in r.output
+    sys.modules.pop("sseft_lidar", None)
 
 
 @settings(max_examples=25, deadline=None)
