@@ -37,6 +37,7 @@ from sseft.core.errors import IntegrityError, PluginError, RegistryError, os_err
 
 from .integrity import CARD, CHECKSUMS, CONFIG, FORMAT_VERSION, WEIGHTS, check_dir, fsync_tree, read_config
 from .integrity import safetensors_header as _header
+from .storage import metric_rows
 
 if TYPE_CHECKING:
     from sseft.core.model import ModelConfig, SseftModel
@@ -159,9 +160,10 @@ def model_card(data: dict[str, Any], n_params: int) -> str:
         fp = s.get("fingerprint") or {}
         src = fp.get("model") or fp.get("source") or "unknown"
         lines.append(f"| {s['name']} | {s['dim']} | {src} |")
-    if data["metrics"]:
-        lines += ["", "| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {v} |" for k, v in data["metrics"].items() if not isinstance(v, (dict, list))]
+    rows = metric_rows(data["metrics"])
+    if rows:
+        lines += ["", "| split | metric | value |", "|---|---|---|"]
+        lines += [f"| {split or '-'} | {k} | {v:.4g} |" for split, k, v in rows]
     lines += [
         "",
         f"Created {data['created']} with sseft {data['packages'].get('sseft', '?')}, torch {data['packages'].get('torch', '?')}.",

@@ -127,3 +127,26 @@ def sweep_staging(staging_root: Path) -> list[Path]:
                 except Timeout:
                     continue
     return removed
+
+
+def metric_rows(metrics: Any) -> list[tuple[str, str, Any]]:
+    """(split, metric, value) for every number an artifact records: metrics are either flat
+    ({"weighted_f1": 0.61}: split "") or grouped by split ({"test": {"accuracy": 0.9}, ...})."""
+    rows: list[tuple[str, str, Any]] = []
+    for k, v in (metrics or {}).items() if isinstance(metrics, dict) else []:
+        if isinstance(v, dict):
+            rows += [(str(k), str(m), x) for m, x in v.items() if _is_number(x)]
+        elif _is_number(v):
+            rows.append(("", str(k), v))
+    return rows
+
+
+def headline_metrics(metrics: Any, n: int = 3) -> str:
+    """A few metrics for one listing line: real-valued ones, the test split's first."""
+    rows = [r for r in metric_rows(metrics) if isinstance(r[2], float)]
+    rows.sort(key=lambda r: (r[0] not in ("", "test"), r[0]))
+    return " ".join(f"{m if s in ('', 'test') else f'{s}.{m}'}={v:.4g}" for s, m, v in rows[:n])
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)

@@ -24,6 +24,11 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 
+def __dir__() -> list[str]:
+    # The lazy names are attributes too: `dir(sseft)` and tab completion show them.
+    return sorted({*(n for n in globals() if n.startswith("__")), *_LAZY})
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib

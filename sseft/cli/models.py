@@ -23,8 +23,9 @@ def Registry():  # noqa: N802 - reads like the class it returns an instance of
 
 
 def _fmt_metrics(metrics: dict) -> str:
-    items = [(k, v) for k, v in (metrics or {}).items() if isinstance(v, (int, float))][:3]
-    return " ".join(f"{k}={v:.4g}" for k, v in items)
+    from sseft.registry.storage import headline_metrics
+
+    return headline_metrics(metrics)
 
 
 @click.group()
@@ -90,8 +91,10 @@ def show(name: str, as_json: bool) -> None:
             f"  modality    {s.get('name')} dim={s.get('dim')} from {fp.get('model') or fp.get('source') or '?'}"
         )
     click.echo(f"  fusion      {json.dumps(m.get('fusion', {}))}")
-    for k, v in (config.get("metrics") or {}).items():
-        click.echo(f"  metric      {k} = {v}")
+    from sseft.registry.storage import metric_rows
+
+    for split, k, v in metric_rows(config.get("metrics")):
+        click.echo(f"  metric      {f'{split}.' if split else ''}{k} = {v}")
     click.echo(f"  created     {config.get('created')}  sseft {config.get('packages', {}).get('sseft', '?')}")
 
 

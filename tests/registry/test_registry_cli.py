@@ -77,3 +77,16 @@ def test_cli_errors_are_one_line(art: Path) -> None:
 def test_cli_module_does_not_import_torch() -> None:
     code = "import sys, sseft.cli.models; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_nested_metrics_are_listed_and_in_the_model_card(engine, tmp_path: Path) -> None:
+    """What training records: metrics grouped by split ({"test": {...}}), #13.18."""
+    metrics = {"test": {"accuracy": 0.875, "weighted_f1": 0.8612, "n": 8}, "valid": {"accuracy": 0.5}}
+    art = sseft.save(make_model(engine, "multiclass", 2), tmp_path / "nested", metrics=metrics)
+    card = (art / "README.md").read_text()
+    assert "| test | accuracy | 0.875 |" in card and "| test | weighted_f1 | 0.8612 |" in card
+    assert "| valid | accuracy | 0.5 |" in card and "| test | n | 8 |" in card
+    run("publish", str(art), "nested")
+    row = next(x for x in run("list").output.splitlines() if x.startswith("nested@1"))
+    assert "accuracy=0.875 weighted_f1=0.8612 valid.accuracy=0.5" in row, row
+    assert "metric      test.accuracy = 0.875" in run("show", "nested").output

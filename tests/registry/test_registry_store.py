@@ -349,3 +349,8 @@ def test_gc_spares_live_publishers(art: Path, monkeypatch) -> None:
     monkeypatch.setattr(store_mod, "FAULT_HOOK", hook)
     assert sseft.publish(art, "live") == "live@1"
     assert seen["removed"] == []
+
+
+def test_dir_of_the_package_shows_the_lazy_api() -> None:
+    assert {"load", "list_models", "save", "publish", "__version__"} <= set(dir(sseft))
+    assert "annotations" not in dir(sseft)
