@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ..errors import RunError
+from ..errors import RunError, SseftError, storage_error
 from . import checkpoint as ck
 from . import tracking
 from .evaluate import EvalResult, evaluate_loader
@@ -147,12 +147,30 @@ def callback_stops(run: Run, on_epoch: EpochCallback | None, epoch: int, metrics
 
 
 def save_best(run: Run, valid: EvalResult) -> None:
-    """Best weights (safetensors) and that epoch's validation predictions (main process)."""
-    if not run.accelerator.is_main_process:
-        return
-    raw = run.accelerator.unwrap_model(run.model)
-    ck.save_weights(raw.state_dict(), run.best_path, {"epoch": run.state.best_epoch, "valid": valid.metrics})
-    write_predictions(run, "valid", valid)
+    """Best weights (safetensors) and that epoch's validation predictions, written by the main
+    process; a refused write (full disk) stops every process with the main one's error line."""
+    acc = run.accelerator
+    error: SseftError | None = None
+    if acc.is_main_process:
+        try:
+            raw = acc.unwrap_model(run.model)
+            ck.save_weights(
+                raw.state_dict(), run.best_path, {"epoch": run.state.best_epoch, "valid": valid.metrics}
+            )
+            write_predictions(run, "valid", valid)
+        except SseftError as e:
+            error = e
+        except OSError as e:
+            error = storage_error(e, run.best_path.parent)
+    if acc.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        box = [None if error is None else (type(error).__name__, str(error))]
+        broadcast_object_list(box)
+        if box[0] is not None and error is None:
+            error = RunError(box[0][1])
+    if error is not None:
+        raise error
 
 
 def checkpoint(run: Run) -> None:

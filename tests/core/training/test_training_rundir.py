@@ -143,3 +143,19 @@ def test_disk_full_or_read_only_while_checkpointing(
         ck.verify(p)  # what carries a checkpoint name is complete
     res = run_train(cfg, out, "--resume")  # after freeing space: continues from the previous one
     assert res.exit_code == 0 and "resumed from ckpt-e0000-b0000002" in res.output, res.output
+
+
+def test_disk_full_while_writing_the_best_weights(
+    tiny_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import safetensors.torch
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    cfg = write_config(tmp_path / "c.yaml", tiny_store, train={"epochs": 1})
+    out = tmp_path / "run"
+    err = one_line(run_train(cfg, out), code=1)
+    assert str(out / "best" / "model.safetensors") in err and "free disk space" in err, err
+    assert not list((out / "best").glob("*.tmp"))
