@@ -19,7 +19,7 @@ _LAZY = {
     "list_models": "sseft.registry.api",
     "save": "sseft.registry.api",
     "publish": "sseft.registry.api",
-    "robustness": "sseft.core.robustness.api",
+    "robustness": "sseft.robustness_api",
 }
 __all__ = ["__version__", *_LAZY]
 

@@ -1,30 +1,47 @@
-"""`sseft.robustness(...)`: how a trained model degrades under missing modalities and noise, which
+"""`robustness(...)`: how a trained model degrades under missing modalities and noise, which
 modality carries it, and how it compares with a late-fusion baseline or a second model.
 
-    res = sseft.robustness("meld-text", store="features/meld", split="test", out="rob/")
-    res.data["relative_robustness"]          # {kind: {modality: area, ..., "overall": mean}}
+    res = robustness(model, store="features/meld", split="test", out="rob/")
+    res.data["relative_robustness"]["model"]   # {kind: {modality: area, ..., "overall": mean}}
     print(res.summary())
 
-Everything is computed on the same items and the same seeded noise for every model given
-(`baseline`, `compare`). Definitions: FORMATS.md "Robustness"; module docs of noise.py, summary.py.
+Models are SseftModel objects here (core never resolves registry names); `sseft.robustness`
+(sseft/robustness_api.py) takes names and directories and adds the audio/video raw noise. Every
+model given is scored on the same items with the same seeded noise. Definitions: FORMATS.md
+"Robustness"; module docs of noise.py and summary.py.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .bootstrap import paired_bootstrap_area
-from .evaluate import Scorer, attention_mass, chance_level, forward_items, load_split, model_modalities
-from .features import ALL, missing_table, noise_curves
+from .bootstrap import compare_curves
+from .evaluate import (
+    Scorer,
+    SplitData,
+    attention_mass,
+    chance_level,
+    forward_items,
+    load_split,
+    model_modalities,
+)
+from .features import Curves, missing_table, noise_curves
 from .noise import FEATURE_KINDS, check_kinds, feature_std
-from .summary import effective_robustness, relative_robustness
+from .summary import area_table, effective_table
 
-ModelLike = Any  # an SseftModel, a registry reference or an artifact directory
+DEFINITIONS = {
+    "relative_robustness": "trapezoid area under metric vs level, step 1/n_levels (raw, not min-max normalised)",
+    "effective_robustness": "trapezoid area of m_i - (b_i + (m_0 - b_0)) against the baseline (raw)",
+    "overall": "mean over the per-modality areas (the 'all' curve noises every modality at once)",
+    "contribution_drop": "metric with every modality minus the metric without this one (positive: it helps)",
+    "attention_mass": "mean share of CLS_i's last-layer IMA attention (head average) on j's frames, not on j's position 0",
+}
+CHANCE = "mean metric of the clean outputs against 20 seeded label permutations"
 
 
 @dataclass
@@ -46,17 +63,18 @@ class RobustnessResult:
         return summary_line(self.data)
 
 
-def _load(m: ModelLike, device: str) -> Any:
-    """A model object as is; a registry reference or artifact directory loaded; a run directory
-    (holding `model/config.json`) loads its exported model."""
-    if isinstance(m, (str, os.PathLike)):
-        import sseft
+@dataclass
+class _Run:
+    """What every part of one robustness run shares."""
 
-        p = Path(m)
-        if p.is_dir() and not (p / "config.json").is_file() and (p / "model" / "config.json").is_file():
-            m = p / "model"
-        return sseft.load(m, device=device)
-    return m
+    models: dict[str, Any]  # role ("model", "baseline", "compare") -> SseftModel
+    refs: dict[str, str]
+    store: Any
+    data: SplitData
+    scorers: dict[str, Scorer]
+    modalities: list[str]  # the union over the models, the main model's first
+    training: dict[str, Any]  # the main model's recorded data config
+    notes: list[str] = field(default_factory=list)
 
 
 def _training_data(model: Any) -> dict[str, Any]:
@@ -65,20 +83,97 @@ def _training_data(model: Any) -> dict[str, Any]:
     return dict(cfg.get("data") or {}) if isinstance(cfg, dict) else {}
 
 
-def _check_store(model: Any, store: Any, ref: str) -> None:
+def _setup(models: dict[str, Any], store: Any, split: str, metric: str | None) -> _Run:
+    from ..features import FeatureStore
+    from ..inference import model_ref
     from ..training.data import check_specs_match
 
-    check_specs_match(model.config.modalities, store, f"model {ref}")
+    for role, m in models.items():
+        if isinstance(m, (str, os.PathLike)):
+            raise ConfigError(
+                f"{role} {m!r}: pass a loaded model here; sseft.robustness(...) accepts names and directories"
+            )
+    refs = {role: model_ref(m) for role, m in models.items()}
+    st: Any = store if hasattr(store, "dataset") else FeatureStore.open(store)
+    for role, m in models.items():
+        check_specs_match(m.config.modalities, st, f"model {refs[role]}")
+    union: list[str] = []
+    for m in models.values():
+        union += [n for n in model_modalities(m) if n not in union]
+    training = _training_data(models["model"])
+    data = load_split(st, split, union, training.get("labels"))
+    metric = metric or str(models["model"].head.primary_metric)
+    scorers = {role: Scorer(m, data.labels, metric, f"model {refs[role]}") for role, m in models.items()}
+    return _Run(models, refs, st, data, scorers, union, training)
+
+
+def _clean_and_missing(run: _Run, seed: int, batch_size: int) -> dict[str, Any]:
+    """Clean metrics, chance, the missing-modality tables and the main model's contribution."""
+    from ..inference import trained_with_modality_dropout
+    from ..training.evaluate import scalar_metrics, to_jsonable
+
+    main, data = run.models["model"], run.data
+    try:
+        out_main, attn = forward_items(main, data.features, batch_size, attention=True)
+    except TypeError:  # a fusion without return_attention (a baseline kind)
+        out_main, attn = forward_items(main, data.features, batch_size)
+        run.notes.append("the model's fusion gives no attention weights: no attention table")
+    models: dict[str, Any] = {}
+    for role, m in run.models.items():
+        o = out_main if role == "model" else forward_items(m, data.features, batch_size)[0]
+        models[role] = {
+            "ref": run.refs[role], "modalities": model_modalities(m), "dropout_trained": trained_with_modality_dropout(m),
+            "clean": scalar_metrics(to_jsonable(run.scorers[role].metrics(o))),
+        }  # fmt: skip
+    missing = {role: missing_table(m, data, run.scorers[role], batch_size) for role, m in run.models.items()}
+    scorer = run.scorers["model"]
+    full, names = scorer(out_main), model_modalities(main)
+    drop = {}
+    for row in missing["model"]:
+        if len(row["absent"]) == 1 and len(names) > 1:
+            d = full - row["metric"]
+            drop[row["absent"][0]] = d if scorer.greater_is_better else -d
+    return {
+        "metric": scorer.metric, "greater_is_better": scorer.greater_is_better,
+        "chance": chance_level(scorer, out_main, seed), "chance_method": CHANCE, "models": models,
+        "missing": missing, "contribution": {"drop": drop, "attention": attention_mass(main, out_main, attn)},
+    }  # fmt: skip
+
+
+def _feature_noise(
+    run: _Run, kinds: Sequence[str], n_levels: int, seed: int, std_split: str | None, batch_size: int,
+    keep_outputs: bool, progress: Callable[[str], None] | None,
+) -> tuple[Curves, str]:  # fmt: skip
+    """The curves, with Gaussian noise scaled to the std of the training split (or, when the store
+    lacks it, of the evaluated split: noted)."""
+    std_split = std_split or run.training.get("train_split") or "train"
+    if std_split not in run.store.splits:
+        run.notes.append(
+            f"split {std_split!r} not in the store: gaussian noise is scaled to the std of {run.data.split!r}"
+        )
+        std_split, std_items = run.data.split, run.data.features
+    elif std_split == run.data.split:
+        std_items = run.data.features
+    else:
+        std_items = load_split(run.store, std_split, run.modalities, None).features
+    specs = [s for m in run.models.values() for s in m.config.modalities]
+    stds = {s.name: feature_std(std_items, s.name, s.dim) for s in specs}
+    own = {s.name: s.uses_own_cls for s in specs}
+    curves = noise_curves(
+        run.models, run.scorers, run.data, kinds, run.modalities, n_levels, seed=seed, stds=stds,
+        own_cls=own, batch_size=batch_size, keep_outputs=keep_outputs, progress=progress,
+    )  # fmt: skip
+    return curves, std_split
 
 
 def robustness(
-    model: ModelLike,
+    model: Any,
     store: str | os.PathLike[str] | Any,
     split: str = "test",
     *,
     metric: str | None = None,
-    baseline: ModelLike | None = None,
-    compare: ModelLike | None = None,
+    baseline: Any = None,
+    compare: Any = None,
     kinds: Sequence[str] = FEATURE_KINDS,
     n_levels: int = 10,
     seed: int = 0,
@@ -89,6 +184,7 @@ def robustness(
     raw_kinds: Sequence[str] | None = None,
     raw_split: str | None = None,
     raw_options: Sequence[str] = (),
+    raw_noise: Mapping[str, Any] | None = None,
     limit: int | None = None,
     overrides: Sequence[str] = (),
     n_boot: int = 1000,
@@ -97,186 +193,59 @@ def robustness(
     progress: Callable[[str], None] | None = None,
 ) -> RobustnessResult:
     """Missing-modality table, feature-level noise curves (+ raw-level with `raw`), MultiBench's
-    relative/effective robustness, per-modality contribution and IMA attention mass; see the module
-    docstring. `baseline`: the late-fusion reference of effective robustness; `compare`: a second
-    model whose curve areas are compared with a paired bootstrap over items (`n_boot`, `seed`).
-    `raw_split`: the raw dataset's split name when it differs from the store's (default `split`);
-    `raw_options`: the raw dataset plugin's options as `KEY=VALUE` (`modalities=[text]`)."""
-    from ..features import FeatureStore
-    from ..inference import model_ref, trained_with_modality_dropout
-    from ..training.evaluate import scalar_metrics, to_jsonable
+    relative/effective robustness, per-modality contribution and IMA attention mass.
 
+    `baseline`: the late-fusion reference of effective robustness; `compare`: a second model whose
+    curve areas are compared with a paired bootstrap over items (`n_boot`, `seed`). `raw`: a
+    manifest or a dataset root (`raw_dataset`, its options `raw_options` as KEY=VALUE, its split
+    name `raw_split`); `raw_noise`: input kind -> raw perturber (raw.RawNoise) beside the text one."""
     if n_levels < 2:
         raise ConfigError(f"n_levels must be >= 2, got {n_levels}")
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     kinds = check_kinds(kinds)
-    models = {"model": _load(model, device)}
-    if baseline is not None:
-        models["baseline"] = _load(baseline, device)
-    if compare is not None:
-        models["compare"] = _load(compare, device)
-    refs = {role: model_ref(m) for role, m in models.items()}
-    st: Any = store if hasattr(store, "dataset") else FeatureStore.open(store)
-    for role, m in models.items():
-        _check_store(m, st, refs[role])
-    main = models["model"]
-    union: list[str] = []
-    for m in models.values():
-        union += [n for n in model_modalities(m) if n not in union]
-    tdata = _training_data(main)
-    label_set = tdata.get("labels")
-    notes: list[str] = []
-    data = load_split(st, split, union, label_set)
-    metric = metric or str(main.head.primary_metric)
-    scorers = {role: Scorer(m, data.labels, metric, f"model {refs[role]}") for role, m in models.items()}
-
-    # -- clean pass (with attention for the contribution table) -----------------------------------
-    clean: dict[str, Any] = {}
-    try:
-        out_main, attn = forward_items(main, data.features, batch_size, attention=True)
-    except TypeError:  # a fusion without return_attention (a baseline kind)
-        out_main, attn = forward_items(main, data.features, batch_size)
-        notes.append("the model's fusion gives no attention weights: no attention table")
-    for role, m in models.items():
-        o = out_main if role == "model" else forward_items(m, data.features, batch_size)[0]
-        clean[role] = scalar_metrics(to_jsonable(scorers[role].metrics(o)))
-    chance = chance_level(scorers["model"], out_main, seed)
-
-    # -- missing modalities + contribution ------------------------------------------------------
-    missing = {role: missing_table(m, data, scorers[role], batch_size) for role, m in models.items()}
-    greater = scorers["model"].greater_is_better
-    contribution: dict[str, Any] = {"drop": {}, "attention": attention_mass(main, out_main, attn)}
-    names = model_modalities(main)
-    full = scorers["model"](out_main)
-    for row in missing["model"]:
-        if len(row["absent"]) == 1 and len(names) > 1:
-            drop = full - row["metric"] if greater else row["metric"] - full
-            contribution["drop"][row["absent"][0]] = drop
-
-    # -- noise curves ---------------------------------------------------------------------------
-    std_split = std_split or tdata.get("train_split") or "train"
-    if std_split not in st.splits:
-        notes.append(
-            f"split {std_split!r} not in the store: gaussian noise is scaled to the std of {split!r}"
-        )
-        std_items = data.features
-    else:
-        sd = load_split(st, std_split, union, None) if std_split != split else data
-        std_items = sd.features
-    dims = {s.name: s.dim for m in models.values() for s in m.config.modalities}
-    own = {s.name: s.uses_own_cls for m in models.values() for s in m.config.modalities}
-    stds = {m: feature_std(std_items, m, dims[m]) for m in union}
-    curves = noise_curves(
-        models, scorers, data, kinds, union, n_levels, seed=seed, stds=stds, own_cls=own,
-        batch_size=batch_size, keep_outputs=compare is not None, progress=progress,
-    )  # fmt: skip
+    roles = {"model": model, "baseline": baseline, "compare": compare}
+    run = _setup({r: m for r, m in roles.items() if m is not None}, store, split, metric)
     result: dict[str, Any] = {
-        "model": refs["model"],
-        "split": split,
-        "store": str(getattr(st, "root", store)),
-        "metric": metric,
-        "greater_is_better": greater,
-        "n_items": len(data.ids),
-        "seed": seed,
-        "levels": curves.levels,
-        "kinds": list(kinds),
-        "modalities": union,
-        "chance": chance,
-        "chance_method": "mean metric of the clean outputs against 20 seeded label permutations",
-        "models": {
-            role: {
-                "ref": refs[role],
-                "modalities": model_modalities(m),
-                "clean": clean[role],
-                "dropout_trained": trained_with_modality_dropout(m),
-            }
-            for role, m in models.items()
-        },  # fmt: skip
-        "missing": missing,
-        "contribution": contribution,
-        "feature_noise": curves.curves,
-        "relative_robustness": {r: _areas(c) for r, c in curves.curves.items()},
-        "std_split": std_split if std_split in st.splits else split,
-        "notes": notes,
-        "definitions": {
-            "relative_robustness": "trapezoid area under metric vs level, step 1/n_levels (raw, not min-max normalised)",
-            "effective_robustness": "trapezoid area of m_i - (b_i + (m_0 - b_0)) against the baseline (raw)",
-            "overall": "mean over the per-modality areas (the 'all' curve noises every modality at once)",
-            "contribution_drop": "metric with every modality minus the metric without this one (positive: it helps)",
-            "attention_mass": "mean share of CLS_i's last-layer IMA attention (head average) on j's frames, not on j's position 0",
-        },
-    }
-    if "baseline" in models:
-        result["effective_robustness"] = _effective(curves.curves["model"], curves.curves.get("baseline", {}))
-    if "compare" in models:
-        result["compare"] = _compare(curves, scorers, n_boot, seed)
+        "model": run.refs["model"], "split": split, "store": str(getattr(run.store, "root", store)),
+        "n_items": len(run.data.ids), "seed": seed, "kinds": list(kinds), "modalities": run.modalities,
+    }  # fmt: skip
+    result.update(_clean_and_missing(run, seed, batch_size))
+    curves, used_std = _feature_noise(
+        run, kinds, n_levels, seed, std_split, batch_size, compare is not None, progress
+    )
+    result.update({
+        "levels": curves.levels, "feature_noise": curves.curves, "std_split": used_std,
+        "relative_robustness": {r: area_table(c) for r, c in curves.curves.items()},
+    })  # fmt: skip
+    if baseline is not None:
+        result["effective_robustness"] = effective_table(
+            curves.curves["model"], curves.curves.get("baseline", {})
+        )
+    if compare is not None:
+        result["compare"] = compare_curves(
+            curves.outputs["model"], curves.outputs.get("compare", {}), run.scorers["model"],
+            run.scorers["compare"], n_boot=n_boot, seed=seed,
+        )  # fmt: skip
     if raw is not None:
         from .raw import raw_curves
 
         result["raw_noise"] = raw_curves(
-            models, refs, scorers_metric=metric, raw=raw, dataset=raw_dataset, split=raw_split or split,
-            kinds=raw_kinds, limit=limit, n_levels=n_levels, seed=seed, batch_size=batch_size,
-            overrides=overrides, device=device, label_set=label_set, options=raw_options, progress=progress,
+            run.models, run.refs, scorers_metric=result["metric"], raw=raw, dataset=raw_dataset,
+            split=raw_split or split, kinds=raw_kinds, limit=limit, n_levels=n_levels, seed=seed,
+            batch_size=batch_size, overrides=overrides, device=device, label_set=run.training.get("labels"),
+            options=raw_options, perturbers=raw_noise, progress=progress,
         )  # fmt: skip
-    res = RobustnessResult(to_jsonable(result))
+    from ..training.evaluate import to_jsonable
+
+    res = RobustnessResult(to_jsonable({**result, "notes": run.notes, "definitions": DEFINITIONS}))
     if out is not None:
         res.write(out)
     return res
 
 
-def _areas(per_kind: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for kind, per_target in per_kind.items():
-        a = {t: relative_robustness(c) for t, c in per_target.items()}
-        single = [v for t, v in a.items() if t != ALL]
-        a["overall"] = sum(single) / len(single)
-        out[kind] = a
-    kinds = [v["overall"] for v in out.values()]
-    out["overall"] = sum(kinds) / len(kinds) if kinds else None
-    return out
-
-
-def _effective(
-    model: dict[str, dict[str, list[float]]], base: dict[str, dict[str, list[float]]]
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for kind, per_target in model.items():
-        a = {
-            t: effective_robustness(c, base[kind][t])
-            for t, c in per_target.items()
-            if t in base.get(kind, {})
-        }
-        single = [v for t, v in a.items() if t != ALL]
-        if single:
-            a["overall"] = sum(single) / len(single)
-        out[kind] = a
-    kinds = [v["overall"] for v in out.values() if "overall" in v]
-    out["overall"] = sum(kinds) / len(kinds) if kinds else None
-    return out
-
-
-def _compare(curves: Any, scorers: dict[str, Scorer], n_boot: int, seed: int) -> dict[str, Any]:
-    """Paired bootstrap of the area difference model - compare, per kind and target."""
-    out: dict[str, Any] = {}
-    a_out, b_out = curves.outputs["model"], curves.outputs.get("compare", {})
-    sa, sb = scorers["model"], scorers["compare"]
-    for kind, per_target in a_out.items():
-        for target, outs in per_target.items():
-            if target not in b_out.get(kind, {}):
-                continue
-            out.setdefault(kind, {})[target] = paired_bootstrap_area(
-                outs, b_out[kind][target], sa, sb, n_boot=n_boot, seed=seed
-            )  # fmt: skip
-    return out
-
-
 def compare_robustness(
-    model_a: ModelLike,
-    model_b: ModelLike,
-    store: str | os.PathLike[str] | Any,
-    split: str = "test",
-    **kwargs: Any,
+    model_a: Any, model_b: Any, store: Any, split: str = "test", **kwargs: Any
 ) -> dict[str, Any]:
     """Paired bootstrap (over items) of the curve-area difference A - B on the same noise; the
     `compare` part of `robustness(model_a, store, compare=model_b)`."""

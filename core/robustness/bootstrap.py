@@ -11,7 +11,7 @@ own value on the full item set at every level (else, and for any other metric, t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -120,3 +120,24 @@ def paired_bootstrap_area(
         "n_boot": int(n_boot),
         "seed": int(seed),
     }
+
+
+def compare_curves(
+    outputs_a: Mapping[str, Mapping[str, Sequence[torch.Tensor]]],
+    outputs_b: Mapping[str, Mapping[str, Sequence[torch.Tensor]]],
+    scorer_a: Scorer,
+    scorer_b: Scorer,
+    *,
+    n_boot: int,
+    seed: int,
+) -> dict[str, Any]:
+    """The paired bootstrap of A - B for every kind and target both models have curves for."""
+    out: dict[str, Any] = {}
+    for kind, per_target in outputs_a.items():
+        for target, outs in per_target.items():
+            other = outputs_b.get(kind, {}).get(target)
+            if other is not None:
+                out.setdefault(kind, {})[target] = paired_bootstrap_area(
+                    outs, other, scorer_a, scorer_b, n_boot=n_boot, seed=seed
+                )
+    return out

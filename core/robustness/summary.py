@@ -11,7 +11,8 @@ The paired bootstrap of two models' areas is in bootstrap.py.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 def trapezoid(values: Sequence[float], step: float | None = None) -> float:
@@ -33,3 +34,35 @@ def effective_robustness(curve: Sequence[float], baseline: Sequence[float]) -> f
         raise ValueError(f"curves of {len(curve)} and {len(baseline)} levels")
     m0, b0 = float(curve[0]), float(baseline[0])
     return trapezoid([float(m) - (float(b) + (m0 - b0)) for m, b in zip(curve, baseline, strict=True)])
+
+
+def area_table(per_kind: Mapping[str, Mapping[str, Sequence[float]]], all_key: str = "all") -> dict[str, Any]:
+    """{kind: {target: relative robustness, "overall": mean over single modalities}, "overall": mean}."""
+    out: dict[str, Any] = {}
+    for kind, per_target in per_kind.items():
+        a: dict[str, Any] = {t: relative_robustness(c) for t, c in per_target.items()}
+        single = [v for t, v in a.items() if t != all_key]
+        a["overall"] = sum(single) / len(single) if single else None
+        out[kind] = a
+    kinds = [v["overall"] for v in out.values() if v["overall"] is not None]
+    out["overall"] = sum(kinds) / len(kinds) if kinds else None
+    return out
+
+
+def effective_table(
+    model: Mapping[str, Mapping[str, Sequence[float]]],
+    base: Mapping[str, Mapping[str, Sequence[float]]],
+    all_key: str = "all",
+) -> dict[str, Any]:
+    """Effective robustness per kind and target the baseline also has, with the same "overall"s."""
+    out: dict[str, Any] = {}
+    for kind, per_target in model.items():
+        b = base.get(kind, {})
+        a: dict[str, Any] = {t: effective_robustness(c, b[t]) for t, c in per_target.items() if t in b}
+        single = [v for t, v in a.items() if t != all_key]
+        if single:
+            a["overall"] = sum(single) / len(single)
+        out[kind] = a
+    kinds = [v["overall"] for v in out.values() if "overall" in v]
+    out["overall"] = sum(kinds) / len(kinds) if kinds else None
+    return out

@@ -83,7 +83,7 @@ def robustness(
     if raw is None and (raw_dataset or raw_kinds or raw_split or raw_sets or limit or sets):
         raise click.UsageError("--raw-dataset/--raw-kinds/--raw-split/--raw-set/--limit/--set need --raw")
     from sseft.core.robustness import FEATURE_KINDS
-    from sseft.core.robustness import robustness as run
+    from sseft.robustness_api import robustness as run
 
     res = run(
         model_ref, store, split, metric=metric, baseline=baseline, compare=compare_ref,

@@ -12,7 +12,7 @@ import torch
 
 import sseft
 from sseft.core.robustness.noise import rng_for
-from sseft.core.robustness.raw import _perturb
+from sseft.robustness_media import AudioNoise, VideoNoise
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "modalities"))
 import media_factory as mf  # noqa: E402
@@ -56,10 +56,12 @@ def test_audio_noise_is_reextracted_and_level_zero_is_clean(speech_model) -> Non
 def test_video_noise_decodes_the_clip_at_the_extractors_rate(tmp_path: Path) -> None:
     clip = mf.write_mp4(tmp_path / "c.mp4", faces=[True] * 10, fps=5)
     g = rng_for(0, "c", "face", "raw:occlusion")
-    occ = _perturb("video", clip, "occlusion", 5, 10, g, 5.0)
+    occ = VideoNoise().perturb(clip, "occlusion", 5, 10, g, {"frame_rate": 5.0})
     assert isinstance(occ, np.ndarray) and occ.shape[0] == 10 and occ.shape[-1] == 3
-    dropped = _perturb("video", clip, "frame_drop", 9, 10, rng_for(0, "c", "face", "raw:frame_drop"), 5.0)
+    dropped = VideoNoise().perturb(clip, "frame_drop", 9, 10, rng_for(0, "c", "face", "raw:frame_drop"), {})
     assert dropped is None or len(dropped) < 10
     wav = mf.write_audio(tmp_path / "a.wav", 0.5, 8000, channels=2)
-    arr, sr = _perturb("audio", wav, "white_noise", 9, 10, rng_for(0, "a", "speech", "raw:white_noise"), None)
+    arr, sr = AudioNoise().perturb(
+        wav, "white_noise", 9, 10, rng_for(0, "a", "speech", "raw:white_noise"), {}
+    )
     assert sr == 8000 and arr.shape == (2, 4000)

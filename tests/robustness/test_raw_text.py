@@ -70,13 +70,13 @@ def test_raw_noise_is_seeded_and_reaches_the_encoder(text_model, raw_result, mon
     from sseft.core.robustness import raw as raw_mod
 
     seen: list[list[object]] = []
-    real = raw_mod._extract
+    real = raw_mod.extract
 
     def spy(predictor, modality, raws):
         seen.append(list(raws))
         return real(predictor, modality, raws)
 
-    monkeypatch.setattr(raw_mod, "_extract", spy)
+    monkeypatch.setattr(raw_mod, "extract", spy)
     again = sseft.robustness(text_model["model"], text_model["store"], kinds=["gaussian"], n_levels=4,
                              raw=text_model["manifest"], limit=6)  # fmt: skip
     assert again.data["raw_noise"]["curves"] == raw_result.data["raw_noise"]["curves"]

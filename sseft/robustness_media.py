@@ -1,6 +1,7 @@
-"""Raw-level noise on audio and video inputs, handed to the extractors as decoded arrays (the
-media readers take `(samples, sample_rate)` pairs and `(T, H, W, 3)` frame arrays), so nothing is
-written to disk.
+"""Raw-level noise on audio and video inputs for `sseft.robustness`, handed to the extractors as
+decoded arrays (the modality plugins' media readers take `(samples, sample_rate)` pairs and
+`(T, H, W, 3)` frame arrays), so nothing is written to disk. Outside core/ because it decodes
+media with the speech/face plugins' readers (core imports no concrete plugin).
 
 Audio: additive white Gaussian noise at an SNR that falls with the level, 30 dB at l_1 to 0 dB at
 l_{n-1} (FORMATS.md; MultiBench's babble noise needs a speech corpus and is not done here).
@@ -12,11 +13,12 @@ shorter side).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from sseft.core.errors import ConfigError
 
 AUDIO_KINDS: tuple[str, ...] = ("white_noise",)
 VIDEO_KINDS: tuple[str, ...] = ("frame_drop", "occlusion", "blur")
@@ -78,3 +80,35 @@ def noisy_video(raw: Any, kind: str, level: float, fps: float, g: np.random.Gene
     for k in range(t):
         out[k] = cv2.GaussianBlur(out[k], (0, 0), sigmaX=sigma)
     return out
+
+
+class AudioNoise:
+    """Raw perturber (core/robustness/raw_inputs.py RawNoise) for the `audio` input kind."""
+
+    kinds = AUDIO_KINDS
+    defaults = AUDIO_KINDS
+
+    def perturb(
+        self, raw: Any, kind: str, level_index: int, n_levels: int, g: np.random.Generator,
+        context: Mapping[str, Any],
+    ) -> tuple[np.ndarray, int]:  # fmt: skip
+        return noisy_audio(raw, level_index, n_levels, g)
+
+
+class VideoNoise:
+    """Raw perturber for the `video` input kind, frames sampled at the extractor's frame rate."""
+
+    kinds = VIDEO_KINDS
+    defaults = VIDEO_KINDS
+
+    def perturb(
+        self, raw: Any, kind: str, level_index: int, n_levels: int, g: np.random.Generator,
+        context: Mapping[str, Any],
+    ) -> np.ndarray | None:  # fmt: skip
+        fps = float(context.get("frame_rate") or 5.0)
+        return noisy_video(raw, kind, level_index / n_levels, fps, g)
+
+
+def media_perturbers() -> dict[str, Any]:
+    """Input kind -> raw perturber, for `robustness(raw_noise=...)`."""
+    return {"audio": AudioNoise(), "video": VideoNoise()}
