@@ -46,19 +46,30 @@ class Standardization(StrictModel):
     frames: int = Field(default=0, ge=0)
 
 
-class ModalitySpec(StrictModel):
-    """One modality as the fusion model sees it: an embedding sequence of width `dim` (the stored
-    features), optionally projected to `project.dim` (the width the model works at, `width`)."""
+class StoredFeatures(StrictModel):
+    """What a feature store knows about one modality's features: (L, dim) sequences made by the
+    extractor `fingerprint`. The one declaration of these fields: the store's ModalityInfo
+    (core/features/index.py) adds the storage dtype, ModalitySpec adds how the model uses them."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
     dim: int = Field(gt=0)
     # Position 0 of the sequence already summarises it (RoBERTa's <s>, BERT's [CLS]).
     provides_cls: bool = False
     max_len: int = Field(default=512, gt=0)
-    # auto: prepend a learned CLS (plus self-attention) unless the modality provides one.
-    prepend_cls: Literal["auto", "always", "never"] = "auto"
     # Identity of the extractor that produced the features (model id/path, revision or sha256, settings).
     fingerprint: dict[str, Any] | None = None
+
+    def stored_fields(self) -> dict[str, Any]:
+        """This object's StoredFeatures fields (a ModalitySpec or a store's ModalityInfo alike)."""
+        return {k: getattr(self, k) for k in StoredFeatures.model_fields}
+
+
+class ModalitySpec(StoredFeatures):
+    """One modality as the fusion model sees it: an embedding sequence of width `dim` (the stored
+    features), optionally projected to `project.dim` (the width the model works at, `width`)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    # auto: prepend a learned CLS (plus self-attention) unless the modality provides one.
+    prepend_cls: Literal["auto", "always", "never"] = "auto"
     # Optional learned input projection (+ LayerNorm); None: the features as they are (the authors' model).
     project: ProjectionSpec | None = None
     # Attention heads of the layers that run at this modality's width (its step-1 self-attention and
@@ -67,6 +78,14 @@ class ModalitySpec(StrictModel):
     # Per-feature standardisation with training-split statistics (hand-crafted descriptors: eGeMAPS);
     # None: the features as they are.
     standardize: Standardization | None = None
+
+    @classmethod
+    def from_store(cls, name: str, stored: StoredFeatures, **model: Any) -> ModalitySpec:
+        """The spec of store modality `name`: the store's fields as they are, plus the model's
+        choices `model` (prepend_cls, project, heads, standardize)."""
+        fields = stored.stored_fields()
+        fields["fingerprint"] = dict(fields["fingerprint"] or {}) or None
+        return cls(name=name, **fields, **model)
 
     @property
     def width(self) -> int:

@@ -33,10 +33,10 @@ from typing import Any
 from filelock import FileLock
 from pydantic import Field
 
-from ..config import StrictModel
 from ..errors import FeatureStoreError
 from ..files import atomic_write_bytes, atomic_write_json, fsync_dir  # noqa: F401 (the writer imports them from here)
 from ..protocols import TaskInfo
+from ..specs import ModalitySpec, StoredFeatures
 
 FORMAT_VERSION = 1
 INDEX_NAME = "index.json"
@@ -48,14 +48,19 @@ LOCK_NAME = ".lock"
 SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class ModalityInfo(StrictModel):
-    """What a store holds for one modality: (L, dim) sequences made by the extractor `fingerprint`."""
+class ModalityInfo(StoredFeatures):
+    """What a store holds for one modality: core/specs.py StoredFeatures (dim, provides_cls, max_len,
+    fingerprint; the model's ModalitySpec derives from the same fields, `spec`) plus the dtype the
+    shards are written in. The name is the key of the header's `modalities` table."""
 
-    dim: int = Field(gt=0)
-    provides_cls: bool = False
-    max_len: int = Field(default=512, gt=0)
+    # A dict, never None, in the store: the engine always records one, and headers written with {}
+    # must keep matching (header_mismatch compares the JSON of every writer's partial index).
     fingerprint: dict[str, Any] = Field(default_factory=dict)
     dtype: str = Field(default="float32", pattern=r"^(float32|float16|bfloat16)$")
+
+    def spec(self, name: str, **model: Any) -> ModalitySpec:
+        """The fusion model's ModalitySpec for this modality, with the model's choices `model`."""
+        return ModalitySpec.from_store(name, self, **model)
 
 
 def check_safe_name(kind: str, name: str) -> str:
