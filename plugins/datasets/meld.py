@@ -22,9 +22,10 @@ Decisions, all visible in the config:
   re-decoded (cp1252 bytes -> UTF-8) when that round trip succeeds; other strings are never
   touched, so clean CSVs (like the public ones checked by the tests) come through byte-identical.
 - Rows whose clip is missing are reported by `check` and, per `missing_clip`, dropped, kept
-  text-only (default), or an error. Clips that exist but cannot be decoded are found by
-  `sseft data check --set probe_clips=true` (opens every clip with PyAV); during extraction they
-  become per-item failures, never a crash.
+  text-only (default: stored with their text, speech and face empty and listed in the item's meta
+  `missing`), or an error naming the clip. Clips that exist but cannot be decoded are found by
+  `sseft data check --probe` (decodes every clip's audio track and frames as extraction will);
+  during extraction they become per-item failures naming the clip, never a crash.
 """
 
 from __future__ import annotations
