@@ -29,6 +29,7 @@ def feature_statistics(sequences: Iterable[torch.Tensor], name: str, split: str)
     """Mean and std per feature over all frames of `sequences` ((L_i, D) each; empty ones count no frame)."""
     total: torch.Tensor | None = None
     total_sq: torch.Tensor | None = None
+    shift: torch.Tensor | None = None
     frames = items = 0
     for x in sequences:
         x = torch.as_tensor(x).to(torch.float64)
@@ -37,16 +38,21 @@ def feature_statistics(sequences: Iterable[torch.Tensor], name: str, split: str)
         if total is None:
             total, total_sq = x.new_zeros(x.shape[1]), x.new_zeros(x.shape[1])
         assert total_sq is not None
-        total += x.sum(dim=0)
-        total_sq += x.square().sum(dim=0)
+        if shift is None and x.shape[0]:
+            # sums of (x - first frame): no catastrophic cancellation when |mean| >> std
+            shift = x[0].clone()
+        d = x - shift if shift is not None else x
+        total += d.sum(dim=0)
+        total_sq += d.square().sum(dim=0)
         frames, items = frames + x.shape[0], items + 1
-    if total is None or total_sq is None or frames == 0:
+    if total is None or total_sq is None or shift is None or frames == 0:
         raise DataError(
             f"standardize {name!r}: the {split!r} split has no frames of this modality to compute statistics "
             "from; drop `standardize` or fix the data"
         )
-    mean = total / frames
-    var = (total_sq / frames - mean.square()).clamp(min=0.0)
+    mean_d = total / frames
+    var = (total_sq / frames - mean_d.square()).clamp(min=0.0)
+    mean = mean_d + shift
     std = var.sqrt()
     std = torch.where(std < MIN_STD, torch.ones_like(std), std)
     return Standardization(mean=mean.tolist(), std=std.tolist(), split=split, items=items, frames=frames)
@@ -69,11 +75,13 @@ class Standardize(nn.Module):
                 f"modality {spec.name!r}: standardisation statistics have {len(st.mean)} features but the "
                 f"modality has dim {spec.dim}"
             )
+        # float32 like the model (float64 buffers would not move to every device, e.g. Apple's MPS)
         self.register_buffer("mean", torch.tensor(st.mean, dtype=torch.float32), persistent=False)
         self.register_buffer("std", torch.tensor(st.std, dtype=torch.float32), persistent=False)
 
     def forward(self, x: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-        return ((x - self.mean) / self.std).masked_fill(~frames[..., None], 0.0)
+        y = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+        return y.masked_fill(~frames[..., None], 0.0)
 
 
 def with_statistics(

@@ -33,10 +33,6 @@ FEATURE_SETS = {"egemaps": ("eGeMAPSv02", 25), "compare": ("ComParE_2016", 65)}
 FRAMES_PER_SECOND = 100  # both sets: 10 ms hop
 
 
-def is_opensmile_model(model: str) -> bool:
-    return model in FEATURE_SETS
-
-
 def config_sha256(config_path: str | Path) -> str:
     """sha256 over the feature set's .conf file and every include beside it (the 'weights' of openSMILE:
     the configuration fully defines the features)."""

@@ -1,4 +1,4 @@
-"""openSMILE speech encoders (`speech.model=egemaps | compare`) and training-split standardisation."""
+"""openSMILE speech encoders (`speech.model=egemaps | compare`); standardisation: tests/core/test_fusion_standardize.py."""
 
 from __future__ import annotations
 
@@ -64,28 +64,3 @@ def test_compare_set_and_per_item_errors(tmp_path: Path) -> None:
     assert ex.dim == 65 and got[0].shape[1] == 65
     assert isinstance(got[1], Exception) and "too short" in str(got[1])
     assert isinstance(got[2], Exception) and "bad.wav" in str(got[2])
-
-
-def test_feature_statistics_and_standardize_keep_padding_zero() -> None:
-    from sseft.core.fusion.standardize import Standardize, feature_statistics
-    from sseft.core.specs import ModalitySpec
-
-    rng = np.random.default_rng(0)
-    seqs = [torch.from_numpy(rng.normal(5.0, 3.0, size=(n, 4))) for n in (3, 0, 7)]
-    seqs[0][:, 3] = 2.0  # a constant feature: centred, not scaled
-    st = feature_statistics(seqs, "speech", "train")
-    allf = np.concatenate([s.numpy() for s in seqs])
-    np.testing.assert_allclose(st.mean, allf.mean(0))
-    np.testing.assert_allclose(st.std[:3], allf.std(0)[:3])
-    assert (st.items, st.frames) == (3, 10)
-    seqs[2][:, 3] = 2.0
-    st = feature_statistics(seqs, "speech", "train")
-    assert st.std[3] == 1.0
-    mod = Standardize(ModalitySpec(name="speech", dim=4, standardize=st))
-    x = torch.randn(2, 5, 4)
-    frames = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
-    y = mod(x, frames)
-    assert torch.equal(y[0, 3:], torch.zeros(2, 4))
-    torch.testing.assert_close(y[1], (x[1] - mod.mean) / mod.std)
-    with pytest.raises(Exception, match="no frames"):
-        feature_statistics([torch.zeros(0, 4)], "speech", "train")
