@@ -95,10 +95,15 @@ class EEGExtractor:
 
     def fingerprint(self) -> dict[str, Any]:
         c = self.cfg
+        config = c.model_dump(mode="json")
+        if c.weights:  # absolute, so a trained model rebuilds this extractor from any directory
+            config["weights"] = str(Path(c.weights).expanduser().resolve())
         return {
             "modality": "eeg",
             "model": "sseft-eeg/patch-embed",
             **self.identity,
+            # The extractor config as JSON: `sseft predict` rebuilds exactly this extractor from it.
+            "config": config,
             "settings": {
                 "sample_rate": c.sample_rate,
                 "channels": c.channels,
@@ -143,6 +148,10 @@ class EEGModality:
     provides_cls = False
     max_len = 512
     config_model = EEGConfig
+    # The raw input kind that feeds it in `sseft predict --input eeg=rec.npy` / model.predict(eeg=...).
+    input_kinds = ("eeg",)
+    # The files it reads: the manifest passes a column of these to the extractor as paths.
+    suffixes = (".npy", ".safetensors")
 
     def build_extractor(
         self, config: EEGConfig | dict[str, Any] | None = None, device: str = "cpu"

@@ -1,8 +1,11 @@
-"""The third-party EEG plugin (examples/sseft-eeg): pip-install it, see it in `sseft plugins`, extract
-synthetic EEG next to text, speech and face, and train a 4-modality model for a few steps."""
+"""The third-party EEG plugin (examples/sseft-eeg): pip-install it (into a temporary folder put on
+the path, never into the shared environment), see it in `sseft plugins`, extract synthetic EEG next
+to text, speech and face, train a 4-modality model for a few steps and predict from raw inputs."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,24 +28,25 @@ def pip(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def installed():
-    """pip-install the example package into the test environment; uninstall it afterwards."""
-    res = pip("install", "-q", "--no-deps", "--no-build-isolation", "-e", str(PKG))
+def installed(tmp_path_factory: pytest.TempPathFactory):
+    """A real `pip install` of a copy of the example (the build writes into its source folder) into
+    a temporary target folder, which goes first on sys.path and PYTHONPATH for this module only."""
+    src = tmp_path_factory.mktemp("src") / "sseft-eeg"
+    shutil.copytree(PKG, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    target = tmp_path_factory.mktemp("site")
+    res = pip(
+        "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", "--target", str(target), str(src)
+    )
     assert res.returncode == 0, res.stderr[-2000:]
-    # This interpreter started before the install: re-read site-packages (.pth of the editable
-    # install, new dist-info) as a fresh `python` would.
-    import importlib
-    import site
-    import sysconfig
-
-    importlib.invalidate_caches()
-    site.addsitedir(sysconfig.get_paths()["purelib"])
+    assert (target / "sseft_eeg.py").is_file() and list(target.glob("sseft_eeg-0.1.0.dist-info"))
+    mp = pytest.MonkeyPatch()
+    mp.syspath_prepend(str(target))
+    mp.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(target), os.environ.get("PYTHONPATH")])))
     reset_manager()
-    yield
-    pip("uninstall", "-q", "-y", "sseft-eeg")
+    yield target
+    mp.undo()
     reset_manager()
-    for name in [m for m in sys.modules if m == "sseft_eeg"]:
-        del sys.modules[name]
+    sys.modules.pop("sseft_eeg", None)
 
 
 def test_plugin_is_listed(installed) -> None:
@@ -52,8 +56,23 @@ def test_plugin_is_listed(installed) -> None:
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     k = next(i for i, x in enumerate(lines) if x.startswith("eeg "))
-    assert "sseft-eeg 0.1.0" in lines[k] and "[ok]" in lines[k]
-    assert lines[k + 1].split() == ["modalitys", "eeg"] or lines[k + 1].split()[-1] == "eeg"
+    assert lines[k] == "eeg          sseft-eeg 0.1.0  [ok]  (sseft_eeg)"
+    assert lines[k + 1] == "    modalities  eeg"
+    import sseft_eeg
+
+    assert Path(sseft_eeg.__file__).parent == installed  # from the temporary target, not the venv
+
+
+def test_plugin_matches_the_documented_contract(installed) -> None:
+    """docs/plugins.md: `input_kinds`, `suffixes`, and the extractor config in the fingerprint."""
+    from sseft.core.plugins import get_modality
+
+    plugin = get_modality("eeg")
+    assert plugin.input_kinds == ("eeg",) and plugin.suffixes == (".npy", ".safetensors")
+    fp = plugin.build_extractor({"random_init": True, "channels": 4}).fingerprint()
+    assert fp["config"] == plugin.config_model(random_init=True, channels=4).model_dump(mode="json")
+    docs = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
+    assert 'input_kinds = ("eeg",)' in docs and '"config": <the extractor config as JSON>' in docs
 
 
 def test_eeg_reader_and_bad_recordings(installed, tmp_path) -> None:
@@ -116,11 +135,14 @@ def test_extract_four_modalities_and_train(installed, tmp_path) -> None:
         6,
         64,
     )  # 352 samples, 64-sample patches (0.25 s at 256 Hz)
-    train_a_few_steps(tmp_path / "store", tmp_path / "run")
+    model = train_a_few_steps(tmp_path / "store", tmp_path / "run")
+    # Raw inputs -> prediction: the EEG extractor is rebuilt from the fingerprint's config.
+    pred = model.predict(text="hello world", video=tmp_path / "c0.mp4", eeg=tmp_path / "e0.npy")
+    assert pred.label in ("calm", "excited") and "eeg" in pred.modalities_used
 
 
-def train_a_few_steps(store: Path, out: Path) -> None:
-    """The training helper's loop (core/training) on the 4-modality store: one short epoch."""
+def train_a_few_steps(store: Path, out: Path) -> torch.nn.Module:
+    """The training helper's loop (core/training) on the 4-modality store: two short epochs."""
     from sseft.core.training.config import ExperimentConfig
     from sseft.core.training.trainer import train
 
@@ -136,8 +158,7 @@ def train_a_few_steps(store: Path, out: Path) -> None:
     result = train(cfg, out, plots=False, progress=False)
     assert [r["global_step"] for r in result.history] == [2, 4]  # 6 train items, batch 3: 2 steps per epoch
     assert all(np.isfinite(r["train_loss"]) for r in result.history)
-    import json
-
-    mcfg = json.loads((out / "model_config.json").read_text())
-    assert [m["name"] for m in mcfg["modalities"]] == ["text", "speech", "face", "eeg"]
-    assert mcfg["modalities"][3]["fingerprint"]["modality"] == "eeg"  # loading it later needs the plugin
+    mods = result.model.config.modalities
+    assert [m.name for m in mods] == ["text", "speech", "face", "eeg"]
+    assert mods[3].fingerprint["modality"] == "eeg"  # loading it later needs the plugin
+    return result.model
