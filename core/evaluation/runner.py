@@ -105,6 +105,19 @@ def _check_protocol(out: Path, rec: dict[str, Any]) -> None:
             )
 
 
+def clear_protocol(out: Path) -> None:
+    """Remove a protocol's own files from `out` (runs, summary, record); nothing else there."""
+    import shutil
+
+    if not out.is_dir():
+        return
+    for p in out.iterdir():
+        if p.is_dir() and p.name.startswith(("seed-", "fold-")):
+            shutil.rmtree(p)
+        elif p.is_file() and (p.name == "protocol.json" or p.stem == "summary"):
+            p.unlink()
+
+
 def _fmt_s(s: float) -> str:
     s = int(round(s))
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
@@ -141,11 +154,19 @@ def run_protocol(
     progress: bool | None = None,
     plots: bool = True,
     on_epoch: Any = None,
+    overwrite: bool = False,
 ) -> dict[str, Any] | None:
-    """Run every (fold, seed) of `cfg` and write the summary; return it (None on other processes)."""
+    """Run every (fold, seed) of `cfg` and write the summary; return it (None on other processes).
+    `overwrite` first removes what an earlier protocol left in the directory (its runs and summary)."""
     out = Path(output_dir or cfg.output_dir or Path("runs") / cfg.name)
     seeds = seeds_of(cfg, seeds)
     rec = _protocol_record(cfg, seeds)
+    if overwrite:
+        if adapter._is_main():
+            clear_protocol(out)
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()
     _check_protocol(out, rec)
     specs = plan(cfg, out, seeds)
     main = adapter._is_main()
@@ -231,7 +252,12 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def train_protocol(
-    cfg: Any, output_dir: Path | None, seeds: str | None, *, register: str | None = None
+    cfg: Any,
+    output_dir: Path | None,
+    seeds: str | None,
+    *,
+    register: str | None = None,
+    overwrite: bool = False,
 ) -> str:
     """`sseft train CONFIG --seeds ...` (or train.seeds / data.folds): the runs, then the report."""
     if register:
@@ -239,7 +265,7 @@ def train_protocol(
             "--register: a multi-seed/fold protocol trains several models; to publish one, train that seed "
             "alone: `sseft train CONFIG --set train.seed=S --register NAME`"
         )
-    summary = run_protocol(cfg, output_dir, seeds=parse_seeds(seeds) if seeds else None)
+    summary = run_protocol(cfg, output_dir, seeds=parse_seeds(seeds) if seeds else None, overwrite=overwrite)
     if summary is None:  # not the main process
         return ""
     out = Path(output_dir or cfg.output_dir or Path("runs") / cfg.name)

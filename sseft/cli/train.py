@@ -45,7 +45,7 @@ def train(
     if seeds or cfg.train.seeds or cfg.data.folds is not None:  # the evaluation protocol (H6)
         from sseft.core.evaluation.runner import train_protocol
 
-        click.echo(train_protocol(cfg, output_dir, seeds, register=register), nl=False)
+        click.echo(train_protocol(cfg, output_dir, seeds, register=register, overwrite=overwrite), nl=False)
         return
     res = run(cfg, output_dir, resume=resume, overwrite=overwrite)
     from accelerate import PartialState

@@ -122,3 +122,16 @@ def test_compare_refuses_different_test_items(seeds_run: tuple[Path, Path], tmp_
     pred.write_text("\n".join([json.dumps(row), *lines[1:]]) + "\n")
     with pytest.raises(DataError, match="test items differ.*'someone-else' only in"):
         compare_runs(other, base / "seed-0")
+
+
+def test_overwrite_clears_only_the_protocol(grouped_store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cfg = load_experiment(write_config(tmp_path / "c.yaml", grouped_store))
+    run_protocol(cfg, out, seeds=[0], progress=False, plots=False)
+    (out / "notes.txt").write_text("mine")
+    other = load_experiment(write_config(tmp_path / "c.yaml", grouped_store, train={"lr": 0.01}))
+    with pytest.raises(ConfigError, match="another config"):
+        run_protocol(other, out, seeds=[0], progress=False)
+    s = run_protocol(other, out, seeds=[1], progress=False, plots=False, overwrite=True)
+    assert s is not None and [r["seed"] for r in s["runs"]] == [1]
+    assert not (out / "seed-0").exists() and (out / "notes.txt").read_text() == "mine"
