@@ -9,25 +9,31 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import storage_error
+
+
+def _write_atomic(path: str | Path, text: str) -> Path:
+    """Temp file + rename: a reader sees the old file or the new one, never half of one; a refused
+    write (full or read-only disk) leaves no temp file and raises one line naming the file."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, p)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise storage_error(e, p) from None
+    return p
+
 
 def write_json(path: str | Path, data: Any) -> Path:
-    """Atomic JSON write (temp file + rename)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, p)
-    return p
+    return _write_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def write_jsonl(path: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
-    """Rewrite the whole JSONL file atomically (a resumed run rewrites its history, never duplicates)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    os.replace(tmp, p)
-    return p
+    """Rewrite the whole JSONL file (a resumed run rewrites its history, never duplicates)."""
+    return _write_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def _pyplot() -> Any:
