@@ -81,13 +81,18 @@ def _one_line(e: click.UsageError) -> click.UsageError:
 
 
 class LazyGroup(click.Group):
-    """Imports a subcommand's module only when that subcommand is listed or run."""
+    """Imports a subcommand's module only when that subcommand is listed or run; then the top-level
+    commands plugins register (`register_commands`, group None; a built-in name wins)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(n for n in SUBCOMMANDS if self._load(n) is not None)
+        from .groups import plugin_commands
+
+        return sorted({*(n for n in SUBCOMMANDS if self._load(n) is not None), *plugin_commands(None)})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return self._load(cmd_name)
+        from .groups import plugin_commands
+
+        return self._load(cmd_name) or plugin_commands(None).get(cmd_name)
 
     @staticmethod
     def _load(name: str) -> click.Command | None:
