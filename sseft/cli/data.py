@@ -133,4 +133,3 @@ def info(name: str, root: Path, overrides: tuple[str, ...], as_json: bool, limit
 def convert() -> None:
     """One-time conversions of third-party feature files into the safe feature store (the
     commands come from plugins: the CMU plugin's `convert pickle`)."""
-
