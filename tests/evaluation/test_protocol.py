@@ -135,3 +135,14 @@ def test_overwrite_clears_only_the_protocol(grouped_store: Path, tmp_path: Path)
     s = run_protocol(other, out, seeds=[1], progress=False, plots=False, overwrite=True)
     assert s is not None and [r["seed"] for r in s["runs"]] == [1]
     assert not (out / "seed-0").exists() and (out / "notes.txt").read_text() == "mine"
+
+
+def test_an_interrupted_run_is_resumed_not_refused(grouped_store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cfg = load_experiment(write_config(tmp_path / "c.yaml", grouped_store, train={"epochs": 2}))
+    first = run_protocol(cfg, out, seeds=[0], progress=False, plots=False)
+    (out / "seed-0" / "protocol_run.json").unlink()  # as if killed after training, before the record
+    again = run_protocol(cfg, out, seeds=[0], progress=False, plots=False)
+    assert first is not None and again is not None
+    assert again["runs"][0]["test"]["accuracy"] == first["runs"][0]["test"]["accuracy"]
+    assert len((out / "seed-0" / "metrics.jsonl").read_text().splitlines()) == 2  # no epoch trained twice
