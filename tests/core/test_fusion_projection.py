@@ -99,6 +99,13 @@ def test_empty_own_cls_item_keeps_a_zero_cls_and_gradients_stay_finite() -> None
     feats, lens = make_batch(specs, [[0, 4], [0, 0], [0, 1]])
     frames = torch.arange(feats["m0"].shape[1])[None] < lens["m0"][:, None]
     assert torch.equal(model.projections["m0"](feats["m0"], frames)[0], torch.zeros(4, 8))
+    # through the model: unimodal own-CLS fuses to the projected CLS itself, zero for the empty item
+    alone = build(specs[:1]).eval()
+    with torch.no_grad():
+        out = alone({"m0": feats["m0"]}, {"m0": lens["m0"]})
+        proj = alone.projections["m0"]
+    assert torch.equal(out[0], torch.zeros(8))
+    torch.testing.assert_close(out[1], proj(feats["m0"][1:, :1], frames[1:, :1])[0, 0])
     for kw in ({}, {"full_query": True}):
         out = model(feats, lens, **kw)
         assert torch.isfinite(out).all()
