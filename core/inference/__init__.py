@@ -5,8 +5,9 @@
     print(p.predict(text="I can't believe it!", video="clip.mp4").summary())
 
 Read in order: inputs.py (which input feeds which modality; rebuilding extractors from fingerprints)
--> prediction.py (the `Prediction` record) -> predictor.py (`Predictor`) -> batch.py (CSV batch
-prediction, resumable) -> explain.py (attention plots). Imports torch lazily.
+-> prediction.py (the `Prediction` record) -> predictor.py (`Predictor`) -> requests.py (one item's
+inputs, a manifest's rows) -> batch.py (CSV batch prediction, resumable) -> explain.py (attention
+plots). Imports torch lazily.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ _LAZY = {
     "route_inputs": ".inputs",
     "FALLBACK_INPUT_KINDS": ".inputs",
     "axis_for": ".explain",
+    "item_inputs": ".requests",
+    "manifest_rows": ".requests",
 }
 
 __all__ = sorted(_LAZY)

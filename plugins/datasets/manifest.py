@@ -200,6 +200,10 @@ class ManifestDataset:
     def items(self, config: ManifestConfig) -> Iterator[Item]:
         yield from items_from_events(self.scan(config), config.missing_media)
 
+    def rows(self, config: ManifestConfig) -> tuple[list[str], list[Row]]:
+        """(columns, [(line, row)]) as read, no labels or media checked (`sseft predict --manifest`)."""
+        return read_rows(config)
+
     def check(self, config: ManifestConfig) -> DataReport:
         rep = report_from_events(
             self.name, self.task(config), self.scan(config, warn=False), config.missing_media

@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from sseft.core.errors import ConfigError, DataError
+from sseft.core.errors import DataError
 
 
 @click.command()
@@ -95,7 +95,9 @@ def predict(
     no_progress: bool,
 ) -> None:  # fmt: skip
     """Predict emotion/sentiment of a clip (text, audio, video) or of every item of a manifest."""
-    raw = _inputs(text, text_file, audio, video, extra_inputs)
+    from sseft.core.inference.requests import item_inputs
+
+    raw = item_inputs(text, text_file, audio, video, extra_inputs)
     if manifest is not None:
         if raw:
             raise click.UsageError(
@@ -133,26 +135,6 @@ def predict(
         click.echo(_report(predictor, res))
 
 
-def _inputs(
-    text: str | None, text_file: Path | None, audio: Path | None, video: Path | None, extra: tuple[str, ...]
-) -> dict[str, Any]:
-    if text is not None and text_file is not None:
-        raise click.UsageError("give --text or --text-file, not both")
-    if text_file is not None:
-        if not text_file.is_file():
-            raise DataError(f"{text_file}: text file not found")
-        text = text_file.read_text(encoding="utf-8").strip()
-    raw: dict[str, Any] = {
-        k: v for k, v in (("text", text), ("audio", audio), ("video", video)) if v is not None
-    }
-    for item in extra:
-        kind, sep, value = item.partition("=")
-        if not sep or not kind.strip():
-            raise ConfigError(f"--input {item!r}: expected KIND=VALUE, e.g. eeg=recording.npy")
-        raw[kind.strip()] = value
-    return raw
-
-
 def _report(predictor: Any, res: Any) -> str:
     """The human-readable single-item output."""
     used_kind = res.notes.get("inputs", {})
@@ -178,7 +160,7 @@ def _report(predictor: Any, res: Any) -> str:
 def _batch(
     predictor: Any, manifest: Path, out: Path, batch_size: int, progress: bool, explain: Path | None
 ) -> None:
-    from sseft.core.inference import predict_rows
+    from sseft.core.inference import manifest_rows, predict_rows
 
     rows, extra = manifest_rows(predictor, manifest)
     summary = predict_rows(
@@ -192,50 +174,3 @@ def _batch(
     )
     click.echo(summary.line())
     sys.exit(summary.exit_code)
-
-
-def manifest_rows(predictor: Any, manifest: Path) -> tuple[list[Any], list[str]]:
-    """The manifest's rows as RowInputs (inputs by modality name or input kind) + extra output columns.
-
-    Format as the `manifest` dataset plugin reads it (CSV or JSONL, `id` column, relative paths against
-    the manifest's folder); `split` and labels are optional here, a `label` column is copied to `true_label`.
-    """
-    from sseft.core.inference import RowInput
-    from sseft.plugins.datasets.manifest import ManifestConfig, read_rows
-
-    columns, rows = read_rows(ManifestConfig(root=manifest))
-    if "id" not in columns:
-        raise DataError(f"{manifest}: no column 'id' (columns: {', '.join(columns)}); one unique id per item")
-    kinds = predictor.input_kinds()
-    text_cols = {"text", *(m for m, ks in kinds.items() if ks[0] == "text")}
-    usable = set(kinds) | {k for ks in kinds.values() for k in ks}
-    cols = [c for c in columns if c in usable]
-    if not cols:
-        raise DataError(
-            f"{manifest}: no column this model reads (columns: {', '.join(columns)}; expected some of {', '.join(sorted(usable))})"
-        )
-    extra = ["true_label"] if "label" in columns else []
-    out = []
-    for line, rec in rows:
-        item_id = str(rec.get("id") or "").strip()
-        if not item_id:
-            out.append(RowInput(id=f"{manifest.name}:line{line}", error=f"line {line}: empty id"))
-            continue
-        inputs: dict[str, Any] = {}
-        for c in cols:
-            v = rec.get(c)
-            if v is None or not str(v).strip():
-                continue
-            if c in text_cols:
-                inputs[c] = str(v)
-            else:
-                p = Path(str(v).strip()).expanduser()
-                inputs[c] = p if p.is_absolute() else manifest.parent / p
-        for c in cols:  # a `face` column holding a video also feeds `video` readers (speech's audio track)
-            first = kinds.get(c, ("",))[0]
-            if c in inputs and first and first != c and first not in inputs and first not in text_cols:
-                inputs[first] = inputs[c]
-        if extra:
-            inputs["_extra"] = {"true_label": rec.get("label", "")}
-        out.append(RowInput(id=item_id, inputs=inputs))
-    return out, extra
