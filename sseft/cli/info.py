@@ -37,6 +37,9 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
         for kind, names in sorted(i.registers.items()):
             plural = "modalities" if kind == "modality" else kind + "s"
             click.echo(f"    {plural:<11} {', '.join(names)}")
+        for name in i.registers.get("modality", []) if not i.error else []:
+            for note in getattr(pm.get("modality", name), "notes", ()):  # licences, optional encoders (#18)
+                click.echo(f"    note        {name}: {note}")
         if i.error:
             click.echo(f"    error       {i.error}")
     click.echo("\n`sseft plugins show NAME` lists the options of a modality, dataset or head.")
