@@ -164,7 +164,7 @@ def resolve_split_ids(
         raise DataError(
             f"split_ids: needs 'train' and 'valid' (and optionally 'test'), got {sorted(split_ids)}"
         )
-    ids = {
+    ids: dict[str, list[str]] = {
         role: [str(i) for i in split_ids[role]] for role in ("train", "valid", "test") if role in split_ids
     }
     seen: dict[str, str] = {}
