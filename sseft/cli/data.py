@@ -133,3 +133,9 @@ def info(name: str, root: Path, overrides: tuple[str, ...], as_json: bool, limit
 def convert() -> None:
     """One-time conversions of third-party feature files into the safe feature store (the
     commands come from plugins: the CMU plugin's `convert pickle`)."""
+
+
+# `sseft data make-demo-clips` (sseft/cli/clips.py, click only at import): the offline quickstart's clips.
+from .clips import make_demo_clips_cmd  # noqa: E402
+
+data.add_command(make_demo_clips_cmd)
