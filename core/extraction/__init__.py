@@ -17,6 +17,8 @@ _LAZY = {
     "ExtractionSummary": ".engine",
     "run_batch": ".engine",
     "record_failure": ".engine",
+    "extract_dataset": ".job",
+    "resolve_dataset": ".job",
     "DistContext": ".distributed",
     "dist_context": ".distributed",
     "threads_per_process": ".distributed",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sseft.core.errors import DataError
+from sseft.core.extraction.job import resolve_dataset  # noqa: F401 (lives in core now; old import path)
 from sseft.core.protocols import Item, MediaSlice, TaskInfo
 
 # Every corpus's split names, normalised to the store's three names (MELD "dev" -> "valid").
@@ -319,31 +320,6 @@ def report_from_events(
             rep.add_item(Item(item.id, item.split, item.label, inputs, item.meta))
     rep.duplicates = check_unique(seen)
     return rep
-
-
-def resolve_dataset(
-    name: str,
-    root: str | Path | None = None,
-    overrides: Iterable[str] = (),
-    data: Mapping[str, Any] | None = None,
-    base: Path | None = None,
-) -> tuple[Any, Any]:
-    """(dataset plugin, validated config) from a name, a root path, `--set k=v` overrides and/or a
-    mapping of options (a relative `root` resolves against `base`, the config file's folder).
-    Used by `sseft data`, and meant for `sseft extract --dataset NAME --root PATH`."""
-    from sseft.core.config import apply_overrides, validate
-    from sseft.core.plugins import get_dataset
-
-    plugin = get_dataset(name)
-    values = dict(data or {})
-    if root is not None:
-        values["root"] = str(root)
-    values = apply_overrides(values, overrides)
-    if base is not None and values.get("root") and not Path(str(values["root"])).expanduser().is_absolute():
-        values["root"] = str(base / str(values["root"]))
-    if "root" in values:
-        values["root"] = str(Path(str(values["root"])).expanduser())
-    return plugin, validate(plugin.config_model, values, source=f"dataset {name}")
 
 
 def dataset_report(plugin: Any, config: Any) -> DataReport:

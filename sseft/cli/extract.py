@@ -12,27 +12,12 @@ Exit code: 0 when every item was extracted (or already stored), else the number 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
 from .groups import PluginGroup
-
-
-def split_overrides(sets: tuple[str, ...]) -> tuple[dict[str, list[str]], list[str]]:
-    """`--set text.model=x` -> per-modality overrides; `--set dataset.k=v` or `--set k=v` (no dot
-    before the `=`: the same spelling `sseft data` takes) -> dataset overrides."""
-    per: dict[str, list[str]] = {}
-    data: list[str] = []
-    for s in sets:
-        head, dot, rest = s.split("=", 1)[0].partition(".")
-        if not dot or head == "dataset":
-            data.append(s[len("dataset.") :] if dot else s)
-        else:
-            per.setdefault(head, []).append(s[len(head) + 1 :])
-    return per, data
 
 
 @click.group(cls=PluginGroup, invoke_without_command=True)
@@ -112,25 +97,17 @@ def extract(
     if not dataset or out is None:
         raise click.UsageError("--dataset and --out are required (or use a subcommand, see --help)")
     from sseft.core.config import read_mapping
-    from sseft.core.extraction import dist_context, extract_items
-    from sseft.core.extraction.generate import job_modalities
-    from sseft.plugins.datasets.common import resolve_dataset
+    from sseft.core.extraction import dist_context, extract_dataset
 
-    per, data_sets = split_overrides(sets)
-    data = read_mapping(dataset_config) if dataset_config else {}
-    base = dataset_config.parent if dataset_config else None
-    plugin, dcfg = resolve_dataset(dataset, root, data_sets, data, base=base)
-    items = list(plugin.items(dcfg))[:limit]
-    chosen = [m.strip() for m in modalities.split(",") if m.strip()] if modalities else None
     options = read_mapping(modality_config) if modality_config else {}
     if preset:  # plugins/modalities/presets.py; --modality-config entries and --set go on top
         from sseft.plugins.modalities.presets import merged_options
 
         options = merged_options(preset, options)
-    summary = extract_items(
-        items, plugin.task(dcfg), job_modalities(items, chosen, options, per), out,
-        batch_size=batch_size, shard_size=shard_size, device=device, threads=threads,
-        source={"dataset": plugin.name, "config": json.loads(dcfg.model_dump_json())}, progress=not no_progress,
+    summary = extract_dataset(
+        dataset, out, root=root, dataset_config=dataset_config, sets=sets, options=options, limit=limit,
+        modalities=[m.strip() for m in modalities.split(",") if m.strip()] if modalities else None,
+        batch_size=batch_size, shard_size=shard_size, device=device, threads=threads, progress=not no_progress,
         sort_by_length=not input_order, mixed_precision=mixed_precision, dtype=dtype,
     )  # fmt: skip
     if dist_context().is_main:

@@ -1,0 +1,84 @@
+"""An extraction job as `sseft extract` states it: a dataset plugin by name (root, options file,
+`--set` overrides), the modalities and their extractor options, the store. Resolved here through the
+plugin manager and run by the engine (engine.py); the CLI only parses and prints.
+
+    summary = extract_dataset("manifest", "stores/x", root="items.csv", sets=["text.model=minilm-offline"])
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+
+def split_overrides(sets: Iterable[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """`--set text.model=x` -> per-modality overrides; `--set dataset.k=v` or `--set k=v` (no dot
+    before the `=`: the same spelling `sseft data` takes) -> dataset overrides."""
+    per: dict[str, list[str]] = {}
+    data: list[str] = []
+    for s in sets:
+        head, dot, _rest = s.split("=", 1)[0].partition(".")
+        if not dot or head == "dataset":
+            data.append(s[len("dataset.") :] if dot else s)
+        else:
+            per.setdefault(head, []).append(s[len(head) + 1 :])
+    return per, data
+
+
+def resolve_dataset(
+    name: str,
+    root: str | Path | None = None,
+    overrides: Iterable[str] = (),
+    data: Mapping[str, Any] | None = None,
+    base: Path | None = None,
+) -> tuple[Any, Any]:
+    """(dataset plugin, validated config) from a name, a root path, `--set k=v` overrides and/or a
+    mapping of options (a relative `root` resolves against `base`, the config file's folder)."""
+    from ..config import apply_overrides, validate
+    from ..plugins import get_dataset
+
+    plugin = get_dataset(name)
+    values = dict(data or {})
+    if root is not None:
+        values["root"] = str(root)
+    values = apply_overrides(values, overrides)
+    if base is not None and values.get("root") and not Path(str(values["root"])).expanduser().is_absolute():
+        values["root"] = str(base / str(values["root"]))
+    if "root" in values:
+        values["root"] = str(Path(str(values["root"])).expanduser())
+    return plugin, validate(plugin.config_model, values, source=f"dataset {name}")
+
+
+def extract_dataset(
+    dataset: str,
+    out: str | Path,
+    *,
+    root: Path | None = None,
+    dataset_config: Path | None = None,
+    sets: Iterable[str] = (),
+    modalities: list[str] | None = None,
+    options: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+    **engine: Any,
+) -> Any:
+    """Extract dataset plugin `dataset` into the store `out`; the engine's ExtractionSummary.
+
+    `dataset_config`: a YAML/JSON file of the plugin's options (a relative root is relative to it);
+    `sets`: `MOD.FIELD=VALUE` extractor and `FIELD=VALUE` dataset overrides (split_overrides);
+    `modalities`: None for every input the items have; `options`: modality -> extractor options
+    (the overrides go on top); `limit`: only the first N items; `engine`: extract_items' keywords
+    (batch_size, shard_size, device, threads, progress, sort_by_length, mixed_precision, dtype)."""
+    from ..config import read_mapping
+    from .engine import extract_items
+    from .generate import job_modalities
+
+    per, data_sets = split_overrides(sets)
+    data = read_mapping(dataset_config) if dataset_config else {}
+    base = dataset_config.parent if dataset_config else None
+    plugin, dcfg = resolve_dataset(dataset, root, data_sets, data, base=base)
+    items = list(plugin.items(dcfg))[:limit]
+    source = {"dataset": plugin.name, "config": json.loads(dcfg.model_dump_json())}
+    jobs = job_modalities(items, modalities, options, per)
+    return extract_items(items, plugin.task(dcfg), jobs, out, source=source, **engine)
