@@ -31,19 +31,30 @@ class RunRecord:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _is_main() -> bool:
+def state() -> Any:
+    """Accelerate's process state, set up as the trainer's Accelerator will be: it is a singleton,
+    so a plain PartialState() first would leave a CPU `accelerate launch` undistributed."""
     from accelerate import PartialState
 
-    return bool(PartialState().is_main_process)
+    from ..training.trainer import distributed_cpu
+
+    return PartialState(cpu=True) if distributed_cpu() else PartialState()
+
+
+def _is_main() -> bool:
+    return bool(state().is_main_process)
+
+
+def barrier() -> None:
+    """Wait for every process (a no-op in one process)."""
+    state().wait_for_everyone()
 
 
 def prepare_store(cfg: Any) -> None:
     """Generate the configured store when it is generated data and absent (all processes call)."""
-    from accelerate import PartialState
-
     from ..training.trainer import ensure_store
 
-    ensure_store(cfg, PartialState())
+    ensure_store(cfg, state())
 
 
 def open_store(cfg: Any) -> Any:

@@ -164,9 +164,7 @@ def run_protocol(
     if overwrite:
         if adapter._is_main():
             clear_protocol(out)
-        from accelerate import PartialState
-
-        PartialState().wait_for_everyone()
+        adapter.barrier()
     _check_protocol(out, rec)
     specs = plan(cfg, out, seeds)
     main = adapter._is_main()
@@ -177,14 +175,18 @@ def run_protocol(
     runs: list[dict[str, Any]] = []
     for k, spec in enumerate(specs, start=1):
         done = spec.dir / RUN_FILE
-        if done.is_file():
+        # Decided from the files as they are before this run starts, the same on every process (the
+        # barrier: the main process creates the run directory as soon as it starts training).
+        reuse = done.is_file()
+        # A directory without a run record holds an interrupted run: continue it from its checkpoint.
+        resume = spec.dir.is_dir() and any(p.name != ".lock" for p in spec.dir.iterdir())
+        adapter.barrier()
+        if reuse:
             bar.start(k, f"{spec.label}: finished before, reused ({spec.dir})")
             runs.append(read_json(done, "run record"))
             continue
         bar.start(k, f"{spec.label} -> {spec.dir}")
         t = time.perf_counter()
-        # A directory without a run record holds an interrupted run: continue it from its checkpoint.
-        resume = spec.dir.is_dir() and any(p.name != ".lock" for p in spec.dir.iterdir())
         res = adapter.train_run(run_config(cfg, spec), spec.dir, split_ids=spec.split_ids, on_epoch=on_epoch,
                                 progress=progress, plots=plots, resume=resume)  # fmt: skip
         row = {

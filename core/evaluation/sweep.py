@@ -149,12 +149,10 @@ def run_sweep(
         import optuna
     except ImportError:
         raise ConfigError("sseft sweep needs Optuna: pip install 'sseft[sweep]'") from None
-    from accelerate import PartialState
-
     from ..training.experiment import load_experiment
     from . import adapter
 
-    if PartialState().num_processes > 1:
+    if adapter.state().num_processes > 1:
         raise ConfigError("sseft sweep: start several `sseft sweep` processes instead of `accelerate launch`")
     base = list(overrides or [])
     cfg = load_experiment(config, base)

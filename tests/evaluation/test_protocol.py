@@ -146,3 +146,25 @@ def test_an_interrupted_run_is_resumed_not_refused(grouped_store: Path, tmp_path
     assert first is not None and again is not None
     assert again["runs"][0]["test"]["accuracy"] == first["runs"][0]["test"]["accuracy"]
     assert len((out / "seed-0" / "metrics.jsonl").read_text().splitlines()) == 2  # no epoch trained twice
+
+
+@pytest.mark.slow
+def test_seeds_under_two_processes(grouped_store: Path, tmp_path: Path) -> None:
+    """Each seed uses every process (gloo DDP on CPU); only the main process writes and reports."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = write_config(tmp_path / "c.yaml", grouped_store)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "-m", "sseft", "train", str(cfg), "--seeds", "0,1", "--output-dir", str(out)]  # fmt: skip
+    p = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=400
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.count("tiny: 2 runs") == 1 and p.stderr.count("[run 2/2] seed 1") == 1
+    for s in (0, 1):
+        assert json.loads((out / f"seed-{s}" / "summary.json").read_text())["world_size"] == 2
+    assert json.loads((out / "summary.json").read_text())["metrics"]["accuracy"]["n"] == 2
