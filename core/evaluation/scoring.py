@@ -106,6 +106,9 @@ def make_scorer(head: Any, metric: str, outputs: np.ndarray, truth: np.ndarray) 
     """The scorer of `metric` for one run's test outputs (N, ...) and truth (N, ...) under `head`."""
     task = getattr(head, "task", "")
     compat = str(getattr(head, "compat", "none"))
+    if truth.dtype.kind in "US" and hasattr(head, "label_names"):  # labels stored as class names
+        index = {str(n): k for k, n in enumerate(head.label_names)}
+        truth = np.vectorize(index.__getitem__, otypes=[np.int64])(truth)
     if task == "multiclass" and metric in CLASS_METRICS and outputs.ndim == 2:
         return class_metric(outputs.argmax(axis=1), truth.reshape(-1).astype(np.int64), outputs.shape[1],
                             metric, compat)  # fmt: skip

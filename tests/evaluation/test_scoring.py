@@ -75,3 +75,15 @@ def test_other_metrics_fall_back_to_the_head() -> None:
     idx = rng.integers(0, 12, size=(3, 12))
     slow = generic_scorer(head, "accuracy", outputs, truth)(idx)
     _same(make_scorer(head, "accuracy", outputs, truth)(idx), list(slow))
+
+
+def test_class_names_as_truth() -> None:
+    rng = np.random.default_rng(1)
+    head = _head("multiclass", ["neg", "neu", "pos"])
+    outputs, truth = rng.normal(size=(10, 3)), rng.integers(0, 3, 10)
+    names = np.asarray(["neg", "neu", "pos"])[truth]
+    idx = rng.integers(0, 10, size=(3, 10))
+    _same(
+        make_scorer(head, "weighted_f1", outputs, names)(idx),
+        list(make_scorer(head, "weighted_f1", outputs, truth)(idx)),
+    )
