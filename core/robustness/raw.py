@@ -10,9 +10,13 @@ raw_inputs.py.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
+
+import torch
 
 from ..errors import DataError
 from .evaluate import Scorer, forward_items, model_modalities
@@ -21,16 +25,39 @@ from .raw_inputs import TextNoise, combine, context_for, extract, raw_items
 from .summary import effective_robustness, relative_robustness
 
 
+def _noisy_inputs(
+    pert: Any, items: Sequence[Any], routed: Sequence[Mapping[str, Any]], n: str, kind: str, i: int,
+    n_levels: int, seed: int, ctx: Mapping[str, Any],
+) -> list[Any]:  # fmt: skip
+    """Every item's raw input of modality `n` with `kind` at level i (None: no input or nothing left)."""
+    return [
+        None
+        if r.get(n) is None
+        else pert.perturb(r[n], kind, i, n_levels, rng_for(seed, it.id, n, "raw:" + kind), ctx)
+        for it, r in zip(items, routed, strict=True)
+    ]
+
+
 def _role_curves(
     model: Any, predictor: Any, items: Sequence[Any], scorer: Scorer, perturbers: Mapping[str, Any],
     kinds: Sequence[str] | None, n_levels: int, seed: int, batch_size: int,
-    notes: list[str], progress: Callable[[str], None] | None,
+    notes: list[str], progress: Callable[[str], None] | None, cache: dict[tuple[str, ...], Any],
 ) -> tuple[dict[str, dict[str, list[float]]], dict[str, dict[str, list[int]]]]:  # fmt: skip
-    """One model's curves {kind: {modality: [m_0..]}} and absent counts per level."""
+    """One model's curves {kind: {modality: [m_0..]}} and absent counts per level. `cache` holds
+    extracted features by (extractor fingerprint, modality, kind, level): models sharing an encoder
+    (the model and its baseline, usually) extract each noisy input once."""
     from ..inference import route_inputs
 
+    fps = {s.name: json.dumps(s.fingerprint or {}, sort_keys=True, default=str) for s in predictor.specs}
+
+    def cached(n: str, key: str, raws: Callable[[], list[Any]]) -> list[torch.Tensor | None]:
+        k = (fps[n], n, key)
+        if k not in cache:
+            cache[k] = extract(predictor, n, raws())
+        return cache[k]
+
     routed = [route_inputs(predictor.specs, it.inputs, {})[0] for it in items]
-    clean = {n: extract(predictor, n, [r.get(n) for r in routed]) for n in model_modalities(model)}
+    clean = {n: cached(n, "clean", lambda n=n: [r.get(n) for r in routed]) for n in model_modalities(model)}
     m0 = scorer(forward_items(model, combine(clean, {}), batch_size)[0])
     curves: dict[str, dict[str, list[float]]] = {}
     absent: dict[str, dict[str, list[int]]] = {}
@@ -45,12 +72,8 @@ def _role_curves(
         for kind in wanted:
             vals, gone = [m0], [sum(f is None for f in clean[n])]
             for i in range(1, n_levels):
-                noisy = [
-                    None if r.get(n) is None
-                    else pert.perturb(r[n], kind, i, n_levels, rng_for(seed, it.id, n, "raw:" + kind), ctx)
-                    for it, r in zip(items, routed, strict=True)
-                ]  # fmt: skip
-                feats = extract(predictor, n, noisy)
+                make = partial(_noisy_inputs, pert, items, routed, n, kind, i, n_levels, seed, ctx)
+                feats = cached(n, f"{kind}:{i}/{n_levels}", make)
                 gone.append(sum(f is None for f in feats))
                 vals.append(scorer(forward_items(model, combine(clean, {n: feats}), batch_size)[0]))
             curves.setdefault(kind, {})[n] = vals
@@ -94,12 +117,13 @@ def raw_curves(
     curves: dict[str, Any] = {}
     absent: dict[str, Any] = {}
     notes: list[str] = []
+    cache: dict[tuple[str, ...], Any] = {}
     for role, m in models.items():
         predictor = Predictor(m, overrides, allow_missing=True, device=device)
         scorer = Scorer(m, labels, scorers_metric, f"model {refs[role]}")
         curves[role], gone = _role_curves(
             m, predictor, items, scorer, pert, kinds, n_levels, seed, batch_size,
-            notes if role == "model" else [], progress,
+            notes if role == "model" else [], progress, cache,
         )  # fmt: skip
         if role == "model":
             absent = gone

@@ -101,3 +101,22 @@ def test_raw_files_and_errors(text_model, raw_result, tmp_path) -> None:
     with pytest.raises(DataError, match="not found"):
         sseft.robustness(text_model["model"], text_model["store"], kinds=["gaussian"], n_levels=2,
                          raw=tmp_path / "nope.csv")  # fmt: skip
+
+
+def test_models_sharing_an_encoder_extract_each_noisy_input_once(text_model, monkeypatch) -> None:
+    from sseft.core.robustness import raw as raw_mod
+
+    calls: list[int] = []
+    real = raw_mod.extract
+
+    def spy(predictor, modality, raws):
+        calls.append(len(raws))
+        return real(predictor, modality, raws)
+
+    monkeypatch.setattr(raw_mod, "extract", spy)
+    r = sseft.robustness(text_model["model"], text_model["store"], kinds=["gaussian"], n_levels=3,
+                         raw=text_model["manifest"], limit=3, baseline=text_model["model"])  # fmt: skip
+    assert len(calls) == 1 + 2 * 2  # clean + (word_drop, typo) x levels 1, 2: once for both models
+    raw = r.data["raw_noise"]
+    assert raw["curves"]["baseline"] == raw["curves"]["model"]
+    assert all(v == 0.0 for v in raw["effective_robustness"]["word_drop"].values())
