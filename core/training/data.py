@@ -9,7 +9,7 @@ and the store's dataset rejects them the first time an item holding them is read
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -145,7 +145,7 @@ def item_labels(store: Any, ids: Sequence[str], label_set: str | None) -> list[A
 
 
 def resolve_split_ids(
-    cfg: ExperimentConfig, store: Any, split_ids: dict[str, Sequence[str]] | None
+    cfg: ExperimentConfig, store: Any, split_ids: Mapping[str, Sequence[str]] | None
 ) -> dict[str, list[str]]:
     """Item ids per role (train, valid, test): the store's splits named in the config, or
     `split_ids` (folds) in their place. A role is never empty and no item serves two roles."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -71,7 +71,7 @@ def setup(
     *,
     resume: bool,
     overwrite: bool,
-    split_ids: dict[str, Sequence[str]] | None,
+    split_ids: Mapping[str, Sequence[str]] | None,
     progress: bool | None,
 ) -> Run:
     """Check everything that can be checked from the store's index, build model/optimizer/loaders,

@@ -15,7 +15,7 @@ sums are float64, so a resumed run's metrics.jsonl is byte-identical to an unint
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .config import ExperimentConfig
@@ -48,7 +48,7 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool | None = None,
-    split_ids: dict[str, Sequence[str]] | None = None,
+    split_ids: Mapping[str, Sequence[str]] | None = None,
     on_epoch: EpochCallback | None = None,
     plots: bool = True,
 ) -> TrainResult:
