@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from sseft.core.errors import DataError, ExtractionError
+from sseft.core.protocols import Extracted
 
 from . import _hf
 from .fabnet import EMBED_DIM, FabNetEncoder, load_fabnet
@@ -187,8 +188,6 @@ class FaceExtractor:
             self.dim = int(last.out_channels)
         self._enc_id = enc_id
         self._det_id = getattr(self.detector, "identity", {"custom": type(self.detector).__name__})
-        self.last_meta: list[dict[str, Any]] = []
-        self.stats: dict[str, int] = {"no_face_frames": 0, "no_face_clips": 0}
         # Per-clip progress bar (frames/s): None = only on a terminal, True/False = always/never.
         self.progress: bool | None = None
         self._timed = False  # the CPU cost warning is given once, after the first clip
@@ -249,9 +248,11 @@ class FaceExtractor:
         )  # fmt: skip
 
     @torch.inference_mode()
-    def __call__(self, raw: Sequence[Any]) -> list[torch.Tensor | Exception]:
-        out: list[torch.Tensor | Exception] = [DataError("not processed")] * len(raw)
-        self.last_meta = [{} for _ in raw]
+    def __call__(self, raw: Sequence[Any]) -> list[Extracted | Exception]:
+        """Per input: its features with notes (frames, no_face_frames; no_face when no frame has
+        one: an empty sequence), or its exception."""
+        out: list[Extracted | Exception] = [DataError("not processed")] * len(raw)
+        notes: dict[int, dict[str, Any]] = {}
         per_item: dict[int, list[np.ndarray | None]] = {}
         from tqdm.auto import tqdm
 
@@ -260,7 +261,7 @@ class FaceExtractor:
             for i, r in enumerate(raw):
                 t0 = time.perf_counter()
                 try:
-                    per_item[i], self.last_meta[i] = self.crops(r)
+                    per_item[i], notes[i] = self.crops(r)
                 except Exception as e:
                     out[i] = e
                 seconds = time.perf_counter() - t0
@@ -287,16 +288,11 @@ class FaceExtractor:
         it = iter(embs)
         zero = torch.zeros(self.dim)
         for i, cs in per_item.items():
-            n_none = sum(c is None for c in cs)
-            self.stats["no_face_frames"] += n_none
-            if n_none == len(cs):
-                self.stats["no_face_clips"] += 1
-                out[i] = torch.zeros(
-                    0, self.dim
-                )  # no face at all: an empty sequence (fusion relies on its CLS)
+            if all(c is None for c in cs):  # no face at all: an empty sequence (fusion relies on its CLS)
+                out[i] = Extracted(torch.zeros(0, self.dim), {**notes[i], "no_face": True})
                 continue
             rows = [next(it) if c is not None else zero for c in cs]
             if self.cfg.no_face == "skip":
                 rows = [r for r, c in zip(rows, cs, strict=True) if c is not None]
-            out[i] = torch.stack(rows).contiguous()  # (frames, 256)
+            out[i] = Extracted(torch.stack(rows).contiguous(), notes[i])  # (frames, 256)
         return out

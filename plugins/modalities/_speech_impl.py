@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from sseft.core.errors import DataError, ExtractionError
+from sseft.core.protocols import Extracted
 
 from . import _hf
 from .media import check_audio, load_audio, source_name
@@ -87,9 +88,8 @@ class SpeechExtractor:
         self.chunk_frames = max(1, int(cfg.chunk_seconds * rate))
         self.context_frames = int(cfg.context_seconds * rate)
         self._ident = _hf.identity(cfg.model, cfg.model, self.model, cfg.revision)
-        self.last_meta: list[dict[str, Any]] = []
-        self.stats: dict[str, int] = {"vad_trimmed": 0, "chunked": 0, "silent": 0}
-        self._note: str | None = None
+        # Notes about the item `prepare` is working on (silent audio, VAD trim), for its Extracted.
+        self._notes: dict[str, Any] = {}
 
     def _model_normalizes(self) -> bool:
         try:
@@ -125,8 +125,7 @@ class SpeechExtractor:
         data, sr = load_audio(raw)  # (C, N)
         note = check_audio(data, _name(raw))  # empty / NaN / inf: DataError
         if note:  # kept, but said in the item's extract meta (an all-zero wav)
-            self._note = note
-            self.stats["silent"] += 1
+            self._notes["note"] = note
         wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=0)))  # mono mix
         if sr != self.cfg.sample_rate:
             wave = AF.resample(wave, sr, self.cfg.sample_rate)
@@ -134,7 +133,7 @@ class SpeechExtractor:
         if self.cfg.vad:
             trimmed = energy_trim(w, self.cfg.sample_rate, self.cfg.vad_threshold_db)
             if len(trimmed) < len(w):
-                self.stats["vad_trimmed"] += 1
+                self._notes["vad_trimmed"] = True
             w = trimmed
         if len(w) < self.field:
             raise DataError(
@@ -147,15 +146,17 @@ class SpeechExtractor:
         return wave
 
     @torch.inference_mode()
-    def __call__(self, raw: Sequence[Any]) -> list[torch.Tensor | Exception]:
-        out: list[torch.Tensor | Exception] = [DataError("not processed")] * len(raw)
-        self.last_meta = [{} for _ in raw]
+    def __call__(self, raw: Sequence[Any]) -> list[Extracted | Exception]:
+        """Per input: its features with notes (seconds, windows; chunked, vad_trimmed, note when
+        so), or its exception."""
+        out: list[Extracted | Exception] = [DataError("not processed")] * len(raw)
+        notes: dict[int, dict[str, Any]] = {}
         # window length (samples) -> [(item, window start sample, keep_from, keep_to, slot)]
         groups: dict[int, list[tuple[int, int, int, int, int]]] = defaultdict(list)
         waves: dict[int, torch.Tensor] = {}
         parts: dict[int, list[torch.Tensor | None]] = {}
         for i, r in enumerate(raw):
-            self._note = None
+            self._notes = {}
             try:
                 wave = self.prepare(r)
             except Exception as e:
@@ -163,13 +164,12 @@ class SpeechExtractor:
                 continue
             total = n_frames(len(wave), self.field, self.hop)
             windows = plan_windows(total, self.chunk_frames, self.context_frames)
-            if len(windows) > 1:
-                self.stats["chunked"] += 1
             waves[i], parts[i] = wave, [None] * len(windows)
-            self.last_meta[i] = {
+            notes[i] = {
                 "seconds": round(len(wave) / self.cfg.sample_rate, 3),
                 "windows": len(windows),
-                **({"note": self._note} if self._note else {}),
+                **({"chunked": True} if len(windows) > 1 else {}),
+                **self._notes,
             }
             for slot, (a, b, k0, k1) in enumerate(windows):
                 n = (b - a - 1) * self.hop + self.field
@@ -189,7 +189,7 @@ class SpeechExtractor:
         for i, ps in parts.items():
             if any(p is None for p in ps):
                 continue  # a window's forward pass failed: its error is already in out[i]
-            out[i] = torch.cat(ps, dim=0).contiguous()  # type: ignore[arg-type]
+            out[i] = Extracted(torch.cat(ps, dim=0).contiguous(), notes[i])  # type: ignore[arg-type]
         return out
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -38,8 +38,9 @@ def test_retinaface_and_fabnet_random_weights_on_a_video(tmp_path) -> None:
     audio_only = mf.write_mp4(tmp_path / "a.mp4", faces=None, audio_seconds=0.5)
     ex = PLUGIN.build_extractor({"random_init": True, "detector_max_size": 96, "confidence": 0.5, "fps": 5})
     out = ex([video, audio_only, tmp_path / "missing.mp4"])
-    assert out[0].ndim == 2 and out[0].shape[1] == 256 and out[0].shape[0] <= 4
-    assert ex.last_meta[0]["frames"] == 4
+    first = out[0].features
+    assert first.ndim == 2 and first.shape[1] == 256 and first.shape[0] <= 4
+    assert out[0].notes["frames"] == 4
     assert isinstance(out[1], DataError) and "no video stream" in str(out[1])
     assert isinstance(out[2], DataError) and "not found" in str(out[2])
     fp = ex.fingerprint()
@@ -48,7 +49,7 @@ def test_retinaface_and_fabnet_random_weights_on_a_video(tmp_path) -> None:
     again = PLUGIN.build_extractor(
         {"random_init": True, "detector_max_size": 96, "confidence": 0.5, "fps": 5}
     )
-    assert torch.equal(again([video])[0], out[0])
+    assert torch.equal(again([video])[0].features, first)
 
 
 def test_weights_are_required_unless_random_init_is_explicit() -> None:
@@ -60,8 +61,9 @@ def test_weights_are_required_unless_random_init_is_explicit() -> None:
 def test_frames_without_a_face_are_skipped_or_zero_filled(tmp_path, mode: str) -> None:
     video = mf.write_mp4(tmp_path / "v.mp4", faces=[True, False, True, False, True])
     ex = stub({"no_face": mode})
-    (out,) = ex([video])
-    assert ex.last_meta[0] == {"frames": 5, "no_face_frames": 2}
+    (got,) = ex([video])
+    out = got.features
+    assert got.notes == {"frames": 5, "no_face_frames": 2}
     if mode == "skip":
         assert out.shape == (3, 256)
     else:
@@ -78,7 +80,8 @@ def test_a_clip_with_no_face_at_all_is_an_empty_sequence(tmp_path) -> None:
     for mode in ("skip", "zero"):
         ex = stub({"no_face": mode})
         (out,) = ex([video])
-        assert out.shape == (0, 256) and ex.stats["no_face_clips"] == 1
+        assert out.features.shape == (0, 256)
+        assert out.notes == {"frames": 3, "no_face_frames": 3, "no_face": True}
 
 
 def test_frame_sequences_as_arrays_and_image_dirs(tmp_path) -> None:
@@ -90,7 +93,7 @@ def test_frame_sequences_as_arrays_and_image_dirs(tmp_path) -> None:
     for i, f in enumerate(frames):
         cv2.imwrite(str(d / f"{i:03d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
     ex = stub({})
-    a, b = ex([frames, d])
+    a, b = (o.features for o in ex([frames, d]))
     assert a.shape == b.shape == (2, 256)
     assert torch.allclose(a, b, atol=1e-5)  # png is lossless: same pixels, same embeddings
 

@@ -79,7 +79,9 @@ def test_mtcnn_fer_clip_gives_per_frame_expressions(tmp_path: Path) -> None:
     clip = lite_media.write_clip(tmp_path / "clip.mp4", [True, False, True, True], fps=5)
     cfg = {"detector": "mtcnn", "encoder": "fer", "fer_features": "both", "fps": 5, "detector_max_size": 256}
     ex = get_modality("face").build_extractor(cfg)
-    (x,) = ex([clip])
+    (got,) = ex([clip])
+    x = got.features
+    assert got.notes == {"frames": 4, "no_face_frames": 1}
     assert ex.dim == 135 and x.shape == (3, 135) and torch.isfinite(x).all()  # the blank frame is skipped
     torch.testing.assert_close(x[:, 128:].sum(-1), torch.ones(3))
     assert (x[:, 128:].argmax(-1) == 3).all()  # happy, frame after frame

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sseft.core.errors import DataError
+from sseft.core.protocols import Extracted
 from sseft.plugins.modalities._speech_impl import energy_trim, expected_frames, frame_geometry, plan_windows
 from sseft.plugins.modalities.speech import PLUGIN
 
@@ -46,7 +47,7 @@ def test_stereo_files_at_any_rate_give_16k_frames(ex, tmp_path, suffix: str) -> 
         mf.write_audio(tmp_path / f"a{sr}.{suffix}", 1.0, sr, channels=2, seed=sr)
         for sr in (8000, 22050, 44100)
     ]
-    out = ex(paths)
+    out = [o.features for o in ex(paths)]
     n = expected_frames(1.0)  # 49 frames of 20 ms after resampling to 16 kHz
     assert [tuple(o.shape) for o in out] == [(n, 32)] * 3
     assert all(torch.isfinite(o).all() for o in out)
@@ -63,27 +64,30 @@ def test_mono_mix_means_channels(ex, tmp_path) -> None:
     sf.write(tmp_path / "st.wav", x, 16000, subtype="FLOAT")  # float: no 16-bit rounding in the comparison
     sf.write(tmp_path / "mono.wav", x.mean(axis=1), 16000, subtype="FLOAT")
     a, b = ex([tmp_path / "st.wav", tmp_path / "mono.wav"])
-    assert torch.allclose(a, b, atol=1e-4)
+    assert torch.allclose(a.features, b.features, atol=1e-4)
 
 
 def test_audio_track_of_an_mp4(ex, tmp_path) -> None:
     path = mf.write_mp4(tmp_path / "clip.mp4", faces=[True, False, True], audio_seconds=0.8)
-    (out,) = ex([path])
+    (out,) = (o.features for o in ex([path]))
     # AAC adds encoder priming, so allow a few frames more than 0.8 s.
     assert out.shape[1] == 32 and expected_frames(0.8) <= out.shape[0] <= expected_frames(0.8) + 8
 
 
 def test_chunked_audio_keeps_every_frame(w2v_dir, tmp_path) -> None:
     path = mf.write_audio(tmp_path / "long.wav", 3.0, 16000, channels=1)
-    whole = PLUGIN.build_extractor({"model": str(w2v_dir), "chunk_seconds": 60})([path])[0]
+    one = PLUGIN.build_extractor({"model": str(w2v_dir), "chunk_seconds": 60})([path])[0]
+    whole = one.features
     wide = PLUGIN.build_extractor({"model": str(w2v_dir), "chunk_seconds": 1.0, "context_seconds": 5})
-    chunked = wide([path])[0]
-    assert wide.last_meta[0]["windows"] == 3 and chunked.shape == whole.shape == (expected_frames(3.0), 32)
+    (got,) = wide([path])
+    chunked = got.features
+    assert got.notes["windows"] == 3 and got.notes["chunked"] is True and "chunked" not in one.notes
+    assert chunked.shape == whole.shape == (expected_frames(3.0), 32)
     # With context covering the whole clip, chunking changes nothing.
     assert torch.allclose(chunked, whole, atol=1e-4)
     tight = PLUGIN.build_extractor({"model": str(w2v_dir), "chunk_seconds": 1.0, "context_seconds": 0})(
         [path]
-    )[0]
+    )[0].features
     assert tight.shape == whole.shape  # no frame dropped at chunk borders
 
 
@@ -96,7 +100,9 @@ def test_energy_vad_trims_leading_and_trailing_silence(w2v_dir, tmp_path) -> Non
     sf.write(tmp_path / "pad.wav", wave, sr)
     ex = PLUGIN.build_extractor({"model": str(w2v_dir), "vad": True})
     (out,) = ex([tmp_path / "pad.wav"])
-    assert out.shape[0] <= expected_frames(0.52) and ex.stats["vad_trimmed"] == 1
+    assert out.features.shape[0] <= expected_frames(0.52) and out.notes["vad_trimmed"] is True
+    (kept,) = ex([mf.write_audio(tmp_path / "busy.wav", 0.5, sr, channels=1)])
+    assert "vad_trimmed" not in kept.notes
     assert ex.fingerprint()["settings"]["vad"]["method"] == "energy"
 
 
@@ -119,7 +125,7 @@ def test_bad_audio_files_are_per_item_errors(ex, tmp_path) -> None:
         novideo,
     ]
     out = ex(paths)
-    assert isinstance(out[0], torch.Tensor)
+    assert isinstance(out[0], Extracted) and isinstance(out[0].features, torch.Tensor)
     reasons = [str(o) for o in out[1:]]
     assert all(isinstance(o, DataError) for o in out[1:])
     assert "truncated WAV" in reasons[0]
@@ -135,9 +141,8 @@ def test_all_zero_audio_is_stored_with_a_note(ex, tmp_path) -> None:
     silent = tmp_path / "silent.wav"
     sf.write(str(silent), np.zeros(16000, np.float32), 16000)
     loud = mf.write_audio(tmp_path / "loud.wav", 1.0, 16000, channels=1)
-    before = ex.stats["silent"]
     out = ex([silent, loud])
-    assert all(isinstance(o, torch.Tensor) and torch.isfinite(o).all() for o in out)  # kept, finite
-    assert ex.last_meta[0]["note"] == "audio is all zeros (silent)"
-    assert "note" not in ex.last_meta[1] and ex.stats["silent"] == before + 1
+    assert all(isinstance(o, Extracted) and torch.isfinite(o.features).all() for o in out)  # kept, finite
+    assert out[0].notes["note"] == "audio is all zeros (silent)"
+    assert "note" not in out[1].notes
     assert PLUGIN.probe(silent) == "audio is all zeros (silent)" and PLUGIN.probe(loud) is None
