@@ -1,5 +1,6 @@
 """openSMILE speech encoders for the speech modality: `--set speech.model=egemaps` (eGeMAPSv02, 25
-low-level descriptors) or `speech.model=compare` (ComParE_2016, 65 LLDs), at 100 frames/s.
+low-level descriptors) or `speech.model=compare` (ComParE_2016, 65 LLDs), at 100 frames/s; with
+`+crepe` (`egemaps+crepe`) two more channels per frame, CREPE pitch and periodicity (crepe.py).
 
 Real, field-standard affect features that ship inside the `opensmile` wheel (the `lite` extra) and run
 offline on a CPU. The values are raw descriptors on very different scales (loudness ~1, F0 in
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 
 from sseft.core.errors import DataError, ExtractionError
+from sseft.core.protocols import Extracted
 
 from .media import check_audio, load_audio, source_name
 
@@ -57,7 +59,12 @@ class OpenSmileExtractor:
                 "(openSMILE's licence: research and education only)"
             ) from None
         self.cfg = cfg
-        set_name, self.dim = FEATURE_SETS[cfg.model]
+        base, _, extra = cfg.model.partition("+")
+        if base not in FEATURE_SETS or extra not in ("", "crepe"):
+            raise ExtractionError(
+                f"speech.model={cfg.model!r}: expected egemaps, compare, egemaps+crepe or compare+crepe"
+            )
+        set_name, self.dim = FEATURE_SETS[base]
         self.smile = opensmile.Smile(
             feature_set=getattr(opensmile.FeatureSet, set_name),
             feature_level=opensmile.FeatureLevel.LowLevelDescriptors,
@@ -67,18 +74,26 @@ class OpenSmileExtractor:
                 f"opensmile {set_name} gives {len(self.smile.feature_names)} LLDs, expected {self.dim}"
             )
         self.set_name = set_name
+        self.feature_names = list(self.smile.feature_names)
+        self.crepe: Any = None
+        crepe_id: dict[str, Any] = {}
+        if extra == "crepe":
+            from .crepe import FEATURES, load_crepe
+
+            self.crepe, crepe_id = load_crepe(torch.device(device))
+            self.feature_names += list(FEATURES)
+            self.dim += len(FEATURES)
         # Positions the fusion model learns for this modality: 30 s at 100 frames/s (longer clips are
         # refused at training with a message; crop them or raise max_len in the store).
         self.max_len = 30 * FRAMES_PER_SECOND
-        self.feature_names = list(self.smile.feature_names)
         self._ident = {
             "model": f"opensmile/{set_name}",
             "package": "opensmile",
             "package_version": metadata.version("opensmile"),
             "weights_sha256": config_sha256(self.smile.config_path),
         }
-        self.last_meta: list[dict[str, Any]] = []
-        self.stats: dict[str, int] = {"vad_trimmed": 0, "silent": 0}
+        if crepe_id:
+            self._ident["pitch"] = crepe_id
 
     def fingerprint(self) -> dict[str, Any]:
         from . import _hf
@@ -100,35 +115,32 @@ class OpenSmileExtractor:
             },
         }
 
-    def prepare(self, raw: Any) -> tuple[np.ndarray, str | None]:
-        """raw -> ((N,) float32 mono wave at `sample_rate`, note)."""
+    def prepare(self, raw: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        """raw -> ((N,) float32 mono wave at `sample_rate`, notes for the item's Extracted)."""
         import torchaudio.functional as AF
 
         from ._speech_impl import energy_trim
 
         data, sr = load_audio(raw)
-        note = check_audio(data, source_name(raw))
+        note = check_audio(data, source_name(raw))  # empty / NaN / inf: DataError; all zeros: a note
+        notes: dict[str, Any] = {"note": note} if note else {}
         wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=0)))
         if sr != self.cfg.sample_rate:
             wave = AF.resample(wave, sr, self.cfg.sample_rate)
         w = wave.numpy().astype(np.float32)
         if self.cfg.vad:
             trimmed = energy_trim(w, self.cfg.sample_rate, self.cfg.vad_threshold_db)
-            self.stats["vad_trimmed"] += int(len(trimmed) < len(w))
+            if len(trimmed) < len(w):
+                notes["vad_trimmed"] = True
             w = trimmed
-        return w, note
+        notes["seconds"] = round(len(w) / self.cfg.sample_rate, 3)
+        return w, notes
 
-    def __call__(self, raw: Sequence[Any]) -> list[torch.Tensor | Exception]:
-        out: list[torch.Tensor | Exception] = []
-        self.last_meta = []
+    def __call__(self, raw: Sequence[Any]) -> list[Extracted | Exception]:
+        out: list[Extracted | Exception] = []
         for r in raw:
-            meta: dict[str, Any] = {}
             try:
-                wave, note = self.prepare(r)
-                if note:
-                    meta["note"] = note
-                    self.stats["silent"] += 1
-                meta["seconds"] = round(len(wave) / self.cfg.sample_rate, 3)
+                wave, notes = self.prepare(r)
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     x = self.smile.process_signal(wave, self.cfg.sample_rate).to_numpy(dtype=np.float32)
@@ -140,8 +152,15 @@ class OpenSmileExtractor:
                     )
                 if not np.isfinite(x).all():
                     raise DataError(f"{source_name(r)}: openSMILE gave non-finite descriptors")
-                out.append(torch.from_numpy(np.ascontiguousarray(x)))
+                if self.crepe is not None:
+                    from .crepe import aligned, pitch_track
+
+                    if self.cfg.sample_rate != 16000:
+                        raise DataError(
+                            "speech.model=...+crepe needs speech.sample_rate=16000 (CREPE's rate)"
+                        )
+                    x = np.concatenate([x, aligned(pitch_track(self.crepe, wave), len(x))], axis=1)
+                out.append(Extracted(torch.from_numpy(np.ascontiguousarray(x)), notes))
             except Exception as e:
                 out.append(e)
-            self.last_meta.append(meta)
         return out

@@ -22,7 +22,7 @@ from .suffixes import AUDIO_FILES, VIDEO_FILES
 class SpeechConfig(StrictModel):
     model: str = Field(
         default="facebook/wav2vec2-base",
-        description="hub id or local dir (wav2vec2/HuBERT/WavLM); egemaps | compare: openSMILE LLDs (lite extra)",
+        description="hub id or local dir (wav2vec2/HuBERT/WavLM); egemaps | compare: openSMILE LLDs (lite extra), +crepe: with CREPE pitch",
     )
     revision: str | None = None
     layer: int = Field(
@@ -59,7 +59,7 @@ class SpeechModality:
         self, config: SpeechConfig | dict[str, Any] | None = None, device: str = "cpu"
     ) -> Any:
         cfg = config if isinstance(config, SpeechConfig) else SpeechConfig.model_validate(config or {})
-        if cfg.model in ("egemaps", "compare"):  # openSMILE LLDs (plugins/modalities/egemaps.py)
+        if cfg.model.split("+")[0] in ("egemaps", "compare"):  # openSMILE LLDs (+crepe pitch): egemaps.py
             from .egemaps import OpenSmileExtractor
 
             return OpenSmileExtractor(cfg, device)

