@@ -81,7 +81,7 @@ def report_md(
     name: str, seeds: list[int], rows: dict[str, Any], columns: list[str], comparisons: dict[str, Any]
 ) -> str:
     lines = [f"# Ablation of {name} over seeds {', '.join(map(str, seeds))} (test split, mean ± std)", ""]
-    lines.append(table(rows, columns))
+    lines.append(table(rows, columns).rstrip())
     if comparisons:
         metric = next(iter(comparisons.values()))["metric"]
         lines += [

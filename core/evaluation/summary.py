@@ -133,7 +133,7 @@ def details_md(title: str, summary: dict[str, Any], protocol: dict[str, Any]) ->
         f"Seeds: {seeds}." + (f" Folds: {folds['n']} by `{folds['by']}` ({folds['kind']})." if folds else "")
     )
     lines += [f"Metrics on the {summary['part']} split; model selection on validation only.", ""]
-    lines.append(table({title: summary["metrics"]}, names))
+    lines.append(table({title: summary["metrics"]}, names).rstrip())
     lines += [
         "",
         "| metric | n | mean | std | 95% interval | min | max | values |",
@@ -148,8 +148,13 @@ def details_md(title: str, summary: dict[str, Any], protocol: dict[str, Any]) ->
         )
     if "per_fold" in summary:
         lines += ["", "## Per fold (over seeds)", ""]
-        lines.append(table({f"fold {f}": v for f, v in summary["per_fold"].items()}, names))
-        lines += ["", "Over the fold means:", "", table({"folds": summary["over_fold_means"]}, names)]
+        lines.append(table({f"fold {f}": v for f, v in summary["per_fold"].items()}, names).rstrip())
+        lines += [
+            "",
+            "Over the fold means:",
+            "",
+            table({"folds": summary["over_fold_means"]}, names).rstrip(),
+        ]
     lines += ["", "Best epoch (validation) per run: " + ", ".join(
         (f"fold {b['fold']} " if b.get("fold") is not None else "") + f"seed {b['seed']}: {b['best_epoch']}"
         for b in summary["best_epochs"]
