@@ -168,7 +168,7 @@ def worker(args: argparse.Namespace) -> None:
     """
     torch.manual_seed(0)
     rows = args.row.split(",")
-    scale = 0.25 if args.quick else 1.0
+    scale = 1 / 16 if args.tiny else 0.25 if args.quick else 1.0
     dev = torch.device(args.device)
     cfg = FusionConfig(n_self=2, n_ima=2, heads=4, ffn_dim=1024, attn_dropout=args.attn_dropout)
     model = SSEFTFusion(specs(scale), cfg).train().to(dev)
@@ -258,6 +258,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="sequence lengths / 4, for a smoke run")
     ap.add_argument(
+        "--tiny", action="store_true", help="lengths / 16, no IMA overhead table (bench/gpu.sh --tiny)"
+    )
+    ap.add_argument(
         "--steps", type=int, default=None, help="timed passes over the batches (default 3, quick 2)"
     )
     ap.add_argument("--batches", type=int, default=2, help="distinct batches (different lengths)")
@@ -286,6 +289,7 @@ def main() -> None:
     base += ["--device", args.device]
     base += ["--attn-dropout", str(args.attn_dropout)]
     base += (["--quick"] if args.quick else []) + (["--threads", str(args.threads)] if args.threads else [])
+    base += ["--tiny"] if args.tiny else []
 
     def launch(row: str, extra: list[str]) -> dict | None:
         print(f"running {row} {' '.join(extra)} ...", file=sys.stderr, flush=True)
@@ -303,7 +307,7 @@ def main() -> None:
     groups = [timed] + ([] if args.no_compile else [launch("a,c", [])])
     if timed is None:
         return
-    print(f"\nSSE-FT fusion, CPU, {timed['threads']} threads, batch 8, {'QUICK (lengths/4)' if args.quick else 'paper scale'};"
+    print(f"\nSSE-FT fusion, {args.device}, {timed['threads']} threads, batch 8, {'TINY (lengths/16)' if args.tiny else 'QUICK (lengths/4)' if args.quick else 'paper scale'};"
           f" fwd+bwd, training mode; {args.steps * args.batches} interleaved steps per row over {args.batches} batches")  # fmt: skip
     print(f"attention dropout {args.attn_dropout}; lengths of batch 1: {timed['lens']}")
     print(f"{'row':<32} {'ms/step':>9} {'median':>9} {'items/s':>8} {'GFLOP/step':>10} {'GFLOP/s':>8}"
@@ -354,7 +358,8 @@ def main() -> None:
                     ratio
                     + f"median {r['ms_med'] / a['ms_med']:.2f}x, FLOPs {(r['flops'] or a['flops']) / a['flops']:.2f}x"
                 )
-    print("\n".join(ima_overhead()))
+    if not args.tiny:
+        print("\n".join(ima_overhead()))
 
 
 if __name__ == "__main__":
