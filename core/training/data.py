@@ -189,13 +189,7 @@ def check_labels(head: Any, store: Any, split: str, label_set: str | None = None
 
 def check_label_values(head: Any, labels: list[Any], where: str) -> None:
     try:
-        if hasattr(head, "collate_labels"):
-            head.validate_labels(labels)  # plain JSON labels (the heads interface)
-        else:
-            import numpy as np
-
-            # No cast to the head's dtype first: 4.5 must be reported, not truncated to class 4.
-            head.validate_labels(np.asarray(labels, dtype=np.float64))
+        head.validate_labels(labels)  # plain JSON labels: the head decides what fits
     except DataError as e:
         raise DataError(f"{where}: {e}") from None
     except (TypeError, ValueError) as e:
@@ -287,12 +281,9 @@ class ItemsDataset(torch.utils.data.Dataset):
 def collate_items(items: Sequence[dict[str, Any]], modalities: Sequence[str], head: Any = None) -> Any:
     """Pad a batch (core.batch.collate); labels become the tensor the head's loss takes
     (`head.collate_labels`), positions in the split become `batch.index`."""
-    by_head = head is not None and hasattr(head, "collate_labels")
-    batch = collate([{**it, "label": None} for it in items] if by_head else items, modalities)
-    if by_head:
+    batch = collate([{**it, "label": None} for it in items] if head is not None else items, modalities)
+    if head is not None:
         batch.labels = head.collate_labels([it["label"] for it in items])
-    elif head is not None and batch.labels is not None:
-        batch.labels = batch.labels.to(head.label_dtype)
     batch.index = torch.tensor([int(it["index"]) for it in items], dtype=torch.long)
     return batch
 

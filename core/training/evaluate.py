@@ -59,16 +59,12 @@ def evaluate_loader(accelerator: Any, model: Any, head: Any, loader: Any) -> Eva
 
 
 def prediction_records(head: Any, res: EvalResult, ids: list[str], truth: list[Any]) -> list[dict[str, Any]]:
-    """One plain-JSON row per item, in the split's order: the head's record (`head.records`, or its
-    `predict` lists as a fallback), the true label and the raw head output (for paired tests)."""
+    """One plain-JSON row per item, in the split's order: the head's record (`head.records`), the
+    true label and the raw head output (for paired tests)."""
     order = torch.argsort(res.index)
     outputs, index = res.outputs[order], res.index[order].tolist()
     item_ids = [ids[i] for i in index]
-    if hasattr(head, "records"):
-        rows = [dict(r) for r in head.records(outputs, item_ids)]
-    else:
-        pred = head.predict(outputs)
-        rows = [{"id": i, **{k: to_jsonable(v[b]) for k, v in pred.items()}} for b, i in enumerate(item_ids)]
+    rows = [dict(r) for r in head.records(outputs, item_ids)]
     for row, i, out in zip(rows, index, outputs.tolist(), strict=True):
         row["truth"] = to_jsonable(truth[i])
         row["outputs"] = out

@@ -12,7 +12,7 @@ from . import checkpoint as ck
 from . import tracking
 from .data import item_labels
 from .evaluate import EvalResult, evaluate_loader, prediction_records, scalar_metrics
-from .report import confusion_matrix, plot_confusion, plot_curves, write_json, write_jsonl
+from .report import plot_curves, write_json, write_jsonl
 from .run import Run
 from .state import TrainResult
 
@@ -71,13 +71,8 @@ def write_predictions(run: Run, role: str, res: EvalResult) -> None:
 
 
 def pictures(run: Run, res: EvalResult) -> None:
-    """The head's own pictures (`head.report`); for heads without it, a multiclass confusion matrix."""
-    head = run.head
-    if hasattr(head, "report"):
-        head.report(res.outputs, res.labels, run.out)
-    elif run.mcfg.task == "multiclass":
-        cm = confusion_matrix(res.outputs, res.labels, len(run.mcfg.label_names))
-        plot_confusion(cm, run.mcfg.label_names, run.out / "confusion_matrix.png")
+    """The head's own pictures of the test split (a confusion matrix for multiclass, ...)."""
+    run.head.report(res.outputs, res.labels, run.out)
 
 
 def summary(run: Run, result: TrainResult) -> dict[str, Any]:

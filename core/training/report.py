@@ -1,5 +1,5 @@
-"""Run outputs that are not checkpoints: metrics JSONL/JSON, curve and confusion-matrix PNGs,
-and plain-text/Markdown metric tables."""
+"""Run outputs that are not checkpoints: metrics JSONL/JSON, the learning-curve PNG and
+plain-text/Markdown metric tables (the head draws its own pictures: `head.report`)."""
 
 from __future__ import annotations
 
@@ -62,32 +62,6 @@ def plot_curves(history: Sequence[dict[str, Any]], primary: str, path: str | Pat
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
-
-
-def plot_confusion(matrix: Sequence[Sequence[int]], label_names: Sequence[str], path: str | Path) -> Path:
-    """Confusion matrix (rows: truth, columns: prediction) with counts in the cells."""
-    plt = _pyplot()
-    n = len(label_names)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * n, 0.8 + 0.6 * n))
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(n), label_names, rotation=45, ha="right")
-    ax.set_yticks(range(n), label_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for i in range(n):
-        for j in range(n):
-            ax.text(j, i, str(matrix[i][j]), ha="center", va="center", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
-
-
-def confusion_matrix(outputs: Any, labels: Any, n_classes: int) -> list[list[int]]:
-    """(N, C) logits and (N,) int labels -> C x C counts (rows: truth)."""
-    from sklearn.metrics import confusion_matrix as cm
-
-    return cm(labels.numpy(), outputs.argmax(-1).numpy(), labels=list(range(n_classes))).tolist()
 
 
 def metrics_table(rows: dict[str, dict[str, float]], columns: Sequence[str], markdown: bool = False) -> str:
