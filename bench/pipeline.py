@@ -110,12 +110,13 @@ class Encoders:
             "intermediate_size": 128,
         }
         size = small if tiny else big
-        self.text = RobertaModel(
-            RobertaConfig(vocab_size=50265, max_position_embeddings=514, **size), add_pooling_layer=False
-        )
-        conv = {"conv_dim": (32,) * 7} if tiny else {}
-        self.speech = Wav2Vec2Model(Wav2Vec2Config(feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True, **conv, **size))  # fmt: skip
-        self.face = FabNetEncoder(num_filters=2 if tiny else 32)
+        with device:  # built on the device itself (random init of 670 M parameters is slow on a CPU)
+            self.text = RobertaModel(
+                RobertaConfig(vocab_size=50265, max_position_embeddings=514, **size), add_pooling_layer=False
+            )
+            conv = {"conv_dim": (32,) * 7} if tiny else {}
+            self.speech = Wav2Vec2Model(Wav2Vec2Config(feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True, **conv, **size))  # fmt: skip
+            self.face = FabNetEncoder(num_filters=2 if tiny else 32)
         self.dims = {"text": size["hidden_size"], "speech": size["hidden_size"], "face": 256}
         for m in (self.text, self.speech, self.face):
             m.eval().requires_grad_(False).to(device)

@@ -159,7 +159,8 @@ def build_extractor(
     fp = spec.fingerprint or {}
     ident = fp.get("model", name)
     version = fp.get("revision") or (fp.get("weights_sha256") or "")[:12] or "?"
-    key = (name, cfg.model_dump_json(), str(device))
+    precision = fp.get("mixed_precision")  # features extracted under autocast: predict the same way
+    key = (name, cfg.model_dump_json(), f"{device}:{precision or 'no'}")
     try:
         ex = _SHARED[key] if key in _SHARED else plugin.build_extractor(cfg, device=device)
     except ExtractionError as e:
@@ -167,8 +168,12 @@ def build_extractor(
             f"{where}: the {name} encoder {ident!r} ({version}) of modality {spec.name!r} is not available "
             f"here: {e}. Provide it locally and point at it with {_provide_hint(plugin, spec)}"
         ) from None
+    if precision and key not in _SHARED:
+        from ..extraction.batching import autocast_encoders
+
+        autocast_encoders(ex, str(device), str(precision))
     if verify and fp:
-        diffs = fingerprint_diff(fp, ex.fingerprint())
+        diffs = fingerprint_diff(fp, ex.fingerprint() | ({"mixed_precision": precision} if precision else {}))
         if diffs:
             shown = "; ".join(diffs[:3]) + (f" (+{len(diffs) - 3} more)" if len(diffs) > 3 else "")
             raise ExtractionError(

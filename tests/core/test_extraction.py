@@ -415,3 +415,23 @@ def test_unknown_precision_or_store_dtype_is_one_clear_error(corpus, tmp_path) -
     with pytest.raises(ConfigError, match="store dtype must be one of float32, float16, bfloat16"):
         extract(corpus, tmp_path / "b", dtype="int8")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_model_on_bf16_features_rebuilds_its_extractor_with_the_same_autocast(corpus, tmp_path) -> None:
+    from sseft.core.inference.inputs import build_extractor, clear_extractor_cache
+    from sseft.core.specs import ModalitySpec
+
+    extract(corpus, tmp_path / "bf16", items=corpus["items"][:3], mixed_precision="bf16")
+    info = FeatureStore_open(tmp_path / "bf16").modalities["text"]
+    spec = ModalitySpec(
+        name="text", dim=info.dim, provides_cls=True, max_len=info.max_len, fingerprint=info.fingerprint
+    )
+    clear_extractor_cache()
+    ex = build_extractor(spec)  # the fingerprint check passes: same encoder, same precision
+    (out,) = ex(["hello world"])
+    ref = build_extractor(
+        spec.model_copy(update={"fingerprint": {**info.fingerprint, "mixed_precision": None}}), verify=False
+    )
+    (plain,) = ref(["hello world"])
+    assert getattr(ex.model, "_sseft_autocast", False) and not torch.equal(out.features, plain.features)
+    clear_extractor_cache()
