@@ -55,6 +55,7 @@ def train(
     click.echo(f"run: {res.output_dir} (world size {res.world_size}, best epoch {res.best_epoch})")
     if res.test_metrics is not None:
         click.echo(test_table(cfg.name, res.test_metrics), nl=False)
+        click.echo(f"test: {res.model.head.summary(res.test_metrics)}")
     name = register or cfg.register_name
     if not no_export or name:
         import sseft
