@@ -189,13 +189,6 @@ def media_path(value: Any) -> Path | None:
     return None
 
 
-def require_dir(path: Path, what: str, hint: str) -> Path:
-    """`path` must be an existing folder; otherwise one DataError line with what to do."""
-    if not path.is_dir():
-        raise DataError(f"{path}: {what} folder not found; {hint}")
-    return path
-
-
 def require_content(path: Path, text: str, expected: str) -> None:
     """An empty (or whitespace-only) file is one clear line, not 'no column id (columns: )'."""
     if not text.strip():

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +25,6 @@ ALIASES = {"audio": "speech", "wav": "speech", "video": "face"}
 META_COLUMNS = ("group", "speaker", "session", "dialogue")
 NOT_A_MODALITY = ("meta", "ignore")
 ARRAY_FILES = (".npy", ".safetensors")
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where one modality's input comes from: a column, read as 'text' or 'file'."""
-
-    column: str
-    kind: str  # "text" | "file"
 
 
 def installed_modalities() -> dict[str, Any]:
