@@ -272,6 +272,10 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation).replace("typing.", ""))
 
 
+def _plain(obj: Any) -> Any:
+    return obj.model_dump(mode="json") if isinstance(obj, BaseModel) else str(obj)
+
+
 def describe_fields(model: type[BaseModel], prefix: str = "") -> list[dict[str, str]]:
     """Every field of a config model as {field, type, default, description}; fields that hold
     one nested model are expanded as `parent.child` (what `--set` takes)."""
@@ -284,9 +288,9 @@ def describe_fields(model: type[BaseModel], prefix: str = "") -> list[dict[str, 
             rows += describe_fields(nested[0], f"{prefix}{name}.")
             continue
         if f.default is not PydanticUndefined:
-            default = json.dumps(f.default, default=str)
+            default = json.dumps(f.default, default=_plain)
         elif f.default_factory is not None:
-            default = json.dumps(f.default_factory(), default=str)  # type: ignore[call-arg]
+            default = json.dumps(f.default_factory(), default=_plain)  # type: ignore[call-arg]
         else:
             default = "(required)"
         rows.append(

@@ -81,7 +81,7 @@ def show(name: str, kind: str | None, as_json: bool) -> None:
     for block in out:
         click.echo(f"{block['kind']} {name}  (package {block['package']}; set with: {usage[block['kind']]})")
         rows = [("FIELD", "TYPE", "DEFAULT", "DESCRIPTION")]
-        rows += [(r["field"], r["type"], r["default"], r["description"]) for r in block["fields"]]
+        rows += [(r["field"], r["type"], _short(r["default"]), r["description"]) for r in block["fields"]]
         if len(rows) == 1:
             click.echo("  (no options)")
             continue
@@ -89,6 +89,11 @@ def show(name: str, kind: str | None, as_json: bool) -> None:
         for r in rows:
             cells = [c.ljust(w) for c, w in zip(r[:3], widths, strict=True)]
             click.echo("  " + "  ".join([*cells, r[3]]).rstrip())
+
+
+def _short(text: str, n: int = 40) -> str:
+    """A long default (a list of models) cut for the table; `--json` has it whole."""
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def _version(dist: str) -> str:

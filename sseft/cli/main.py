@@ -9,6 +9,7 @@ that reaches this boundary (disk full, read-only filesystem, permissions) become
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -127,6 +128,10 @@ class LazyGroup(click.Group):
                 raise
             click.secho(f"error: {e}", fg="red", err=True)
             sys.exit(e.exit_code)
+        except BrokenPipeError:  # `sseft models list | head`: the reader left; nothing to report
+            with contextlib.suppress(OSError, ValueError, AttributeError):  # exit's flush must not fail again
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except OSError as e:  # the disk or the OS refused: one line, not a traceback
             if debug():
                 raise

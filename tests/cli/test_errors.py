@@ -115,3 +115,20 @@ def test_train_blames_bad_overrides_and_suggests_fields() -> None:
     line = r.output.strip()
     assert r.exit_code == 2 and len(line.splitlines()) == 1, r.output
     assert "train.epoch: unknown field; did you mean 'epochs'? (from --set 'train.epoch=3')" in line
+
+
+def test_a_closed_pipe_is_not_an_error() -> None:
+    """`sseft plugins show synthetic | head -1`: the reader has left; no error line, no traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody reads: the first write fails with EPIPE
+    try:
+        writer = subprocess.run(
+            [sys.executable, "-m", "sseft", "plugins", "show", "synthetic"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert writer.returncode == 1 and writer.stderr == "", writer.stderr
