@@ -187,3 +187,23 @@ def test_synthetic_store_with_other_options_is_refused(synth: Path, tmp_path: Pa
     )
     res = CliRunner().invoke(cli, ["train", str(cfg), "--no-export", "--output-dir", str(tmp_path / "r")])
     assert res.exit_code == 2 and "other options" in res.output, res.output
+
+
+def test_second_sseft_train_process_is_locked_out(synth: Path, tmp_path: Path) -> None:
+    cfg = synth_config(tmp_path, synth, epochs=30)
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    first = subprocess.Popen([sys.executable, "-m", "sseft", "train", str(cfg), "--output-dir", str(run), "--no-export"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (run / "metrics.jsonl").exists():  # training has begun
+            assert first.poll() is None, "the first run ended early"
+            time.sleep(0.1)
+        second = run_cli("train", str(cfg), "--output-dir", str(run), "--overwrite", "--no-export")
+    finally:
+        first.kill()
+        first.wait()
+    assert second.returncode == 2, second.stderr
+    err = second.stderr.strip().splitlines()
+    assert len(err) == 1 and f"PID {first.pid} " in err[0] and str(run) in err[0], second.stderr
