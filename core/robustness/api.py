@@ -14,7 +14,7 @@ model given is scored on the same items with the same seeded noise. Definitions:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from .evaluate import (
     model_modalities,
 )
 from .features import Curves, missing_table, noise_curves
-from .noise import FEATURE_KINDS, check_kinds, feature_std
+from .noise import FEATURE_KINDS, check_kinds, feature_stds
 from .summary import area_table, effective_table
 
 DEFINITIONS = {
@@ -147,6 +147,7 @@ def _feature_noise(
     """The curves, with Gaussian noise scaled to the std of the training split (or, when the store
     lacks it, of the evaluated split: noted)."""
     std_split = std_split or run.training.get("train_split") or "train"
+    std_items: Iterable[Mapping[str, Any]]
     if std_split not in run.store.splits:
         run.notes.append(
             f"split {std_split!r} not in the store: gaussian noise is scaled to the std of {run.data.split!r}"
@@ -154,10 +155,11 @@ def _feature_noise(
         std_split, std_items = run.data.split, run.data.features
     elif std_split == run.data.split:
         std_items = run.data.features
-    else:
-        std_items = load_split(run.store, std_split, run.modalities, None).features
+    else:  # streamed: the training split is never held in memory
+        ds = run.store.dataset(std_split, modalities=run.modalities)
+        std_items = (ds[i]["features"] for i in range(len(ds)))
     specs = [s for m in run.models.values() for s in m.config.modalities]
-    stds = {s.name: feature_std(std_items, s.name, s.dim) for s in specs}
+    stds = feature_stds(std_items, {s.name: s.dim for s in specs})
     own = {s.name: s.uses_own_cls for s in specs}
     curves = noise_curves(
         run.models, run.scorers, run.data, kinds, run.modalities, n_levels, seed=seed, stds=stds,

@@ -22,7 +22,7 @@ reads as the sequence's CLS. Gaussian noise reaches every position.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -96,19 +96,37 @@ def perturb(
     raise ConfigError(f"noise kind {kind!r} unknown; choose from {', '.join(FEATURE_KINDS)}")
 
 
-def feature_std(items: Sequence[Mapping[str, torch.Tensor]], modality: str, dim: int) -> torch.Tensor:
-    """(D,) per-dimension std of `modality` over every real frame of `items` (float64 sums)."""
-    total = torch.zeros(dim, dtype=torch.float64)
-    sq = torch.zeros(dim, dtype=torch.float64)
-    count = 0
+def feature_stds(
+    items: Iterable[Mapping[str, torch.Tensor]], dims: Mapping[str, int]
+) -> dict[str, torch.Tensor]:
+    """Per modality the (D,) per-dimension std over every real frame of `items`, in one streaming
+    pass (items may be a generator over a store split: nothing is kept in memory). Sums are float64
+    and centred on the first frame seen, so a large mean does not swamp the variance."""
+    shift: dict[str, torch.Tensor] = {}
+    total = {m: torch.zeros(d, dtype=torch.float64) for m, d in dims.items()}
+    sq = {m: torch.zeros(d, dtype=torch.float64) for m, d in dims.items()}
+    count = dict.fromkeys(dims, 0)
     for feats in items:
-        x = feats[modality].double()
-        if x.shape[0]:
-            total += x.sum(0)
-            sq += (x * x).sum(0)
-            count += x.shape[0]
-    if count < 2:
-        return torch.ones(dim)
-    mean = total / count
-    var = (sq / count - mean * mean).clamp_min(0.0) * count / (count - 1)
-    return var.sqrt().float()
+        for m in dims:
+            x = feats[m].double()
+            if x.shape[0] == 0:
+                continue
+            c = shift.setdefault(m, x[0].clone())
+            x = x - c
+            total[m] += x.sum(0)
+            sq[m] += (x * x).sum(0)
+            count[m] += x.shape[0]
+    out = {}
+    for m, d in dims.items():
+        n = count[m]
+        if n < 2:
+            out[m] = torch.ones(d)
+            continue
+        mean = total[m] / n
+        out[m] = ((sq[m] / n - mean * mean).clamp_min(0.0) * n / (n - 1)).sqrt().float()
+    return out
+
+
+def feature_std(items: Sequence[Mapping[str, torch.Tensor]], modality: str, dim: int) -> torch.Tensor:
+    """(D,) per-dimension std of `modality` over every real frame of `items`."""
+    return feature_stds(items, {modality: dim})[modality]

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sseft.core.robustness.noise import FEATURE_KINDS, feature_std, perturb, rng_for
+from sseft.core.robustness.noise import FEATURE_KINDS, feature_std, feature_stds, perturb, rng_for
 from sseft.core.robustness.text_noise import TEXT_KINDS, TYPOS, perturb_text, typo
 from sseft.robustness_media import noisy_audio, noisy_video, snr_db
 
@@ -95,6 +95,15 @@ def test_feature_std_equals_the_std_over_all_real_frames() -> None:
     items = [{"m": _x(n, seed=n)} for n in (0, 3, 5, 9)]
     want = torch.cat([it["m"] for it in items]).std(dim=0)
     assert torch.allclose(feature_std(items, "m", 4), want, atol=1e-5)
+
+
+def test_feature_stds_streams_and_survives_a_large_mean() -> None:
+    g = torch.Generator().manual_seed(0)
+    items = ({"a": 1e6 + 0.5 * torch.randn(n, 3, generator=g), "b": torch.zeros(n, 2)} for n in (40, 0, 60))
+    out = feature_stds(items, {"a": 3, "b": 2})  # a generator: one pass
+    assert torch.allclose(out["a"], torch.full((3,), 0.5), rtol=0.15) and torch.equal(
+        out["b"], torch.zeros(2)
+    )
 
 
 # -- text ---------------------------------------------------------------------------------------

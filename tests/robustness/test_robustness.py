@@ -27,6 +27,7 @@ def test_level_zero_equals_the_clean_metric_exactly(result) -> None:
     d = result.data
     clean = d["models"]["model"]["clean"][d["metric"]]
     assert d["metric"] == "weighted_f1" and clean > 0.9  # the model learnt the task
+    assert d["std_split"] == "train" and not d["notes"]
     for role, per_kind in d["feature_noise"].items():
         c = d["models"][role]["clean"][d["metric"]]
         for kind, per in per_kind.items():
