@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .errors import storage_error
+
 _CHUNK = 1 << 20
 
 
@@ -34,7 +36,8 @@ def fsync_dir(path: str | os.PathLike[str] | Path) -> None:
 
 def atomic_write_bytes(path: str | os.PathLike[str] | Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the complete new one, never a
-    part: a temp file beside it, fsync, os.replace, fsync of the folder."""
+    part: a temp file beside it, fsync, os.replace, fsync of the folder. An OSError (ENOSPC,
+    EROFS, EACCES ...) becomes a StorageError naming `path`, with the temp file removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -44,9 +47,11 @@ def atomic_write_bytes(path: str | os.PathLike[str] | Path, data: bytes) -> None
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(e, OSError):  # a full disk, a read-only folder: one line naming the file
+            raise storage_error(e, path, "the file was not changed") from e
         raise
     fsync_dir(path.parent)
 

@@ -132,3 +132,33 @@ def test_a_closed_pipe_is_not_an_error() -> None:
     finally:
         os.close(write_end)
     assert writer.returncode == 1 and writer.stderr == "", writer.stderr
+
+
+def test_extract_on_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path, monkeypatch) -> None:
+    """ENOSPC while a feature shard is written: `error: SHARD: No space left on device; ...`, exit 1,
+    and no temp file or cut shard left behind (atomic writes in sseft.core.files)."""
+    import builtins
+
+    from sseft.core import files as files_mod
+
+    def full_disk_open(path, mode="r", *a, **k):
+        f = builtins.open(path, mode, *a, **k)  # noqa: SIM115 - returned to the caller
+        if "w" in mode and str(path).endswith(".tmp") and ".safetensors" in str(path):
+            f.write(b"cut short")
+            f.close()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return f
+
+    monkeypatch.setattr(files_mod, "open", full_disk_open, raising=False)
+    out = tmp_path / "store"
+    r = invoke(
+        "extract", "--dataset", "synthetic", "--set", "n_train=4", "--set", "n_valid=2", "--set", "n_test=2",
+        "--out", str(out), "--no-progress",
+    )  # fmt: skip
+    lines = [x for x in r.output.strip().splitlines() if x.startswith("error: ")]
+    assert r.exit_code == 1 and len(lines) == 1, r.output
+    assert (
+        f"{out}/shards/" in lines[0] and ".safetensors: No space left on device; free disk space" in lines[0]
+    )
+    assert "Traceback" not in r.output
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp") or p.suffix == ".safetensors"]
