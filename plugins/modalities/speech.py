@@ -3,13 +3,14 @@ any transformers wav2vec2 / HuBERT / WavLM encoder (hub id or local dir), layer 
 
 Long audio runs in chunks cut on the encoder's frame grid with context on both sides, so every real
 frame is computed once and kept (nothing dropped, nothing masked). Optional voice-activity trimming is
-a simple energy gate (leading/trailing frames quieter than `vad_threshold_db` below the peak are cut);
-it is not a trained VAD. Imports only pydantic; the implementation loads in `build_extractor`.
+a simple energy gate (leading/trailing frames quieter than `vad_threshold_db` below the peak are cut),
+or with `vad: silero` the trained Silero VAD (vad.py). Imports only pydantic; the implementation
+loads in `build_extractor`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -36,7 +37,10 @@ class SpeechConfig(StrictModel):
     normalize: bool | None = Field(
         default=None, description="zero-mean/unit-var input; None: the model's setting"
     )
-    vad: bool = Field(default=False, description="trim leading/trailing silence (energy based)")
+    vad: bool | Literal["energy", "silero"] = Field(
+        default=False,
+        description="trim leading/trailing silence: true/energy (energy gate) or silero (Silero VAD, silero-vad wheel)",
+    )
     vad_threshold_db: float = Field(default=-40.0, lt=0.0)
     batch_size: int = Field(default=8, gt=0, description="windows of equal length per forward pass")
 

