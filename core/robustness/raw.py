@@ -25,6 +25,10 @@ from .raw_inputs import TextNoise, combine, context_for, extract, raw_items
 from .summary import effective_robustness, relative_robustness
 
 
+def _clean_inputs(routed: Sequence[Mapping[str, Any]], n: str) -> list[Any]:
+    return [r.get(n) for r in routed]
+
+
 def _noisy_inputs(
     pert: Any, items: Sequence[Any], routed: Sequence[Mapping[str, Any]], n: str, kind: str, i: int,
     n_levels: int, seed: int, ctx: Mapping[str, Any],
@@ -57,7 +61,7 @@ def _role_curves(
         return cache[k]
 
     routed = [route_inputs(predictor.specs, it.inputs, {})[0] for it in items]
-    clean = {n: cached(n, "clean", lambda n=n: [r.get(n) for r in routed]) for n in model_modalities(model)}
+    clean = {n: cached(n, "clean", partial(_clean_inputs, routed, n)) for n in model_modalities(model)}
     m0 = scorer(forward_items(model, combine(clean, {}), batch_size)[0])
     curves: dict[str, dict[str, list[float]]] = {}
     absent: dict[str, dict[str, list[int]]] = {}
