@@ -82,3 +82,36 @@ def extract_dataset(
     source = {"dataset": plugin.name, "config": json.loads(dcfg.model_dump_json())}
     jobs = job_modalities(items, modalities, options, per)
     return extract_items(items, plugin.task(dcfg), jobs, out, source=source, **engine)
+
+
+MANIFEST_SUFFIXES = (".csv", ".jsonl", ".ndjson")
+
+
+def check_target(target: Path, overrides: Iterable[str] = (), probe: bool = False) -> tuple[Any, Any] | Path:
+    """What `sseft data check TARGET` checks: a manifest (.csv/.jsonl) or a dataset config
+    ({dataset: NAME, root: ..., options}) -> (dataset plugin, validated config, with the plugin's
+    media probe switched on when `probe`); an experiment config -> the feature store path it names
+    (data.store, relative to the config's folder)."""
+    from ..config import read_mapping
+    from ..errors import ConfigError
+
+    if target.suffix.lower() in MANIFEST_SUFFIXES:
+        plugin, cfg = resolve_dataset("manifest", target, overrides)
+    else:
+        mapping = read_mapping(target)
+        data = mapping.get("data")
+        if isinstance(data, dict) and "store" in data:
+            root = Path(str(data["store"]))
+            return root if root.is_absolute() else target.parent / root
+        if "dataset" not in mapping:
+            raise ConfigError(
+                f"{target}: expected a dataset config with 'dataset: NAME' (and root, options), an experiment "
+                "config with data.store, or a manifest (.csv/.jsonl)"
+            )
+        name = str(mapping.pop("dataset"))
+        plugin, cfg = resolve_dataset(name, None, overrides, data=mapping, base=target.parent)
+    if probe:
+        for field in ("probe_clips", "probe_media"):
+            if field in type(cfg).model_fields:
+                cfg = cfg.model_copy(update={field: True})
+    return plugin, cfg

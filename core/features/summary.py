@@ -168,3 +168,35 @@ def format_summary(s: dict[str, Any]) -> str:
     if f["ids"]:
         lines.append("  e.g. " + ", ".join(f["ids"][:5]))
     return "\n".join(lines)
+
+
+def check_store(root: Path, config_path: Path | None = None) -> dict[str, Any]:
+    """`sseft data check EXPERIMENT.yaml`: the store the config points at, verified (shard counts,
+    shapes, checksums): {store, task, modalities {name: dim}, splits {name: items}, problems}."""
+    from .store import FeatureStore
+
+    if not root.exists():
+        where = f"{config_path}: data.store {root}" if config_path else f"{root}"
+        raise FeatureStoreError(
+            f"{where} does not exist yet; run the extraction command in the config's comments"
+        )
+    fs = FeatureStore.open(root)
+    return {
+        "store": str(root),
+        "task": {"type": fs.task.type, "label_names": list(fs.task.label_names)},
+        "modalities": {m: i.dim for m, i in fs.modalities.items()},
+        "splits": {s: len(fs.ids(s)) for s in fs.splits},
+        "problems": fs.verify(),
+    }
+
+
+def format_store_check(out: dict[str, Any]) -> str:
+    """check_store's result as the lines `sseft data check` prints."""
+    lines = [
+        f"store {out['store']}: {out['task']['type']} over {', '.join(out['task']['label_names'])}",
+        "modalities: " + ", ".join(f"{m} ({d}-d)" for m, d in out["modalities"].items()),
+        *(f"  {s:<6} {n:>6}" for s, n in out["splits"].items()),
+        *(f"  problem: {p}" for p in out["problems"]),
+        "ok" if not out["problems"] else f"NOT OK: {len(out['problems'])} problem(s)",
+    ]
+    return "\n".join(lines)

@@ -21,8 +21,6 @@ import click
 
 from .groups import PluginGroup
 
-MANIFEST_SUFFIXES = (".csv", ".jsonl", ".ndjson")
-
 
 @click.group()
 def data() -> None:
@@ -52,65 +50,19 @@ def check(target: Path, overrides: tuple[str, ...], probe: bool, as_json: bool, 
     Exits 1 when something must be fixed before extraction: a malformed row, a duplicate id, a
     missing input under the missing-media policy 'error', or (with --probe) a file that does not
     decode; 0 otherwise."""
-    from sseft.core.config import read_mapping
-    from sseft.core.errors import ConfigError
-    from sseft.plugins.datasets.common import dataset_report, resolve_dataset
+    from sseft.core.extraction.job import check_target
+    from sseft.plugins.datasets.common import dataset_report
 
-    if target.suffix.lower() in MANIFEST_SUFFIXES:
-        plugin, cfg = resolve_dataset("manifest", target, overrides)
-    else:
-        mapping = read_mapping(target)
-        if "data" in mapping and isinstance(mapping["data"], dict) and "store" in mapping["data"]:
-            ok = _check_store(target, mapping["data"]["store"], as_json)
-            sys.exit(0 if ok else 1)
-        if "dataset" not in mapping:
-            raise ConfigError(
-                f"{target}: expected a dataset config with 'dataset: NAME' (and root, options), an experiment "
-                "config with data.store, or a manifest (.csv/.jsonl)"
-            )
-        name = str(mapping.pop("dataset"))
-        plugin, cfg = resolve_dataset(name, None, overrides, data=mapping, base=target.parent)
-    if probe:
-        for field in ("probe_clips", "probe_media"):
-            if field in type(cfg).model_fields:
-                cfg = cfg.model_copy(update={field: True})
-    report = dataset_report(plugin, cfg)
+    resolved = check_target(target, overrides, probe=probe)
+    if isinstance(resolved, Path):  # an experiment config: verify the feature store it points at
+        from sseft.core.features.summary import check_store, format_store_check
+
+        out = check_store(resolved, config_path=target)
+        click.echo(json.dumps(out, indent=2) if as_json else format_store_check(out))
+        sys.exit(1 if out["problems"] else 0)
+    report = dataset_report(*resolved)
     _emit(report, as_json, limit)
     sys.exit(0 if report.ok else 1)
-
-
-def _check_store(config_path: Path, store: str, as_json: bool) -> bool:
-    """An experiment config: verify the feature store it points at."""
-    from sseft.core.errors import FeatureStoreError
-    from sseft.core.features import FeatureStore
-
-    root = Path(store)
-    if not root.is_absolute():
-        root = config_path.parent / root
-    if not root.exists():
-        raise FeatureStoreError(
-            f"{config_path}: data.store {root} does not exist yet; run the extraction command in the config's comments"
-        )
-    fs = FeatureStore.open(root)
-    problems = fs.verify()
-    out = {
-        "store": str(root),
-        "task": {"type": fs.task.type, "label_names": list(fs.task.label_names)},
-        "modalities": {m: i.dim for m, i in fs.modalities.items()},
-        "splits": {s: len(fs.ids(s)) for s in fs.splits},
-        "problems": problems,
-    }
-    if as_json:
-        click.echo(json.dumps(out, indent=2))
-    else:
-        click.echo(f"store {root}: {fs.task.type} over {', '.join(fs.task.label_names)}")
-        click.echo("modalities: " + ", ".join(f"{m} ({d}-d)" for m, d in out["modalities"].items()))
-        for s, n in out["splits"].items():
-            click.echo(f"  {s:<6} {n:>6}")
-        for p in problems:
-            click.echo(f"  problem: {p}")
-        click.echo("ok" if not problems else f"NOT OK: {len(problems)} problem(s)")
-    return not problems
 
 
 @data.command()

@@ -60,3 +60,21 @@ def test_merge_and_clear_errors(tmp_path: Path) -> None:
     assert CliRunner().invoke(cli, ["features", "verify", str(tmp_path)]).exit_code == 0
     r = CliRunner().invoke(cli, ["features", "verify", str(tmp_path / "missing")])
     assert r.exit_code == 2 and "feature store directory not found" in r.output
+
+
+def test_data_check_of_an_experiment_config_verifies_its_store(tmp_path: Path) -> None:
+    _store(tmp_path / "features" / "s")
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text("data:\n  store: features/s\n")  # relative to the config's folder
+    r = CliRunner().invoke(cli, ["data", "check", str(cfg)])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0] == f"store {tmp_path / 'features' / 's'}: multiclass over x, y, z"
+    assert lines[1] == "modalities: a (4-d), b (3-d)" and lines[-1] == "ok"
+    assert [ln.split() for ln in lines[2:5]] == [["train", "4"], ["valid", "4"], ["test", "4"]]
+    shard = sorted((tmp_path / "features" / "s" / "shards").rglob("*.safetensors"))[0]
+    shard.write_bytes(shard.read_bytes()[:-8])  # truncated shard: verify names it
+    r = CliRunner().invoke(cli, ["data", "check", "--json", str(cfg)])
+    out = json.loads(r.output)
+    assert r.exit_code == 1 and out["splits"] == {"train": 4, "valid": 4, "test": 4}
+    assert out["problems"] and shard.name in " ".join(out["problems"])
