@@ -53,18 +53,12 @@ def run_with_retry(fn: Callable[[list[T]], Sequence[R]], inputs: Sequence[T]) ->
 def run_extractor(ex: Any, raws: Sequence[Any]) -> list[Extracted | Exception]:
     """`ex` on `raws` (with the retry above); every output as an `Extracted` (a bare tensor gets no
     notes) or the input's exception."""
-    outs = run_with_retry(ex, raws)
-    # Deprecated bridge for extractors written before `Extracted`: per-item notes left in a
-    # `last_meta` list by the call (trusted only when one call covered the whole batch).
-    legacy = getattr(ex, "last_meta", None)
-    legacy = legacy if isinstance(legacy, list) and len(legacy) == len(outs) else None
     out: list[Extracted | Exception] = []
-    for k, o in enumerate(outs):
+    for o in run_with_retry(ex, raws):
         if isinstance(o, Extracted):
             out.append(o)
         elif isinstance(o, BaseException):
             out.append(o if isinstance(o, Exception) else RuntimeError(reason_of(o)))
         else:
-            note = legacy[k] if legacy is not None and isinstance(legacy[k], dict) else {}
-            out.append(Extracted(o, dict(note)))
+            out.append(Extracted(o))
     return out

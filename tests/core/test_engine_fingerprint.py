@@ -61,3 +61,13 @@ def test_run_with_retry_isolates_the_culprit() -> None:
 
     out = run_with_retry(square, [1, 2, 3, 4])
     assert out[:2] == [1, 4] and isinstance(out[2], ValueError) and out[3] == 16
+
+
+def test_notes_come_only_from_extracted_never_from_a_side_channel() -> None:
+    from sseft.core.extraction.run import run_extractor
+
+    class Legacy(Ex):
+        last_meta = [{"note": "side channel"}]  # the removed `last_meta` bridge read this
+
+    (out,) = run_extractor(Legacy(), ["ok"])
+    assert isinstance(out, Extracted) and out.notes == {} and torch.equal(out.features, torch.ones(1, 3))
