@@ -75,7 +75,8 @@ def check(target: Path, overrides: tuple[str, ...], probe: bool, as_json: bool, 
 @click.option("--limit", default=5, show_default=True, help="Entries shown per problem list.")
 def info(name: str, root: Path, overrides: tuple[str, ...], as_json: bool, limit: int) -> None:
     """Counts per split and label and modality coverage of dataset NAME at --root."""
-    from sseft.plugins.datasets.common import dataset_report, resolve_dataset
+    from sseft.core.extraction.job import resolve_dataset
+    from sseft.plugins.datasets.common import dataset_report
 
     plugin, cfg = resolve_dataset(name, root, overrides)
     _emit(dataset_report(plugin, cfg), as_json, limit)
