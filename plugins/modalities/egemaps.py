@@ -88,7 +88,7 @@ class OpenSmileExtractor:
         # Positions the fusion model learns for this modality: 30 s at 100 frames/s (longer clips are
         # refused at training with a message; crop them or raise max_len in the store).
         self.max_len = 30 * FRAMES_PER_SECOND
-        self._ident = {
+        self._ident: dict[str, Any] = {
             "model": f"opensmile/{set_name}",
             "package": "opensmile",
             "package_version": metadata.version("opensmile"),
