@@ -343,6 +343,11 @@ def main() -> None:
     print(
         f"  ratio authors / sseft end to end: {ratio:.1f}x (target >= 12x: {'meets' if ratio >= 12 else 'MISSES'})"
     )
+    full = [item_lengths(w, d, 1.0) for w, d in pairs]  # every MELD utterance, real lengths
+    floats = statistics.mean(x["text"] * 1024 + (x["samples"] // 320) * 1024 + x["face"] * 256 for x in full)
+    print(f"  store, paper-size features of the MELD length model (text 1024-d, speech 1024-d at 50/s, face 256-d"
+          f" at {FPS}/s): {floats * 4 * CORPUS / 1e9:.2f} GB per {CORPUS:,} items in float32, "
+          f"{floats * 2 * CORPUS / 1e9:.2f} GB in float16/bfloat16 (computed)")  # fmt: skip
     per = s["disk_per_item"] * CORPUS / 1e9
     half = per if args.bf16 else per / 2
     print(f"  store: {per:.2f} GB per {CORPUS:,} items as {'bfloat16' if args.bf16 else 'float32'} (measured on disk, "
