@@ -59,17 +59,9 @@ def modality_specs(cfg: ExperimentConfig, store: Any, source: str = "config") ->
                 f"{cfg.data.store}: modality {choice.name!r} has dim {info.dim} in the store but "
                 f"{choice.dim} in {source}; re-extract the features or fix the config"
             )
+        # The store's fields as they are (StoredFeatures), plus the experiment's choices.
         specs.append(
-            ModalitySpec(
-                name=choice.name,
-                dim=info.dim,
-                provides_cls=info.provides_cls,
-                max_len=info.max_len,
-                prepend_cls=choice.prepend_cls,
-                fingerprint=dict(info.fingerprint) or None,
-                project=choice.project,
-                heads=choice.heads,
-            )
+            info.spec(choice.name, prepend_cls=choice.prepend_cls, project=choice.project, heads=choice.heads)
         )
     return specs
 
