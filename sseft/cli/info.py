@@ -6,6 +6,7 @@ import json
 import platform
 import sys
 from dataclasses import asdict
+from typing import Any
 
 import click
 
@@ -65,11 +66,11 @@ def show(name: str, kind: str | None, as_json: bool) -> None:
     if not found:
         known = sorted({n for k in kinds for n in pm.names(k)})
         raise UnknownNameError(unknown_name_message("plugin", name, known))
-    out = []
+    out: list[dict[str, Any]] = []
     for k, obj in found:
         model = getattr(obj, "config_model", None)
-        rows = describe_fields(model) if model is not None else []
-        out.append({"kind": k, "name": name, "package": pm.provider(k, name), "fields": rows})
+        fields = describe_fields(model) if model is not None else []
+        out.append({"kind": k, "name": name, "package": pm.provider(k, name), "fields": fields})
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
@@ -80,7 +81,7 @@ def show(name: str, kind: str | None, as_json: bool) -> None:
     }
     for block in out:
         click.echo(f"{block['kind']} {name}  (package {block['package']}; set with: {usage[block['kind']]})")
-        rows = [("FIELD", "TYPE", "DEFAULT", "DESCRIPTION")]
+        rows: list[tuple[str, str, str, str]] = [("FIELD", "TYPE", "DEFAULT", "DESCRIPTION")]
         rows += [(r["field"], r["type"], _short(r["default"]), r["description"]) for r in block["fields"]]
         if len(rows) == 1:
             click.echo("  (no options)")

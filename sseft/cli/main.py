@@ -66,8 +66,7 @@ class OneLineUsageError(click.UsageError):
     names the command's --help, like every other sseft error."""
 
     def __init__(self, err: click.UsageError) -> None:
-        super().__init__(err.format_message(), err.ctx)
-        self.exit_code = err.exit_code
+        super().__init__(err.format_message(), err.ctx)  # exit code 2, as click's
 
     def show(self, file: Any = None) -> None:
         where = f"; see `{self.ctx.command_path} --help`" if self.ctx is not None else ""
