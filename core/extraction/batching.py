@@ -93,7 +93,7 @@ def autocast_encoders(extractor: Any, device: str, mixed_precision: str) -> None
                     return _forward(*args, **kw)
 
             mod.forward = autocast_forward  # type: ignore[method-assign]
-            mod._sseft_autocast = True
+            object.__setattr__(mod, "_sseft_autocast", True)  # a plain flag, not a submodule
 
 
 def duplicates(items: Sequence[Item]) -> dict[int, int]:
