@@ -74,7 +74,12 @@ _HUB_DOWN: list[str] = []
 
 
 def _offline() -> bool:
-    return any(os.environ.get(v, "") not in ("", "0") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    """Offline mode asked for (the environment now, or huggingface_hub's flag, read at its import)."""
+    if any(os.environ.get(v, "") not in ("", "0") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
+        return True
+    from huggingface_hub import constants
+
+    return bool(constants.is_offline_mode())
 
 
 def hub_unreachable(repo: str, revision: str | None) -> str | None:

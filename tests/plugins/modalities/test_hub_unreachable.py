@@ -28,11 +28,19 @@ class Factory:
         return f"model {name}"
 
 
+def online(monkeypatch: pytest.MonkeyPatch) -> None:
+    """huggingface_hub reads HF_HUB_OFFLINE once, at import (the test session sets it): undo that."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+
 @pytest.fixture
 def dead_hub(monkeypatch: pytest.MonkeyPatch) -> None:
     for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(v, raising=False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: connection refused
+    online(monkeypatch)
     monkeypatch.setattr(_hf, "_HUB_DOWN", [])
     monkeypatch.setattr(Factory, "calls", [])
 
@@ -73,6 +81,7 @@ def test_a_hub_that_answers_is_left_to_transformers(monkeypatch) -> None:
         for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
             monkeypatch.delenv(v, raising=False)
         monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+        online(monkeypatch)
         monkeypatch.setattr(_hf, "_HUB_DOWN", [])
         monkeypatch.setattr(Factory, "calls", [])
         assert _hf.hub_unreachable("someone/some-model", None) is None
