@@ -310,7 +310,8 @@ class Registry:
             gone: builtins.list[int] = []
             try:
                 for v in doomed:
-                    self._trash(mdir / str(v))
+                    done = ", ".join(f"{r.name}@{g}" for g in gone)
+                    self._trash(mdir / str(v), f"removed so far: {done}" if gone else "nothing was removed")
                     gone.append(v)
             except BaseException:
                 if not gone:  # nothing was removed: put the aliases back (best effort)
@@ -319,10 +320,10 @@ class Registry:
                 raise
             return [f"{r.name}@{v}" for v in doomed]
 
-    def _trash(self, path: Path) -> None:
+    def _trash(self, path: Path, note: str = "nothing was removed") -> None:
         """Make `path` vanish atomically (rename into .staging), then delete it."""
         staging_root = self.root / ".staging"
-        with os_errors(path, "nothing was removed"):
+        with os_errors(path, note):
             staging_root.mkdir(parents=True, exist_ok=True)
             gone = staging_root / f"trash-{uuid.uuid4().hex[:12]}"
             path.rename(gone)

@@ -202,6 +202,23 @@ def test_rm_on_a_read_only_or_forbidden_registry_changes_nothing(art: Path, code
     assert Registry().resolve("keep@prod").version == 1  # the alias is back
 
 
+def test_rm_of_every_version_says_what_went_when_it_stops_half_way(art: Path, monkeypatch) -> None:
+    for _ in range(3):
+        sseft.publish(art, "many")
+    real = Path.rename
+
+    def rename(self, target):
+        if self.name == "2":
+            raise oserror(errno.EACCES, str(self))
+        return real(self, target)
+
+    with monkeypatch.context() as m:
+        m.setattr(Path, "rename", rename)
+        r = CliRunner().invoke(cli, ["models", "rm", "many", "--yes"])
+    one_error_line(r, "many/2: Permission denied", "removed so far: many@1")
+    assert [e.ref for e in sseft.list_models()] == ["many@2", "many@3"]
+
+
 def test_rm_on_a_full_disk_removes_nothing(art: Path, monkeypatch) -> None:
     """refs.json is written before the version is moved away, so ENOSPC stops rm before any change."""
     sseft.publish(art, "keep")
