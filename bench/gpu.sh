@@ -8,7 +8,8 @@
 # budget; a stage that fails or times out is marked in the table and the others still run.
 #
 #   bench/gpu.sh                     # on the GPU machine (default --device cuda)
-#   bench/gpu.sh --device cpu --tiny # the same path on a CPU at toy sizes (smoke test, ~5 min on 2 cores)
+#   bench/gpu.sh --device cpu --tiny # the same path on a CPU at toy sizes (smoke test; ~17 min on the
+#                                    # loaded 2-core CPU it was tried on, LIMIT=900)
 #
 # Status: UNRUN on a GPU so far (only the `--device cpu --tiny` path has been run).
 # Logs: $OUT (default: a new temporary directory), one file per stage.
@@ -69,7 +70,7 @@ echo "-- fusion (ms/step min; ratios measured side by side)"
 grep -E '^\((a|b|a-loop|b-fixed|a-bf16)\)|^matmul peak|^bf16 vs fp32|^authors' "$OUT/fusion.log" 2>/dev/null | sed 's/^/  /'
 for p in fp32 bf16; do
   echo "-- pipeline, sseft side $p (EXTRAPOLATED: 20 epochs x 10,000 items)"
-  grep -E '^(authors|sseft):|^  (authors|sseft):|total|ratio|store:' "$OUT/pipeline-$p.log" 2>/dev/null | sed 's/^/  /'
+  grep -E '^(authors|sseft):|^  (authors|sseft):|epochs from|total|ratio|store[:,]' "$OUT/pipeline-$p.log" 2>/dev/null | sed 's/^/  /'
 done
 echo "-- tiny end-to-end job (CLI)"
 sed -n '/tiny end-to-end job/,$p' "$OUT/e2e.log" 2>/dev/null | sed 's/^/  /'
