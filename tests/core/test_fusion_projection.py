@@ -166,7 +166,7 @@ def test_projection_spec_validation() -> None:
         ProjectionSpec(dim=64, kernel=3)
     with pytest.raises(ValidationError, match="odd"):
         ProjectionSpec(dim=64, kind="conv1d", kernel=4)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="greater than 0"):
         ProjectionSpec(dim=0)
     s = spec(0, 5, project={"dim": 32})
     assert (s.dim, s.width) == (5, 32)
