@@ -49,12 +49,27 @@ def make_accelerator(cfg: ExperimentConfig | None = None, run_dir: Path | None =
     kwargs: dict[str, Any] = {"cpu": True} if distributed_cpu() else {}
     if cfg is None:
         return Accelerator(**kwargs)
+    _forget_other_precision(cfg.train.mixed_precision)
     kwargs["gradient_accumulation_steps"] = cfg.train.grad_accum
     if cfg.train.mixed_precision is not None:  # otherwise: the launch config decides
         kwargs["mixed_precision"] = cfg.train.mixed_precision
     if cfg.train.log_with:
         kwargs |= {"log_with": list(cfg.train.log_with), "project_dir": str(run_dir)}
     return Accelerator(**kwargs)
+
+
+def _forget_other_precision(wanted: str | None) -> None:
+    """Accelerate keeps one process-wide state: after a bf16 run, a later `train()` in the same
+    process that leaves the precision to the launch config would silently run in bf16 too (and an
+    explicit other precision is refused). In a single process nothing else shares that state, so a
+    state made for another precision is dropped; launched runs (WORLD_SIZE > 1) keep theirs."""
+    from accelerate.state import AcceleratorState
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 or not AcceleratorState._shared_state:
+        return
+    want = wanted or os.environ.get("ACCELERATE_MIXED_PRECISION", "no")
+    if str(AcceleratorState().mixed_precision) != want:
+        AcceleratorState._reset_state(reset_partial_state=True)
 
 
 def ensure_store(cfg: ExperimentConfig, accelerator: Any) -> None:

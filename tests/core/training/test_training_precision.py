@@ -36,12 +36,8 @@ def cue_store(root: Path, dtype: str, n: dict[str, int] | None = None) -> Path:
 
 
 def run(tmp: Path, store: Path, precision: str = "no") -> dict:
-    from accelerate.state import AcceleratorState
-
     from sseft.core.training.trainer import train
 
-    # Accelerate keeps one process-wide state: another mixed precision needs it reset first.
-    AcceleratorState._reset_state(reset_partial_state=True)
     tc = {"epochs": 12, "batch_size": 16, "lr": 1e-2, "warmup_ratio": 0.0, "seed": 5, "num_threads": 1}
     fusion = {"n_self": 1, "n_ima": 1, "heads": 2, "ffn_dim": 32, "dropout": 0.0, "attn_dropout": 0.0}
     cfg = tiny_experiment(tmp, store, train={**tc, "mixed_precision": precision}, fusion=fusion)

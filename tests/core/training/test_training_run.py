@@ -114,7 +114,9 @@ def test_two_processes_score_the_whole_split(synth: Path, tmp_path: Path) -> Non
         assert one["world_size"] == 1 and one["n_items"] == two["n_items"]
         for k in ("accuracy", "weighted_f1", "macro_f1"):
             assert one[k] == two[k], (split, k)
-        assert one["loss"] == pytest.approx(two["loss"], rel=1e-6)
+        # The loss is a float32 mean: 2 processes batch (and so pad and sum) the items differently, which
+        # moves it in the 6th-7th digit (seen: 1.3872294 vs 1.3872313); a wrong item set moves it far more.
+        assert one["loss"] == pytest.approx(two["loss"], rel=1e-5)
     preds = [json.loads(x)["id"] for x in (run / "test_predictions.jsonl").read_text().splitlines()]
     from sseft.core.features import FeatureStore
 
