@@ -353,3 +353,32 @@ def test_prediction_writer_survives_a_crash_anywhere(batches: list[int], cut: fl
             rows = list(csv.DictReader(f))
         assert [r["id"] for r in rows] == [*[i for i in written if i in w.done_ids and i != "new"], "new"]
         assert all(r["note"] in ("", one_line(f'{text},"q"\n')) for r in rows)
+
+
+def test_features_longer_than_max_len_are_cropped_to_what_the_model_saw() -> None:
+    """The model never saw sequences past its max_len: prediction keeps the first max_len frames (not the
+    last, not a crash on the positional table) and says so in the item's notes."""
+    import torch
+
+    from sseft.core.model import ModelConfig, build_model
+
+    spec = {"dim": 8, "max_len": 4, "fingerprint": {"source": "synthetic"}}
+    cfg = ModelConfig(
+        modalities=[ModalitySpec(name="a", **spec), ModalitySpec(name="b", **spec)],
+        fusion={"n_self": 1, "heads": 2, "ffn_dim": 8, "dropout": 0.0, "attn_dropout": 0.0},
+        head={"name": "regression"},
+        task="regression",
+        label_names=["sentiment"],
+    )
+    m = build_model(cfg).eval()
+    with torch.no_grad():  # an untrained head scores ~0 for everything: widen it so inputs tell apart
+        m.head.out_proj.weight.mul_(1000.0)
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(10, 8, generator=g), torch.randn(3, 8, generator=g)
+    (long,) = m.predict_features([{"id": "x", "features": {"a": a, "b": b}}])
+    (first,) = m.predict_features([{"id": "x", "features": {"a": a[:4], "b": b}}])
+    (last,) = m.predict_features([{"id": "x", "features": {"a": a[-4:], "b": b}}])
+    assert long.notes["cropped"] == {"a": {"from": 10, "to": 4}} and "cropped" not in first.notes
+    assert long.score == pytest.approx(first.score, abs=1e-6) and long.score != pytest.approx(
+        last.score, abs=1e-6
+    )
