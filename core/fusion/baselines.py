@@ -25,6 +25,7 @@ from torch import nn
 
 from ..errors import ConfigError, DataError
 from ..specs import FusionConfig, ModalitySpec
+from .inputs import modality_input
 
 KINDS = ("late-fusion", "concat-pool")
 
@@ -84,19 +85,7 @@ class PoolingFusion(nn.Module):
         pooled, present = {}, {}
         for s in self.specs:
             m = s.name
-            if m not in features or m not in lengths:
-                raise DataError(
-                    f"fusion input: modality {m!r} missing from the batch (model needs {self.names})"
-                )
-            x, n = features[m], lengths[m]
-            if x.dim() != 3 or x.shape[-1] != s.dim:
-                raise DataError(
-                    f"fusion input {m!r}: expected (batch, length, {s.dim}) features, got {tuple(x.shape)}"
-                )
-            if n.dim() != 1 or n.shape[0] != x.shape[0] or n.is_floating_point():
-                raise DataError(
-                    f"fusion input {m!r}: lengths must be a (batch,) integer tensor, got {tuple(n.shape)}"
-                )
+            x, n = modality_input(s, features, lengths, self.names)
             if n.numel() and (int(n.min()) < 0 or int(n.max()) > x.shape[1]):
                 raise DataError(
                     f"fusion input {m!r}: lengths must lie in [0, {x.shape[1]}] (the padded length)"

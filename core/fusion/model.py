@@ -32,6 +32,7 @@ from ..errors import ConfigError, DataError
 from ..specs import FusionConfig, ModalitySpec
 from .encoder import CLSEncoder
 from .ima import IMAMode, InterModalityAttention, Pair
+from .inputs import modality_input
 from .layers import StackedCrossAttentionLayer
 from .projection import InputProjection
 from .standardize import Standardize
@@ -127,19 +128,7 @@ class SSEFTFusion(nn.Module):
         batch = None
         for s in self.specs:
             m = s.name
-            if m not in features or m not in lengths:
-                raise DataError(
-                    f"fusion input: modality {m!r} missing from the batch (model needs {self.names})"
-                )
-            x, n = features[m], lengths[m]
-            if x.dim() != 3 or x.shape[-1] != s.dim:
-                raise DataError(
-                    f"fusion input {m!r}: expected (batch, length, {s.dim}) features, got {tuple(x.shape)}"
-                )
-            if n.dim() != 1 or n.shape[0] != x.shape[0] or n.is_floating_point():
-                raise DataError(
-                    f"fusion input {m!r}: lengths must be a (batch,) integer tensor, got {tuple(n.shape)}"
-                )
+            x, n = modality_input(s, features, lengths, self.names)
             if batch is not None and x.shape[0] != batch:
                 raise DataError(f"fusion input {m!r}: batch size {x.shape[0]} differs from {batch}")
             batch = x.shape[0]
