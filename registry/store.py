@@ -214,7 +214,9 @@ class Registry:
         lock_path = staging_root / f"{sid}.lock"
         try:
             # Held for the whole publish: gc removes only staging dirs whose lock is free (owner gone).
-            with os_errors(staging, nothing), FileLock(str(lock_path), timeout=0):
+            # Not timeout=0: another publisher's sweep may be probing this fresh lock file for a moment
+            # (seen: 8 concurrent publishers, one lost its own lock to a probe and failed).
+            with os_errors(staging, nothing), FileLock(str(lock_path), timeout=10):
                 staging.mkdir()
                 try:
                     _step("staged")

@@ -354,3 +354,37 @@ def test_gc_spares_live_publishers(art: Path, monkeypatch) -> None:
 def test_dir_of_the_package_shows_the_lazy_api() -> None:
     assert {"load", "list_models", "save", "publish", "__version__"} <= set(dir(sseft))
     assert "annotations" not in dir(sseft)
+
+
+def test_a_sweep_probing_a_fresh_publish_lock_does_not_fail_that_publish(art: Path, monkeypatch) -> None:
+    """Every publish sweeps `.staging` and probes other publishers' lock files (free = owner gone). A
+    probe that holds a fresh lock file for a moment, just as its owner takes it, must only delay the
+    owner, never fail it (seen: 1 of 8 concurrent publishers lost its own lock and failed)."""
+    import threading
+    import uuid
+
+    from filelock import FileLock
+
+    class FixedId:
+        hex = "0123456789abcdef"
+
+    monkeypatch.setattr(uuid, "uuid4", lambda: FixedId())
+    staging = _home() / ".staging"
+    staging.mkdir(parents=True)
+    taken, release = threading.Event(), threading.Event()
+
+    def probe() -> None:  # what another publisher's sweep does with a lock file it finds
+        with FileLock(str(staging / "probed-0123456789ab.lock"), timeout=0):
+            taken.set()
+            release.wait(5)
+
+    t = threading.Thread(target=probe)
+    t.start()
+    taken.wait(5)
+    threading.Timer(0.5, release.set).start()  # the probe lets go while the owner is trying
+    try:
+        assert sseft.publish(art, "probed") == "probed@1"
+    finally:
+        release.set()
+        t.join()
+    assert list(staging.iterdir()) == []
