@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import registry_workers
-from hypothesis import given, settings
+from hypothesis import Phase, given, seed, settings
 from hypothesis import strategies as st
 from regtools import make_model
 
@@ -160,7 +160,8 @@ def test_reference_strategy_mostly_reaches_the_assertions() -> None:
     """The property test above is only worth something if most draws parse."""
     accepted = []
 
-    @settings(max_examples=300, deadline=None, database=None)
+    @settings(max_examples=300, deadline=None, database=None, phases=[Phase.generate])
+    @seed(0)  # the same draws every run: the share is a property of the strategy, not of luck
     @given(_refs())
     def sample(text: str) -> None:
         try:
