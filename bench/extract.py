@@ -112,7 +112,7 @@ def bare_forward(items: list[Item], configs: dict, batch_size: int) -> float:
             padding=True,
             return_tensors="pt",
         )
-        waves = [ex["speech"].prepare(it.inputs["speech"]) for it in batch]
+        waves = [ex["speech"].prepare(it.inputs["speech"]).value for it in batch]
         with torch.inference_mode():
             t = time.perf_counter()
             ex["text"].model(**enc)

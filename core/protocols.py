@@ -108,6 +108,17 @@ class Extracted:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Prepared:
+    """One raw input after an extractor's optional `prepare` stage (decoded, resampled: CPU work,
+    no model) with the notes that stage made. The extraction engine prepares the next batch in a
+    background thread while the encoder runs on this one, then hands `Prepared` values to the
+    extractor's `__call__`, which must accept them in place of raw inputs."""
+
+    value: Any
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
 @runtime_checkable
 class Extractor(Protocol):
     """A frozen encoder: raw inputs of one modality -> embedding sequences."""
@@ -120,7 +131,12 @@ class Extractor(Protocol):
 
     def __call__(self, raw: Sequence[Any]) -> Sequence[Extracted | torch.Tensor | Exception]:
         """Per raw input: its `Extracted` (features + notes), a bare `(L_i, dim)` float32 tensor (no
-        notes), or the exception that item raised (so one bad item never kills a batch)."""
+        notes), or the exception that item raised (so one bad item never kills a batch).
+
+        Optional: an extractor may also define `prepare(raw) -> Prepared`, its model-free input stage
+        (decode, resample, ...; pure and thread-safe, raising for a bad input). The engine then
+        overlaps it with the previous batch's forward pass and calls `__call__` with `Prepared`
+        values; other callers (the Predictor) still pass raw inputs."""
         ...
 
 

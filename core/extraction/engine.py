@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 import uuid
@@ -27,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError, ExtractionError
-from ..protocols import Extracted, Item, Precomputed, TaskInfo
+from ..protocols import Item, Precomputed, TaskInfo
+from .batch_run import PassThrough, run_batch
 from .batching import PRECISIONS, STORE_DTYPES, autocast_encoders, duplicates, length_order, with_precision
 from .distributed import PROGRESS_DIR, DistContext, Progress, dist_context, threads_per_process
-from .run import reason_of, run_extractor
+from .prefetch import Prefetcher
 
 
 @dataclass
@@ -91,106 +91,6 @@ def record_failure(
 def _plain_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     """Item meta as plain JSON (paths and other objects as strings)."""
     return json.loads(json.dumps(dict(meta), default=str))
-
-
-Result = dict[str, Any] | tuple[str, str]  # {"features", "meta"} or (modality, reason)
-
-
-def _precomputed(m: str, raw: Any, dim: int) -> Any:
-    """A Precomputed input as a (L, dim) float32 tensor; DataError naming what is wrong."""
-    import torch
-
-    x = torch.as_tensor(raw.features)
-    if x.ndim != 2 or x.shape[1] != dim:
-        raise DataError(f"precomputed {m} features have shape {tuple(x.shape)}; expected (length, {dim})")
-    if not (x.is_floating_point() or x.dtype in (torch.int32, torch.int64)):
-        raise DataError(f"precomputed {m} features have dtype {x.dtype}; expected floats")
-    return x.to(torch.float32).contiguous()
-
-
-def run_batch(extractors: Mapping[str, Any], batch: Sequence[Item]) -> list[Result]:
-    """Every modality on one batch: an extractor (run with the shared retry), or `None` for a
-    modality whose features are precomputed (stored as given). Per item: {"features", "meta"} or
-    (modality, reason)."""
-    results: list[Result] = [{"features": {}, "meta": {}} for _ in batch]
-    for m, ex in extractors.items():
-        pos: list[int] = []
-        for i, it in enumerate(batch):
-            if not isinstance(results[i], dict):
-                continue
-            raw = it.inputs.get(m)
-            if raw is None:
-                if m in (it.meta.get("missing") or ()):  # absent, allowed: stored as an empty sequence
-                    res = results[i]
-                    assert isinstance(res, dict)
-                    res["features"][m] = _empty(ex.dim)
-                else:  # absent, not allowed: a failure with the dataset's reason
-                    why = (it.meta.get("absent") or {}).get(m)
-                    results[i] = (m, str(why) if why else f"no {m} input for this item")
-            elif isinstance(ex, PassThrough) != isinstance(raw, Precomputed):
-                got = "precomputed features" if isinstance(raw, Precomputed) else "a raw input"
-                results[i] = (m, f"{m}: the item gives {got}, but the job's other items do not")
-            else:
-                pos.append(i)
-        if not pos:
-            continue
-        outs: list[Extracted | Exception]
-        if isinstance(ex, PassThrough):
-            outs = []
-            for i in pos:
-                try:
-                    outs.append(Extracted(_precomputed(m, batch[i].inputs[m], ex.dim)))
-                except DataError as e:
-                    outs.append(e)
-        else:
-            outs = run_extractor(ex, [batch[i].inputs[m] for i in pos])
-        for i, o in zip(pos, outs, strict=True):
-            if isinstance(o, Exception):
-                results[i] = (m, _naming_the_file(reason_of(o), batch[i].inputs[m]))
-                continue
-            if not _finite(o.features):  # refused by the store anyway: say which input produced it
-                results[i] = (m, _naming_the_file(f"{m} features hold NaN or Inf", batch[i].inputs[m]))
-                continue
-            res = results[i]
-            assert isinstance(res, dict)
-            res["features"][m] = o.features
-            if o.notes:
-                res["meta"][m] = dict(o.notes)
-    for i, it in enumerate(batch):  # every modality absent: nothing to store
-        res = results[i]
-        if isinstance(res, dict) and extractors and all(it.inputs.get(m) is None for m in extractors):
-            reasons = it.meta.get("missing_reason") or {}
-            why = "; ".join(str(reasons.get(m, f"no {m} input")) for m in extractors)
-            results[i] = (next(iter(extractors)), f"every extracted modality is absent: {why}")
-    return results
-
-
-def _finite(x: Any) -> bool:
-    import torch
-
-    return not (torch.is_tensor(x) and x.is_floating_point() and not bool(torch.isfinite(x).all()))
-
-
-def _empty(dim: int) -> Any:
-    """The (0, dim) sequence of an absent modality (the fusion model then relies on its CLS)."""
-    import torch
-
-    return torch.zeros(0, int(dim))
-
-
-def _naming_the_file(reason: str, raw: Any) -> str:
-    """A failure reason always names the file it concerns (#13.7): prefixed when it does not."""
-    path = getattr(raw, "path", raw)
-    if isinstance(path, str | os.PathLike) and not isinstance(raw, str) and str(path) not in reason:
-        return f"{path}: {reason}"
-    return reason
-
-
-@dataclass
-class PassThrough:
-    """Stands in for the extractor of a modality whose items carry `Precomputed` features."""
-
-    dim: int
 
 
 def precomputed_info(m: str, items: Sequence[Item]) -> tuple[PassThrough, Any]:
@@ -268,6 +168,7 @@ def extract_items(
     sort_by_length: bool = True,
     mixed_precision: str = "no",
     dtype: str = "float32",
+    prefetch: bool = True,
 ) -> ExtractionSummary:
     """Extract `modalities` (name -> modality plugin config, a pydantic model or a dict; None: the
     items carry `Precomputed` features, stored as given) for `items` into the store at `out`. Runs
@@ -278,7 +179,8 @@ def extract_items(
     batch pads only to its own longest item. `mixed_precision` ("no", "bf16", "fp16"): autocast
     around the encoders' forward passes (recorded in each extracted modality's fingerprint).
     `dtype`: how the store keeps features ("float32", "float16", "bfloat16": half the disk;
-    training reads them back as float32)."""
+    training reads them back as float32). `prefetch`: prepare (decode, resample) the next batch in a
+    background thread while the encoders run (core/extraction/prefetch.py); same results."""
     import torch
 
     from ..features import FeatureStoreWriter
@@ -309,60 +211,94 @@ def extract_items(
     notes: dict[str, dict[str, int]] = {m: {} for m in extractors}
     try:
         with writer:
-            _loop(all_items, order, extractors, writer, ctx, bar, notes, batch_size)
+            _loop(_Job(all_items, order, batch_size, extractors, writer, ctx, bar, notes), prefetch)
     except BaseException:
         bar.close()
         raise
     return _finish(root, ctx, bar, notes, len(all_items), t0)
 
 
-def _loop(
-    items: list[Item],
-    order: Sequence[int],
-    extractors: Mapping[str, Any],
-    writer: Any,
-    ctx: DistContext,
-    bar: Progress,
-    notes: dict[str, dict[str, int]],
-    batch_size: int,
-) -> None:
+@dataclass
+class _Job:
+    """What every batch of one extraction job needs (see `_loop`)."""
+
+    items: list[Item]
+    order: Sequence[int]
+    batch_size: int
+    extractors: Mapping[str, Any]
+    writer: Any
+    ctx: DistContext
+    bar: Progress
+    notes: dict[str, dict[str, int]]
+    dups: dict[int, int] = field(default_factory=dict)
+
+    def batch(self, k: int) -> tuple[list[int], list[Item]]:
+        idx = list(self.order[k : k + self.batch_size])
+        return idx, [self.items[i] for i in idx]
+
+    def needs_work(self, k: int) -> bool:
+        """Something in batch `k` is neither stored already nor a duplicate."""
+        idx, batch = self.batch(k)
+        return any(
+            i not in self.dups and not self.writer.has(it.id) for i, it in zip(idx, batch, strict=True)
+        )
+
+
+def _loop(job: _Job, prefetch: bool) -> None:
     """This process's batches (cut from `order`, the same on every process): skip stored items,
-    record duplicates and failures, add the rest."""
-    root, writer_id = writer.root, str(ctx.rank)
-    dups = duplicates(items)  # every process sees every id, so all agree on duplicates
-    for k in range(0, len(order), batch_size):
-        idx = order[k : k + batch_size]
-        batch = [items[i] for i in idx]
-        dup = {j: dups[i] for j, i in enumerate(idx) if i in dups}
-        if (k // batch_size) % ctx.world != ctx.rank:
+    record duplicates and failures, add the rest. With `prefetch`, the next batch that has work is
+    prepared (decoded, resampled) in the background while this one runs (core/extraction/prefetch.py)."""
+    job.dups = duplicates(job.items)  # every process sees every id, so all agree on duplicates
+    world, rank = job.ctx.world, job.ctx.rank
+    starts = [k for k in range(0, len(job.order), job.batch_size) if (k // job.batch_size) % world == rank]
+    with Prefetcher(job.extractors, enabled=prefetch) as ahead:
+        pending = [k for k in starts if job.needs_work(k)] if ahead.active else []
+        if pending:
+            ahead.submit(pending[0], job.batch(pending[0])[1])
+        for k in starts:
+            if pending and pending[0] == k:
+                pending.pop(0)
+            _one_batch(job, k, ahead, pending[0] if pending else None)
+
+
+def _one_batch(job: _Job, k: int, ahead: Prefetcher, next_k: int | None) -> None:
+    """Batch `k`: record duplicates, skip it when everything is stored, else run every modality on
+    it (while the prefetcher prepares batch `next_k`) and store the results."""
+    root, writer, writer_id = job.writer.root, job.writer, str(job.ctx.rank)
+    idx, batch = job.batch(k)
+    dup = {j: job.dups[i] for j, i in enumerate(idx) if i in job.dups}
+    todo = [j for j, it in enumerate(batch) if j not in dup and not writer.has(it.id)]
+    skipped = len(batch) - len(todo) - len(dup)
+    for j, first in dup.items():
+        reason = f"duplicate item id (first at item {first})"
+        record_failure(root, batch[j].id, None, reason, writer_id, batch[j].split)
+    if not todo:
+        job.bar.report(skipped=skipped, failed=len(dup))
+        return
+    prepared = ahead.take(k, batch)
+    if next_k is not None:
+        ahead.submit(next_k, job.batch(next_k)[1])
+    results = run_batch(
+        job.extractors, batch, prepared
+    )  # the whole batch: tensors independent of resume state
+    done = failed = 0
+    for j in todo:
+        it, res = batch[j], results[j]
+        if isinstance(res, tuple):
+            where = str(it.meta.get("where") or "")  # the dataset's line/file for this item
+            reason = res[1] if not where or where in res[1] else f"{res[1]} ({where})"
+            record_failure(root, it.id, res[0], reason, writer_id, it.split)
+            failed += 1
             continue
-        todo = [j for j, it in enumerate(batch) if j not in dup and not writer.has(it.id)]
-        skipped = len(batch) - len(todo) - len(dup)
-        for j, first in dup.items():
-            reason = f"duplicate item id (first at item {first})"
-            record_failure(root, batch[j].id, None, reason, writer_id, batch[j].split)
-        if not todo:
-            bar.report(skipped=skipped, failed=len(dup))
-            continue
-        results = run_batch(extractors, batch)  # the whole batch: tensors independent of resume state
-        done = failed = 0
-        for j in todo:
-            it, res = batch[j], results[j]
-            if isinstance(res, tuple):
-                where = str(it.meta.get("where") or "")  # the dataset's line/file for this item
-                reason = res[1] if not where or where in res[1] else f"{res[1]} ({where})"
-                record_failure(root, it.id, res[0], reason, writer_id, it.split)
-                failed += 1
-                continue
-            for m, note in res["meta"].items():
-                for key in note:
-                    notes[m][key] = notes[m].get(key, 0) + 1
-            meta = _plain_meta({**it.meta, **({"extract": res["meta"]} if res["meta"] else {})})
-            if writer.add(it.id, it.split, res["features"], it.label, meta, labels=it.labels or None):
-                done += 1
-            else:
-                failed += 1  # refused by the store (label, NaN): it wrote failures.jsonl itself
-        bar.report(done=done, skipped=skipped, failed=failed + len(dup))
+        for m, note in res["meta"].items():
+            for key in note:
+                job.notes[m][key] = job.notes[m].get(key, 0) + 1
+        meta = _plain_meta({**it.meta, **({"extract": res["meta"]} if res["meta"] else {})})
+        if writer.add(it.id, it.split, res["features"], it.label, meta, labels=it.labels or None):
+            done += 1
+        else:
+            failed += 1  # refused by the store (label, NaN): it wrote failures.jsonl itself
+    job.bar.report(done=done, skipped=skipped, failed=failed + len(dup))
 
 
 def _finish(

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from sseft.core.errors import DataError, ExtractionError
-from sseft.core.protocols import Extracted
+from sseft.core.protocols import Extracted, Prepared
 
 from . import _hf, vad
 from .media import check_audio, load_audio, source_name
@@ -88,8 +88,6 @@ class SpeechExtractor:
         self.chunk_frames = max(1, int(cfg.chunk_seconds * rate))
         self.context_frames = int(cfg.context_seconds * rate)
         self._ident = _hf.identity(cfg.model, cfg.model, self.model, cfg.revision)
-        # Notes about the item `prepare` is working on (silent audio, VAD trim), for its Extracted.
-        self._notes: dict[str, Any] = {}
 
     def _model_normalizes(self) -> bool:
         try:
@@ -118,14 +116,16 @@ class SpeechExtractor:
             },
         }
 
-    def prepare(self, raw: Any) -> torch.Tensor:
-        """raw -> (N,) float32 mono wave at the model rate, trimmed and normalised."""
+    def prepare(self, raw: Any) -> Prepared:
+        """raw -> (N,) float32 mono wave at the model rate, trimmed and normalised, with notes
+        (silent audio, VAD trim) for its Extracted. Pure: the engine runs it in a background thread."""
         import torchaudio.functional as AF
 
+        notes: dict[str, Any] = {}
         data, sr = load_audio(raw)  # (C, N)
         note = check_audio(data, _name(raw))  # empty / NaN / inf: DataError
         if note:  # kept, but said in the item's extract meta (an all-zero wav)
-            self._notes["note"] = note
+            notes["note"] = note
         wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=0)))  # mono mix
         if sr != self.cfg.sample_rate:
             wave = AF.resample(wave, sr, self.cfg.sample_rate)
@@ -133,7 +133,7 @@ class SpeechExtractor:
         if self.cfg.vad:
             trimmed = vad.trim(w, self.cfg.sample_rate, self.cfg)
             if len(trimmed) < len(w):
-                self._notes["vad_trimmed"] = True
+                notes["vad_trimmed"] = True
             w = trimmed
         if len(w) < self.field:
             raise DataError(
@@ -143,7 +143,7 @@ class SpeechExtractor:
         wave = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
         if self.normalize:
             wave = (wave - wave.mean()) / torch.sqrt(wave.var(unbiased=False) + 1e-7)
-        return wave
+        return Prepared(wave, notes)
 
     @torch.inference_mode()
     def __call__(self, raw: Sequence[Any]) -> list[Extracted | Exception]:
@@ -156,12 +156,12 @@ class SpeechExtractor:
         waves: dict[int, torch.Tensor] = {}
         parts: dict[int, list[torch.Tensor | None]] = {}
         for i, r in enumerate(raw):
-            self._notes = {}
             try:
-                wave = self.prepare(r)
+                p = r if isinstance(r, Prepared) else self.prepare(r)
             except Exception as e:
                 out[i] = e
                 continue
+            wave = p.value
             total = n_frames(len(wave), self.field, self.hop)
             windows = plan_windows(total, self.chunk_frames, self.context_frames)
             waves[i], parts[i] = wave, [None] * len(windows)
@@ -169,7 +169,7 @@ class SpeechExtractor:
                 "seconds": round(len(wave) / self.cfg.sample_rate, 3),
                 "windows": len(windows),
                 **({"chunked": True} if len(windows) > 1 else {}),
-                **self._notes,
+                **p.notes,
             }
             for slot, (a, b, k0, k1) in enumerate(windows):
                 n = (b - a - 1) * self.hop + self.field

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from sseft.core.errors import DataError, ExtractionError
-from sseft.core.protocols import Extracted
+from sseft.core.protocols import Extracted, Prepared
 
 from . import vad
 from .media import check_audio, load_audio, source_name
@@ -117,8 +117,9 @@ class OpenSmileExtractor:
             },
         }
 
-    def prepare(self, raw: Any) -> tuple[np.ndarray, dict[str, Any]]:
-        """raw -> ((N,) float32 mono wave at `sample_rate`, notes for the item's Extracted)."""
+    def prepare(self, raw: Any) -> Prepared:
+        """raw -> (N,) float32 mono wave at `sample_rate` with notes for the item's Extracted.
+        Pure: the extraction engine runs it in a background thread, one batch ahead."""
         import torchaudio.functional as AF
 
         data, sr = load_audio(raw)
@@ -134,13 +135,14 @@ class OpenSmileExtractor:
                 notes["vad_trimmed"] = True
             w = trimmed
         notes["seconds"] = round(len(w) / self.cfg.sample_rate, 3)
-        return w, notes
+        return Prepared(w, notes)
 
     def __call__(self, raw: Sequence[Any]) -> list[Extracted | Exception]:
         out: list[Extracted | Exception] = []
         for r in raw:
             try:
-                wave, notes = self.prepare(r)
+                p = r if isinstance(r, Prepared) else self.prepare(r)
+                wave, notes = p.value, dict(p.notes)
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     x = self.smile.process_signal(wave, self.cfg.sample_rate).to_numpy(dtype=np.float32)

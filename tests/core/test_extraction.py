@@ -114,9 +114,9 @@ sys.path.insert(0, {factory!r})
 from sseft.core.extraction import engine
 from sseft.core.protocols import Item, TaskInfo
 slow = engine.run_batch
-def run_batch(ex, batch):
+def run_batch(ex, batch, *rest):
     time.sleep(0.4)  # give the parent time to kill us mid-way
-    return slow(ex, batch)
+    return slow(ex, batch, *rest)
 engine.run_batch = run_batch
 items = [Item(i, s, l, {{"text": t, "speech": p}}) for i, s, l, t, p in {items!r}]
 engine.extract_items(items, TaskInfo("multiclass", ("neg", "neu", "pos")), {configs!r}, {out!r},
@@ -286,10 +286,10 @@ from sseft.core.extraction import engine
 from sseft.core.protocols import Item, TaskInfo
 out = Path({out!r})
 slow = engine.run_batch
-def run_batch(ex, batch):
+def run_batch(ex, batch, *rest):
     if os.environ.get("SLOW") == "1":
         time.sleep(0.3)
-    return slow(ex, batch)
+    return slow(ex, batch, *rest)
 engine.run_batch = run_batch
 ctx = engine.dist_context()
 (out / "pids").mkdir(parents=True, exist_ok=True)
@@ -349,9 +349,9 @@ def test_batches_hold_items_of_similar_length_longest_first(corpus, tmp_path, mo
     seen: list[list[int]] = []
     real = engine.run_batch
 
-    def spy(ex, batch):
+    def spy(ex, batch, *rest):
         seen.append([len(it.inputs["text"]) for it in batch])
-        return real(ex, batch)
+        return real(ex, batch, *rest)
 
     monkeypatch.setattr(engine, "run_batch", spy)
     items = text_only(corpus, [5, 0, 11, 3, 8, 1, 10, 6, 2, 9, 4, 7])  # lengths grow with the index
@@ -435,3 +435,27 @@ def test_a_model_on_bf16_features_rebuilds_its_extractor_with_the_same_autocast(
     (plain,) = ref(["hello world"])
     assert getattr(ex.model, "_sseft_autocast", False) and not torch.equal(out.features, plain.features)
     clear_extractor_cache()
+
+
+def failures(root: Path) -> list[tuple[str, str]]:
+    path = root / "failures.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return sorted((r["id"], r["reason"]) for r in rows)
+
+
+def test_prefetching_the_next_batch_changes_nothing(corpus, tmp_path) -> None:
+    """Prepared one batch ahead in a thread, or inside the extractor: the same tensors, notes and
+    failures (a corrupt wav fails in `prepare` either way, naming its file)."""
+    from sseft.core.features import FeatureStore
+
+    bad = tmp_path / "corrupt.wav"
+    bad.write_bytes(b"RIFF not really a wav")
+    items = [*corpus["items"], Item("broken", "train", 0, {"text": "hello there", "speech": bad})]
+    extract(corpus, tmp_path / "ahead", items=items, prefetch=True)
+    extract(corpus, tmp_path / "inline", items=items, prefetch=False)
+    assert_same_store(tmp_path / "ahead", tmp_path / "inline")
+    a, b = FeatureStore.open(tmp_path / "ahead"), FeatureStore.open(tmp_path / "inline")
+    assert all(a.meta(split) == b.meta(split) for split in a.splits)
+    fa = failures(tmp_path / "ahead")
+    assert fa == failures(tmp_path / "inline") and [i for i, _ in fa] == ["broken"]
+    assert "corrupt.wav" in fa[0][1]
