@@ -1,13 +1,18 @@
 """SSE-FT fusion speed on CPU at the paper's shapes: CLS-only IMA vs the authors' full-sequence IMA.
 
-    .venv/bin/python bench/fusion.py [--quick] [--steps 3] [--batches 2] [--threads N] [--no-compile]
+    .venv/bin/python bench/fusion.py [--quick] [--steps 3] [--batches 4] [--lengths meld|lognormal] [--threads N] [--no-compile]
 
 Shapes (paper Sec. III, DESIGN.md 3): batch 8; text RoBERTa-large 1024-d up to 512 tokens with its own
 <s> CLS; speech wav2vec context features 512-d, up to 935 frames (9.375 s at 100 frames/s); face
-FAb-Net 256-d, up to 300 frames. Lengths come from one utterance duration per item (log-normal,
-median 6 s, capped) so the three modalities are correlated as in real data; every batch is padded only
-to its own longest item. Model: the authors' MOSEI settings (2 self layers, 2 IMA layers, 4 heads,
-FFN 1024, dropout 0.1), training mode, forward + backward of sum(fused). Attention dropout is 0 by
+FAb-Net 256-d, up to 300 frames. Length model (`--lengths`): by default real MELD utterances (Poria
+et al. 2019; (words, seconds) of every train + dev utterance from ../shared/data/meld, the same model
+as bench/pipeline.py; median 6 words, 2.46 s); `--lengths lognormal` draws durations log-normal around
+6 s (longer, MOSEI-like utterances). One duration per item drives all three modalities, as in real
+data. 400 items are cut into batches by the trainer's own length-bucketing sampler
+(`train.bucket_by_length`); `--batches` of them at evenly spaced size quantiles are timed, each padded
+to its own longest item (the authors' rows: to their fixed caps). Model: the authors' MOSEI settings
+(2 self layers, 2 IMA layers, 4 heads, FFN 1024, dropout 0.1), training mode, forward + backward of
+sum(fused). Attention dropout is 0 by
 default: with dropout_p > 0 PyTorch's CPU scaled_dot_product_attention leaves its fused (flash) kernel
 for the unfused math path (measured here ~3.5-4x slower attention, L x L probabilities materialised);
 `--attn-dropout 0.1` times the model with the authors' attention dropout.
@@ -29,8 +34,8 @@ Runtime (quiet 2-core CPU, paper scale): `--fixed-padding --no-compile` ~2 min; 
 
 Peak memory: each row alone in a fresh subprocess (ru_maxrss after minus before warm-up and one step).
 Time: the rows run interleaved round-robin in one process ((c) against (a) in a second one), so load
-from other processes hits them alike; ms/step is the minimum (least disturbed) step, the median is
-shown too. FLOPs are counted with torch.utils.flop_counter (attention through an explicit math path,
+from other processes hits them alike; ms/step is, per batch, the minimum (least disturbed) of its timed
+steps, averaged over the batches (the median likewise). FLOPs are counted with torch.utils.flop_counter (attention through an explicit math path,
 for counting only: the CPU SDPA kernel is not counted); achieved GFLOP/s = that count over the minimum
 step time, against a float32 2048^3 matmul peak measured in the same worker.
 A second table times the IMA stage alone at N = 3, 4, 5 (small shapes, where per-pair overhead shows).
@@ -42,11 +47,13 @@ import argparse
 import contextlib
 import json
 import math
+import random
 import resource
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -73,26 +80,61 @@ def specs(scale: float) -> list[ModalitySpec]:
     ]
 
 
-def make_batches(n_batches: int, scale: float, seed: int, fixed: bool) -> list[tuple[dict, dict]]:
-    """Batches of 8 with lengths from one duration per item; padded to the batch's longest (or to max)."""
+MELD = Path(__file__).resolve().parents[2] / "shared" / "data" / "meld"
+CORPUS = 400  # items drawn per run: one LengthBucketSampler pool (50 batches of 8), as the trainer uses
+
+
+def utterances(n: int, seed: int, lengths: str, meld: Path) -> list[tuple[float, float]]:
+    """`n` (words, seconds) pairs: real MELD utterances (train + dev CSVs) or the log-normal model."""
+    if lengths == "meld":
+        from pipeline import meld_lengths  # bench/pipeline.py: the same length model as the whole-job bench
+
+        pairs = meld_lengths(meld)
+        rng = random.Random(seed)
+        return [pairs[rng.randrange(len(pairs))] for _ in range(n)]
     g = torch.Generator().manual_seed(seed)
+    dur = torch.exp(torch.randn(n, generator=g) * 0.5 + math.log(6.0)).clamp(0.8, 20.0)  # seconds
+    words = dur * 2.6 * (0.6 + 0.8 * torch.rand(n, generator=g))  # speaking rate varies
+    return list(zip(words.tolist(), dur.tolist(), strict=True))
+
+
+def make_batches(
+    n_batches: int, scale: float, seed: int, fixed: bool, lengths: str = "meld", meld: Path = MELD
+) -> list[tuple[dict, dict]]:
+    """`n_batches` batches of 8, as the trainer's `train.bucket_by_length` sampler cuts them.
+
+    CORPUS utterances are drawn, turned into per-modality frame counts (text: 1.3 tokens per word +
+    <s></s>; speech 100 frames/s; face 30 frames/s less frames without a face), bucketed by
+    core.features.sampler.LengthBucketSampler (the trainer's), and `n_batches` of its batches are
+    taken at evenly spaced quantiles of their size, so the mean over them estimates an epoch's mean
+    step. Each batch is padded to its own longest item, or with `fixed` to the authors' caps."""
+    from sseft.core.features.sampler import LengthBucketSampler
+
+    g = torch.Generator().manual_seed(seed)
+    pairs = utterances(CORPUS, seed, lengths, meld)
+    words = torch.tensor([w for w, _ in pairs], dtype=torch.float64)
+    dur = torch.tensor([d for _, d in pairs], dtype=torch.float64)
+    raw = {
+        "text": 2 + words * 1.3,
+        "speech": dur * 100,
+        "face": dur * 30 * (0.7 + 0.3 * torch.rand(CORPUS, generator=g)),
+    }
+    lens = {
+        m: (raw[m] * scale).round().long().clamp(1, max(2, int(n * scale))) for m, (_, n) in PAPER.items()
+    }
+    total = [int(sum(lens[m][i] for m in PAPER)) for i in range(CORPUS)]
+    batches = LengthBucketSampler(total, 8, shuffle=True, seed=seed, drop_last=True).batches()
+    batches.sort(key=lambda b: max(total[i] for i in b))
+    picked = [batches[int((k + 0.5) * len(batches) / n_batches)] for k in range(n_batches)]
     out = []
-    for _ in range(n_batches):
-        dur = torch.exp(torch.randn(8, generator=g) * 0.5 + math.log(6.0)).clamp(0.8, 20.0)  # seconds
-        words = dur * 2.6 * (0.6 + 0.8 * torch.rand(8, generator=g))  # speaking rate varies
-        raw = {
-            "text": 2 + words * 1.3,
-            "speech": dur * 100,
-            "face": dur * 30 * (0.7 + 0.3 * torch.rand(8, generator=g)),
-        }
-        feats, lens = {}, {}
+    for b in picked:
+        feats, ln = {}, {}
         for m, (d, n) in PAPER.items():
             cap = max(2, int(n * scale))
-            ln = (raw[m] * scale).round().long().clamp(1, cap)
-            width = cap if fixed else int(ln.max())
+            ln[m] = lens[m][b]
+            width = cap if fixed else int(ln[m].max())
             feats[m] = torch.randn(8, width, d, generator=g)
-            lens[m] = ln
-        out.append((feats, lens))
+        out.append((feats, ln))
     return out
 
 
@@ -176,8 +218,12 @@ def worker(args: argparse.Namespace) -> None:
     def on_dev(bs: list[tuple[dict, dict]]) -> list[tuple[dict, dict]]:
         return [({m: x.to(dev) for m, x in f.items()}, {m: x.to(dev) for m, x in ln.items()}) for f, ln in bs]
 
-    batches = on_dev(make_batches(args.batches, scale, seed=1, fixed=False))
-    fixed = on_dev(make_batches(args.batches, scale, seed=1, fixed=True))
+    batches = on_dev(
+        make_batches(args.batches, scale, seed=1, fixed=False, lengths=args.lengths, meld=args.meld)
+    )
+    fixed = on_dev(
+        make_batches(args.batches, scale, seed=1, fixed=True, lengths=args.lengths, meld=args.meld)
+    )
     compiled = torch.compile(model) if "c" in rows else None
 
     def step(row: str, k: int, f: object = None) -> None:
@@ -215,13 +261,17 @@ def worker(args: argparse.Namespace) -> None:
     if "a-bf16" in rows:
         out["peak_bf16"] = max(matmul_peak(dtype=torch.bfloat16, device=args.device) for _ in range(2))
         out["agree"] = bf16_agreement(model, batches[0])
-    out["lens"] = {m: [int(x) for x in batches[0][1][m]] for m in PAPER}
+    out["lens"] = {m: [int(x.max()) for _, ln in batches for x in [ln[m]]] for m in PAPER}
     for row in rows:
         flops = 0.0
         if not args.no_flops:  # eager maths; (c) and (a-bf16) do the same maths as (a)
             flops = sum(count_flops(lambda b, r=row, k=k: step("a" if r in ("c", "a-bf16") else r, k, model), None)
                         for k in range(len(batches))) / len(batches)  # fmt: skip
-        out["rows"][row] = {"ms_min": min(times[row]) * 1e3, "ms_med": statistics.median(times[row]) * 1e3,
+        # per batch the least disturbed (min) / the median of its timed steps, then the mean over the
+        # batches: they stand for the epoch's length quantiles, so the mean is an epoch's mean step
+        per = [times[row][k :: len(batches)] for k in range(len(batches))]
+        out["rows"][row] = {"ms_min": statistics.mean(min(t) for t in per) * 1e3,
+                            "ms_med": statistics.mean(statistics.median(t) for t in per) * 1e3,
                             "warm_s": warm[row], "flops": flops}  # fmt: skip
     print(json.dumps(out))
 
@@ -263,7 +313,10 @@ def main() -> None:
     ap.add_argument(
         "--steps", type=int, default=None, help="timed passes over the batches (default 3, quick 2)"
     )
-    ap.add_argument("--batches", type=int, default=2, help="distinct batches (different lengths)")
+    ap.add_argument("--batches", type=int, default=4, help="batches at evenly spaced length quantiles")
+    ap.add_argument("--lengths", choices=["meld", "lognormal"], default="meld",
+                    help="length model: real MELD utterances (default) or log-normal durations, median 6 s")  # fmt: skip
+    ap.add_argument("--meld", type=Path, default=MELD, help="folder with MELD's train/dev_sent_emo.csv")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
     ap.add_argument("--no-compile", action="store_true", help="skip row (c)")
     ap.add_argument("--fixed-padding", action="store_true", help="add row (b-fixed)")
@@ -287,7 +340,7 @@ def main() -> None:
     )
     base = [sys.executable, __file__, "--steps", str(args.steps), "--batches", str(args.batches)]
     base += ["--device", args.device]
-    base += ["--attn-dropout", str(args.attn_dropout)]
+    base += ["--attn-dropout", str(args.attn_dropout), "--lengths", args.lengths, "--meld", str(args.meld)]
     base += (["--quick"] if args.quick else []) + (["--threads", str(args.threads)] if args.threads else [])
     base += ["--tiny"] if args.tiny else []
 
@@ -309,7 +362,11 @@ def main() -> None:
         return
     print(f"\nSSE-FT fusion, {args.device}, {timed['threads']} threads, batch 8, {'TINY (lengths/16)' if args.tiny else 'QUICK (lengths/4)' if args.quick else 'paper scale'};"
           f" fwd+bwd, training mode; {args.steps * args.batches} interleaved steps per row over {args.batches} batches")  # fmt: skip
-    print(f"attention dropout {args.attn_dropout}; lengths of batch 1: {timed['lens']}")
+    print(
+        f"attention dropout {args.attn_dropout}; length model {args.lengths}; padded lengths of the"
+        f" {args.batches} batches (length-bucketed, at evenly spaced quantiles): {timed['lens']}"
+    )
+    print("ms/step: per batch the minimum (median) of its timed steps, mean over the batches")
     print(f"{'row':<32} {'ms/step':>9} {'median':>9} {'items/s':>8} {'GFLOP/step':>10} {'GFLOP/s':>8}"
           f" {'% peak':>6} {'peak RSS +MB':>12} {'warm-up s':>9}")  # fmt: skip
     for g in groups:
