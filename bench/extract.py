@@ -11,6 +11,8 @@ generated stereo wav files at 44.1 kHz of that duration.
 Rows (the engine's own batching, run side by side in one process):
   sorted   extract_items (default: length-sorted batches, each padded to its longest item)
   input    extract_items(sort_by_length=False): batches in input order
+  inline   extract_items(prefetch=False): sorted, but each batch decoded/resampled by the extractor
+           itself instead of one batch ahead in a background thread (what the prefetch buys)
   bare     the encoders' forward passes alone on the sorted run's batches (inputs prepared before):
            what the job would cost with zero overhead. Target: sorted within 10 % of bare.
 Runtime: ~2-3 min on a quiet 2-core CPU (--no-multi: ~1.5 min); --tiny (12 items, clips <= 3 s): ~30 s.
@@ -150,14 +152,15 @@ def main() -> None:
         items = make_corpus(d, a.items, a.meld, a.max_seconds)
         configs = {"text": {"model": "minilm-offline"}, "speech": {"model": str(speech_model(d / "w2v"))}}
         threads = torch.get_num_threads()
-        t: dict[str, list[float]] = {"sorted": [], "input": [], "bare": []}
+        t: dict[str, list[float]] = {"sorted": [], "input": [], "inline": [], "bare": []}
         for r in range(a.rounds):  # interleaved, so that load from other processes hits all alike
-            for sort in (True, False):
-                out = d / f"store-{sort}-{r}"
+            for row, sort, ahead in (("sorted", True, True), ("input", False, True), ("inline", True, False)):
+                out = d / f"store-{row}-{r}"
                 s = extract_items(
-                    items, TASK, configs, out, batch_size=a.batch_size, progress=False, sort_by_length=sort
-                )
-                t["sorted" if sort else "input"].append(s.seconds)
+                    items, TASK, configs, out, batch_size=a.batch_size, progress=False, sort_by_length=sort,
+                    prefetch=ahead,
+                )  # fmt: skip
+                t[row].append(s.seconds)
             t["bare"].append(bare_forward(items, configs, a.batch_size))
         best = {k: min(v) for k, v in t.items()}
         secs = sorted(sf.info(str(it.inputs["speech"])).duration for it in items)
@@ -167,12 +170,13 @@ def main() -> None:
             f"min of {a.rounds} round(s)"
         )
         for k, label in (("sorted", "extraction, length-sorted"), ("input", "extraction, input order"),
-                         ("bare", "bare encoder forward")):  # fmt: skip
+                         ("inline", "sorted, no prefetch"), ("bare", "bare encoder forward")):  # fmt: skip
             print(f"  {label:<26}: {best[k]:7.2f} s  {a.items / best[k]:7.2f} items/s")
         over = 100 * (best["sorted"] / best["bare"] - 1)
         print(f"  overhead sorted vs bare (I/O, resample, tokenize, store): {over:+.1f} %  (target < 10 %: "
               f"{'meets' if over < 10 else 'MISSES'})")  # fmt: skip
         print(f"  input order / sorted: {best['input'] / best['sorted']:.2f}x the time")
+        print(f"  no prefetch / prefetch: {best['inline'] / best['sorted']:.2f}x the time")
         if a.no_multi:
             return
         manifest = d / "m.csv"

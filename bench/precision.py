@@ -10,6 +10,11 @@ per seed: fp32 on the float32 store, bf16 on it, fp32 on the float16 store. Diff
 seed; with several seeds the spread between seeds is shown beside them (what "within noise" means).
 Runtime: ~1 min per training on a quiet 2-core CPU: ~6-7 min with 2 seeds (`--seeds 0`: ~3.5 min);
 --tiny ~1 min.
+
+`--meld-store DIR` adds MELD text: the text-only SSE-FT of bench/protocol_meld.py (MiniLM features;
+DIR is that script's work/meld-protocol store: train/valid = MELD train dialogues, test = MELD dev)
+trained in fp32 and in bf16 per seed (`--meld-epochs`, default 4), test accuracy and weighted F1
+side by side. Target (#17.2): bf16 within 0.5 points of fp32.
 """
 
 from __future__ import annotations
@@ -68,17 +73,69 @@ def train_once(store: Path, run: Path, precision: str, seed: int, epochs: int) -
     return train(cfg, run, progress=False, plots=False).test_metrics
 
 
+def meld_text(store: Path, run: Path, seeds: list[int], epochs: int, labels: str) -> dict[str, list[dict]]:
+    """Text-only SSE-FT on a MELD MiniLM store, fp32 and bf16, per seed (test metrics)."""
+    import sys
+
+    from accelerate.state import AcceleratorState
+
+    from sseft.core.training.trainer import train
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from protocol_meld import experiment  # the protocol's own text-only SSE-FT config
+
+    out: dict[str, list[dict]] = {"fp32": [], "bf16": []}
+    for seed in seeds:
+        for prec, key in (("no", "fp32"), ("bf16", "bf16")):
+            AcceleratorState._reset_state(reset_partial_state=True)
+            cfg = experiment(store, labels, "sseft", epochs, 2e-4, 1e-3)
+            cfg = cfg.model_copy(
+                update={"train": cfg.train.model_copy(update={"seed": seed, "mixed_precision": prec})}
+            )
+            out[key].append(train(cfg, run / f"meld-{key}-{seed}", progress=False, plots=False).test_metrics)
+    return out
+
+
+def print_meld(res: dict[str, list[dict]], seeds: list[int], epochs: int, labels: str) -> None:
+    keys = ("accuracy", "weighted_f1")
+    print(
+        f"\nMELD text ({labels}, MiniLM, test = MELD dev), {epochs} epochs, seeds {seeds}: test metrics x100"
+    )
+    print(f"{'run':<8} " + " ".join(f"{k:>12}" for k in keys) + "   bf16 - fp32 per seed (points)")
+    for k in ("fp32", "bf16"):
+        vals = [100 * statistics.mean(r[m] for r in res[k]) for m in keys]
+        print(f"{k:<8} " + " ".join(f"{v:>12.2f}" for v in vals))
+    for m in keys:
+        d = [100 * (b[m] - f[m]) for b, f in zip(res["bf16"], res["fp32"], strict=True)]
+        worst = max(abs(x) for x in d)
+        print(f"  {m}: " + ", ".join(f"{x:+.2f}" for x in d) + f"; mean {statistics.mean(d):+.2f}, "
+              f"largest |diff| {worst:.2f} (target <= 0.5: {'meets' if worst <= 0.5 else 'MISSES'})")  # fmt: skip
+    if len(seeds) > 1:
+        print("  fp32 seed spread (std): " + ", ".join(
+            f"{m} {100 * statistics.stdev(r[m] for r in res['fp32']):.2f}" for m in keys))  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tiny", action="store_true", help="small dataset, 2 epochs, one seed (a smoke run)")
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--epochs", type=int, default=20, help="the demo config's 20 by default")
+    ap.add_argument("--meld-store", type=Path, default=None, help="add the MELD text comparison (see above)")
+    ap.add_argument("--meld-epochs", type=int, default=4)
+    ap.add_argument("--meld-labels", default="emotion", choices=["emotion", "sentiment"])
+    ap.add_argument("--skip-synthetic", action="store_true")
     a = ap.parse_args()
     seeds = [0] if a.tiny else [int(s) for s in a.seeds.split(",")]
     epochs = 2 if a.tiny else a.epochs
     runs = {"fp32, float32 store": ("float32", "no"), "bf16, float32 store": ("float32", "bf16"),
             "fp32, float16 store": ("float16", "no")}  # fmt: skip
     res: dict[str, list[dict[str, Any]]] = {k: [] for k in runs}
+    if a.meld_store:
+        with tempfile.TemporaryDirectory() as tmp:
+            print_meld(meld_text(a.meld_store, Path(tmp), seeds, a.meld_epochs, a.meld_labels), seeds,
+                       a.meld_epochs, a.meld_labels)  # fmt: skip
+    if a.skip_synthetic:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         st = stores(d, a.tiny)

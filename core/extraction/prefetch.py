@@ -22,6 +22,15 @@ from ..protocols import Item, Precomputed, Prepared
 PreparedBatch = dict[str, list[Prepared | Exception | None]]
 
 
+def _one_thread() -> None:
+    """The preparing thread runs its torch ops (resampling) on one intra-op thread: the encoders'
+    forward keeps every core it was given (torch's thread count is per calling thread; measured with
+    bench/extract.py: sharing the cores made the job slower than not prefetching)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 class Prefetcher:
     """`submit(key, batch)` starts preparing `batch` in the background; `take(key, batch)` returns
     it (waiting if needed; preparing inline if it was never submitted). Disabled (no thread, empty
@@ -34,7 +43,9 @@ class Prefetcher:
             if ex is not None and callable(getattr(ex, "prepare", None))
         }
         self._pool = (
-            ThreadPoolExecutor(1, thread_name_prefix="sseft-prepare") if self.stages and enabled else None
+            ThreadPoolExecutor(1, thread_name_prefix="sseft-prepare", initializer=_one_thread)
+            if self.stages and enabled
+            else None
         )
         self._pending: dict[int, Future[PreparedBatch]] = {}
 

@@ -15,6 +15,13 @@ further. Given any single modality, the label is exactly uniform (classes) / sym
 (regression): a unimodal model scores chance, a model that combines modalities can reach 100%.
 With 3 modalities, two of them determine one of the two label bits (50% for 4 classes).
 
+`redundancy` > 0 (default 0: the data above, unchanged) also writes, into each modality's cue frame,
+a copy of the next modality's sign (cyclically) along a third fixed direction w_m, with amplitude
+`redundancy` relative to the cue: `+ cue_scale * noise * sqrt(D_m) * redundancy * s_{m+1} * w_m`.
+Then any M-1 modalities together hold every sign (a model that learned to read the copies still
+scores 100% with one modality missing), while a single modality still cannot decide the label
+alone. This is the data on which training with `train.modality_dropout` can be seen to pay off.
+
 This module only defines the config and the plugin object (cheap to import); the generator lives
 in `synthetic_gen.py` (numpy). Its items carry `Precomputed` features, so the extraction engine
 writes the store like any other dataset's (`sseft extract --dataset synthetic`, or `data.synthetic`
@@ -75,6 +82,9 @@ class SyntheticConfig(StrictModel):
     n_test: int = Field(default=400, ge=1)
     noise: float = Field(default=1.0, gt=0, description="std of the background frames")
     cue_scale: float = Field(default=1.5, gt=0, description="cue amplitude, in units of a noise frame's norm")
+    redundancy: float = Field(
+        default=0.0, ge=0, description="amplitude of the copy of the next modality's sign (0: none)"
+    )
     label_noise: float = Field(
         default=0.0,
         ge=0,

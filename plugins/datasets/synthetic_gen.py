@@ -43,6 +43,20 @@ def cue_directions(cfg: SyntheticConfig) -> dict[str, tuple[np.ndarray, np.ndarr
     return out
 
 
+def copy_directions(cfg: SyntheticConfig) -> dict[str, np.ndarray]:
+    """Per modality a fixed unit vector (D_m,) orthogonal to its marker and sign direction: where
+    `redundancy` writes the next modality's sign (a separate random stream: the data without
+    redundancy stays as it was)."""
+    dirs = cue_directions(cfg)
+    out = {}
+    for j, m in enumerate(cfg.modalities):
+        c = np.random.default_rng([cfg.seed, 104729, j]).standard_normal(m.dim)
+        for v in dirs[m.name]:
+            c = c - (c @ v) * v
+        out[m.name] = c / np.linalg.norm(c)
+    return out
+
+
 def label_from_cues(cfg: SyntheticConfig, signs: list[int], strengths: list[float]) -> Any:
     """The noiseless label from the planted cues, modality order as in the config."""
     k = n_pairs(cfg)
@@ -74,6 +88,12 @@ def sample(
         feats[m.name] = x.astype(np.float32)
         signs[m.name], strengths[m.name], positions[m.name] = s, r, p
     names = [m.name for m in cfg.modalities]
+    if cfg.redundancy > 0:  # each cue frame also carries the next modality's sign (see synthetic.py)
+        copies = copy_directions(cfg)
+        for j, m in enumerate(cfg.modalities):
+            nxt = signs[names[(j + 1) % len(names)]]
+            amp = cfg.cue_scale * cfg.noise * np.sqrt(m.dim) * cfg.redundancy
+            feats[m.name][positions[m.name]] += (amp * nxt * copies[m.name]).astype(np.float32)
     label = label_from_cues(cfg, [signs[n] for n in names], [strengths[n] for n in names])
     if cfg.label_noise > 0:
         if cfg.task == "regression":

@@ -160,3 +160,25 @@ def test_regression_label_is_symmetric_given_one_modality() -> None:
         sgn = np.array([s.signs[m] for s in samples])
         for v in (-1, 1):
             assert abs(y[sgn == v].mean()) < 0.15
+
+
+def test_redundancy_copies_the_next_modalitys_sign_and_zero_changes_nothing() -> None:
+    from sseft.plugins.datasets.synthetic_gen import copy_directions
+
+    plain = SyntheticConfig(seed=5, n_train=40, n_valid=1, n_test=1)
+    copied = plain.model_copy(update={"redundancy": 0.6})
+    a, b = list(iter_samples(plain, ("train",))), list(iter_samples(copied, ("train",)))
+    again = list(iter_samples(plain.model_copy(update={"redundancy": 0.0}), ("train",)))
+    assert all(np.array_equal(x.features[m], y.features[m]) for x, y in zip(a, again) for m in x.features)
+    names = [m.name for m in plain.modalities]
+    dirs, copies = cue_directions(plain), copy_directions(plain)
+    for x, y in zip(a, b):
+        assert x.label == y.label and x.signs == y.signs  # same items, labels and cues
+        for j, m in enumerate(names):
+            marker, sign_dir = dirs[m]
+            assert abs(copies[m] @ marker) < 1e-6 and abs(copies[m] @ sign_dir) < 1e-6
+            p = x.positions[m]
+            read = float((y.features[m][p] - x.features[m][p]) @ copies[m])  # only the cue frame changed
+            assert np.sign(read) == x.signs[names[(j + 1) % len(names)]]
+            rest = np.delete(y.features[m] - x.features[m], p, axis=0)
+            assert not rest.any()
