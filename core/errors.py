@@ -98,6 +98,8 @@ def os_error_hint(err: OSError) -> str:
     """What to do about `err`, in a few words."""
     import errno
 
+    if isinstance(err, TimeoutError) and not err.errno:  # filelock.Timeout: a lock someone else holds
+        return "another process holds this lock: wait for it to finish, then try again"
     name = errno.errorcode.get(err.errno or 0, "")
     return _OS_HINTS.get(name, "check the path, the free space and the permissions, then try again")
 
@@ -109,7 +111,7 @@ def storage_error(err: OSError, path: object = None, note: str = "") -> StorageE
     ENOSPC from a write among them, carry no file name).
     """
     where = err.filename if err.filename is not None else path
-    what = err.strerror or str(err) or type(err).__name__
+    what = (err.strerror or str(err) or type(err).__name__).rstrip(".")
     head = f"{where}: {what}" if where is not None else what
     return StorageError(f"{head}; {os_error_hint(err)}" + (f"; {note}" if note else ""))
 

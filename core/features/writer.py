@@ -193,6 +193,11 @@ class FeatureStoreWriter:
                 self._next_seq = max(self._next_seq, int(m.group(1)) + 1)
             elif path.name.startswith(f".{self.writer_id}-") and path.name.endswith(".tmp"):
                 path.unlink(missing_ok=True)  # an interrupted temp file of ours
+        # A partial index write of ours killed mid-way (atomic_write_bytes' ".NAME.PID.tmp"): we hold
+        # this writer id's lock, so no live process can be writing it.
+        mine = partial_path(self.root, self.writer_id)
+        for path in mine.parent.glob(f".{mine.name}.*.tmp"):
+            path.unlink(missing_ok=True)
 
     # -- public API ------------------------------------------------------------------------------------
     def has(self, item_id: str) -> bool:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+import filelock
 import pytest
 from click.testing import CliRunner
 
@@ -39,6 +40,10 @@ def invoke(*args: str):
             ["/mnt/ro: Read-only file system", "choose a writable location"],
         ),
         (OSError(errno.EIO, os.strerror(errno.EIO)), ["Input/output error", "check the disk"]),
+        (  # a registry lock another publisher holds: not a disk problem
+            filelock.Timeout("/home/u/.sseft/.locks/demo.lock"),
+            ["demo.lock' could not be acquired; another process holds this lock"],
+        ),
     ],
 )
 def test_os_errors_at_the_boundary_are_one_line(monkeypatch, err: OSError, fragments: list[str]) -> None:

@@ -82,8 +82,12 @@ def test_crash_between_items_loses_only_the_buffer(tmp_path: Path, reference) ->
     # A temp file of a shard cut mid-write is never visible and is cleaned up by the resume.
     tmp = tmp_path / "shards" / "train" / ".0-00009.safetensors.12345.tmp"
     tmp.write_bytes(b"half a shard")
+    # ... and so is a partial index write of this writer killed mid-way (another writer's is not ours)
+    part, other = tmp_path / "partial" / ".0.json.12345.tmp", tmp_path / "partial" / ".1.json.777.tmp"
+    part.write_bytes(b'{"half": ')
+    other.write_bytes(b'{"half": ')
     run_writer(tmp_path, items)
-    assert not tmp.exists()
+    assert not tmp.exists() and not part.exists() and other.exists()
     assert_same_content(content(tmp_path), reference)
     assert FeatureStore.open(tmp_path).verify() == []
 
