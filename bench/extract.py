@@ -2,10 +2,12 @@
 encoder forward passes on the same batches, length-sorted vs input-order batches, and 1 vs 2
 processes (`accelerate launch`).
 
-    .venv/bin/python bench/extract.py [--items 48] [--no-multi] [--tiny]
+    .venv/bin/python bench/extract.py [--items 48] [--no-multi] [--speech-size tiny|base|large] [--tiny]
 
-Encoders: the real offline MiniLM (text) and a random-init wav2vec2 with 4 layers of width 256
-(speech; no wav2vec2 weights ship offline). Items: real MELD utterances (text and duration, from
+Encoders: the real offline MiniLM (text) and a random-init wav2vec2 (speech; no wav2vec2 weights ship
+offline) of wav2vec2-base's shape by default (12 layers of width 768; `--speech-size large` is the
+paper's size class, `tiny` a 4 x 256 toy whose forward is so cheap that decoding alone looks like
+a 10% overhead). Items: real MELD utterances (text and duration, from
 train_sent_emo.csv in --meld, as bench/pipeline.py; durations capped at --max-seconds), audio as
 generated stereo wav files at 44.1 kHz of that duration.
 Rows (the engine's own batching, run side by side in one process):
@@ -80,16 +82,24 @@ def make_corpus(d: Path, n: int, meld: Path, max_seconds: float) -> list[Item]:
     return items
 
 
-def speech_model(d: Path) -> Path:
+SPEECH_SIZES = {  # random-init wav2vec2 shapes: (hidden, layers, heads, FFN, conv channels)
+    "tiny": (256, 4, 4, 1024, 256),
+    "base": (768, 12, 12, 3072, 512),  # wav2vec2-base (95 M parameters)
+    "large": (1024, 24, 16, 4096, 512),  # wav2vec2-large (315 M), the paper's size class
+}
+
+
+def speech_model(d: Path, size: str = "tiny") -> Path:
     from transformers import Wav2Vec2Config, Wav2Vec2Model
 
+    hidden, layers, heads, ffn, conv = SPEECH_SIZES[size]
     torch.manual_seed(0)
     cfg = Wav2Vec2Config(
-        hidden_size=256,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        intermediate_size=1024,
-        conv_dim=(256,) * 7,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=ffn,
+        conv_dim=(conv,) * 7,
     )
     Wav2Vec2Model(cfg).save_pretrained(d)
     return d
@@ -142,15 +152,18 @@ def main() -> None:
     ap.add_argument("--max-seconds", type=float, default=10.0, help="cap on a clip's duration")
     ap.add_argument("--rounds", type=int, default=2, help="rounds of (sorted, input, bare); minimum kept")
     ap.add_argument("--meld", type=Path, default=Path("/work/shared/data/meld"))
+    ap.add_argument("--speech-size", choices=sorted(SPEECH_SIZES), default="base",
+                    help="random-init wav2vec2 shape (default base; tiny makes every overhead look 10x bigger)")  # fmt: skip
     a = ap.parse_args()
     if a.tiny:
-        a.items, a.max_seconds, a.no_multi, a.rounds = 12, 3.0, True, 1
+        a.items, a.max_seconds, a.no_multi, a.rounds, a.speech_size = 12, 3.0, True, 1, "tiny"
     from sseft.core.extraction import extract_items
 
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         items = make_corpus(d, a.items, a.meld, a.max_seconds)
-        configs = {"text": {"model": "minilm-offline"}, "speech": {"model": str(speech_model(d / "w2v"))}}
+        w2v = speech_model(d / "w2v", a.speech_size)
+        configs = {"text": {"model": "minilm-offline"}, "speech": {"model": str(w2v)}}
         threads = torch.get_num_threads()
         t: dict[str, list[float]] = {"sorted": [], "input": [], "inline": [], "bare": []}
         for r in range(a.rounds):  # interleaved, so that load from other processes hits all alike
@@ -165,7 +178,8 @@ def main() -> None:
         best = {k: min(v) for k, v in t.items()}
         secs = sorted(sf.info(str(it.inputs["speech"])).duration for it in items)
         print(
-            f"{a.items} MELD utterances (MiniLM text + wav2vec2-256x4 speech, stereo 44.1 kHz wav, {secs[0]:.1f}-"
+            f"{a.items} MELD utterances (MiniLM text + random-init wav2vec2-{a.speech_size} speech "
+            f"{SPEECH_SIZES[a.speech_size][:2]}, stereo 44.1 kHz wav, {secs[0]:.1f}-"
             f"{secs[-1]:.1f} s, median {secs[len(secs) // 2]:.1f} s), batch {a.batch_size}, {threads} threads, "
             f"min of {a.rounds} round(s)"
         )

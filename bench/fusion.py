@@ -30,7 +30,8 @@ Rows:
   --device cuda runs every row on the GPU (times after torch.cuda.synchronize; memory = peak
           allocated), as bench/gpu.sh does.
 
-Runtime (quiet 2-core CPU, paper scale): `--fixed-padding --no-compile` ~2 min; with --bf16 ~3 min.
+Runtime (quiet 2-core CPU, paper scale, `--fixed-padding --bf16 --no-compile --steps 2`): ~9 min with the
+MELD length model, ~14 min with `--lengths lognormal` (most of it the fixed-padding row).
 
 Peak memory: each row alone in a fresh subprocess (ru_maxrss after minus before warm-up and one step).
 Time: the rows run interleaved round-robin in one process ((c) against (a) in a second one), so load

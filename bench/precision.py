@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,10 @@ def train_once(store: Path, run: Path, precision: str, seed: int, epochs: int) -
     raw["data"] = {"store": str(store)}  # the store made above (not regenerated)
     raw["train"] = {**raw["train"], "epochs": epochs, "seed": seed, "mixed_precision": precision}
     cfg = ExperimentConfig.model_validate(raw)
-    return train(cfg, run, progress=False, plots=False).test_metrics
+    t = time.perf_counter()
+    metrics = dict(train(cfg, run, progress=False, plots=False).test_metrics)
+    metrics["seconds"] = time.perf_counter() - t  # the whole training, store reads included
+    return metrics
 
 
 def meld_text(store: Path, run: Path, seeds: list[int], epochs: int, labels: str) -> dict[str, list[dict]]:
@@ -155,8 +159,13 @@ def main() -> None:
     for k, rows in res.items():
         vals = [100 * statistics.mean(r[m] for r in rows) for m in keys]
         diffs = [100 * statistics.mean(r[m] - f[m] for r, f in zip(rows, ref, strict=True)) for m in keys]
+        secs = statistics.mean(r["seconds"] for r in rows)
         print(
-            f"{k:<22} " + " ".join(f"{v:>12.2f}" for v in vals) + "   " + " ".join(f"{x:+.2f}" for x in diffs)
+            f"{k:<22} "
+            + " ".join(f"{v:>12.2f}" for v in vals)
+            + "   "
+            + " ".join(f"{x:+.2f}" for x in diffs)
+            + f"   {secs:.1f} s per training"
         )
     if len(seeds) > 1:
         spread = [100 * statistics.stdev(r[m] for r in ref) for m in keys]

@@ -12,6 +12,8 @@ Run twice: on the built-in data (label = products of neighbouring modalities' cu
 modality gone or noised away at most 50% is possible, and chance 25% needs noise on all) and with
 `data.synthetic.redundancy` (--redundancy, default 0.5: every cue frame also carries the next
 modality's sign, so two modalities can decide the label: where dropout can be seen to pay off).
+A third run on two modalities (text, speech: 2 classes from the product of their signs) shows the
+case where every modality is needed: there noise on either one drives the model to chance.
 What to look for: curves monotone within noise, the top-level metric with noise on one modality
 at the information bound of the rest, and the dropout-trained model degrading less when modalities
 are missing.
@@ -59,22 +61,31 @@ def train_one(cfg: Any, out: Path) -> Path:
     return save(res, out / "model")
 
 
-def synthetic(work: Path, size: dict[str, Any], redundancy: float, dropout: float) -> dict[str, Any]:
+TWO = "[{name: text, dim: 32, min_len: 3, max_len: 12}, {name: speech, dim: 24, min_len: 3, max_len: 12}]"
+
+
+def synthetic(
+    work: Path, size: dict[str, Any], redundancy: float, dropout: float, two: bool = False
+) -> dict[str, Any]:
     """SSE-FT without and with modality dropout and the late-fusion baseline on one synthetic store
-    (`redundancy` > 0: every cue frame also carries the next modality's sign, see synthetic.py)."""
+    (`redundancy` > 0: every cue frame also carries the next modality's sign, see synthetic.py;
+    `two`: text and speech only, 2 classes = the product of their two signs, so each modality is
+    needed: no dropout model there, missing either one leaves nothing to decide the label)."""
     import sseft
     from sseft.core.training.experiment import load_experiment
 
     n_train, n_valid, n_test = size["syn"]
-    tag = "synthetic" if redundancy == 0 else f"synthetic-redundant{redundancy:g}"
+    tag = "synthetic-two" if two else "synthetic" if redundancy == 0 else f"synthetic-redundant{redundancy:g}"
     work = work / tag
     store = work / "store"
     base = [f"data.store={store}", f"data.synthetic.n_train={n_train}", f"data.synthetic.n_valid={n_valid}",
             f"data.synthetic.n_test={n_test}", f"data.synthetic.redundancy={redundancy}",
             f"train.epochs={size['syn_epochs']}"]  # fmt: skip
+    if two:
+        base += [f"data.synthetic.modalities={TWO}", "modalities=[text, speech]"]
     variants = {
         "sseft": [],
-        "sseft-dropout": [f"train.modality_dropout={dropout}"],
+        **({} if two else {"sseft-dropout": [f"train.modality_dropout={dropout}"]}),
         "late-fusion": ["fusion.kind=late-fusion"],
     }
     art = {}
@@ -84,11 +95,12 @@ def synthetic(work: Path, size: dict[str, Any], redundancy: float, dropout: floa
         art[name] = train_one(cfg, work / name)
         print(f"{tag} {name}: trained in {time.time() - t:.0f} s", flush=True)
     runs = {
-        "sseft": sseft.robustness(art["sseft"], store, baseline=art["late-fusion"], compare=art["sseft-dropout"],
-                                  out=work / "rob-sseft"),
-        "sseft-dropout": sseft.robustness(art["sseft-dropout"], store, baseline=art["late-fusion"],
-                                          out=work / "rob-sseft-dropout"),
+        "sseft": sseft.robustness(art["sseft"], store, baseline=art["late-fusion"],
+                                  compare=art.get("sseft-dropout"), out=work / "rob-sseft"),
     }  # fmt: skip
+    if "sseft-dropout" in art:
+        runs["sseft-dropout"] = sseft.robustness(art["sseft-dropout"], store, baseline=art["late-fusion"],
+                                                 out=work / "rob-sseft-dropout")  # fmt: skip
     out: dict[str, Any] = {}
     for name, r in runs.items():
         d = r.data

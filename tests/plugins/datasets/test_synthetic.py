@@ -169,10 +169,14 @@ def test_redundancy_copies_the_next_modalitys_sign_and_zero_changes_nothing() ->
     copied = plain.model_copy(update={"redundancy": 0.6})
     a, b = list(iter_samples(plain, ("train",))), list(iter_samples(copied, ("train",)))
     again = list(iter_samples(plain.model_copy(update={"redundancy": 0.0}), ("train",)))
-    assert all(np.array_equal(x.features[m], y.features[m]) for x, y in zip(a, again) for m in x.features)
+    assert all(
+        np.array_equal(x.features[m], y.features[m])
+        for x, y in zip(a, again, strict=True)
+        for m in x.features
+    )
     names = [m.name for m in plain.modalities]
     dirs, copies = cue_directions(plain), copy_directions(plain)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert x.label == y.label and x.signs == y.signs  # same items, labels and cues
         for j, m in enumerate(names):
             marker, sign_dir = dirs[m]
