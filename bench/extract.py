@@ -17,7 +17,8 @@ Rows (the engine's own batching, run side by side in one process):
            itself instead of one batch ahead in a background thread (what the prefetch buys)
   bare     the encoders' forward passes alone on the sorted run's batches (inputs prepared before):
            what the job would cost with zero overhead. Target: sorted within 10 % of bare.
-Runtime: ~2-3 min on a quiet 2-core CPU (--no-multi: ~1.5 min); --tiny (12 items, clips <= 3 s): ~30 s.
+Runtime on a quiet 2-core CPU: --no-multi ~3 min with the base-size speech model (~1 min with
+--speech-size tiny), the 1 vs 2 processes part ~1 min more; --tiny (12 items, clips <= 3 s): ~30 s.
 """
 
 from __future__ import annotations

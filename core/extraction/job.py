@@ -69,7 +69,8 @@ def extract_dataset(
     `sets`: `MOD.FIELD=VALUE` extractor and `FIELD=VALUE` dataset overrides (split_overrides);
     `modalities`: None for every input the items have; `options`: modality -> extractor options
     (the overrides go on top); `limit`: only the first N items; `engine`: extract_items' keywords
-    (batch_size, shard_size, device, threads, progress, sort_by_length, mixed_precision, dtype)."""
+    (batch_size, shard_size, device, threads, progress, sort_by_length, mixed_precision, dtype,
+    prefetch)."""
     from ..config import read_mapping
     from .engine import extract_items
     from .generate import job_modalities

@@ -108,3 +108,33 @@ def test_a_resumed_job_prepares_only_batches_with_work(tmp_path, monkeypatch) ->
     probe, summary = run(tmp_path, monkeypatch, ["1", "2", "3", "4", "5", "6"], prefetch=True)
     assert summary.skipped == 4 and summary.done == 2
     assert sorted(raw for raw, _ in probe.prepared) == ["5", "6"]
+
+
+@pytest.mark.parametrize(("flags", "expected"), [([], True), (["--no-prefetch"], False)])
+def test_cli_no_prefetch_reaches_the_engine(tmp_path, monkeypatch, flags, expected) -> None:
+    from click.testing import CliRunner
+
+    from sseft.cli.main import cli
+
+    seen: dict = {}
+    real = engine.extract_items
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "extract_items", spy)
+    args = [
+        "extract",
+        "--dataset",
+        "synthetic",
+        "--set",
+        "n_train=4",
+        "--set",
+        "n_valid=2",
+        "--set",
+        "n_test=2",
+    ]
+    r = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "s"), "--no-progress", *flags])
+    assert r.exit_code == 0, r.output
+    assert seen["prefetch"] is expected
