@@ -72,14 +72,19 @@ def _role_curves(
         if pert is None or not wanted:
             notes.append(f"{n}: no raw noise for input kind {kin!r}")
             continue
-        ctx = context_for(predictor, n)
+        # `pool`: every subset item's raw input of this modality (babble noise mixes other items' speech)
+        ctx = {**context_for(predictor, n), "pool": _clean_inputs(routed, n)}
         for kind in wanted:
             vals, gone = [m0], [sum(f is None for f in clean[n])]
-            for i in range(1, n_levels):
-                make = partial(_noisy_inputs, pert, items, routed, n, kind, i, n_levels, seed, ctx)
-                feats = cached(n, f"{kind}:{i}/{n_levels}", make)
-                gone.append(sum(f is None for f in feats))
-                vals.append(scorer(forward_items(model, combine(clean, {n: feats}), batch_size)[0]))
+            try:
+                for i in range(1, n_levels):
+                    make = partial(_noisy_inputs, pert, items, routed, n, kind, i, n_levels, seed, ctx)
+                    feats = cached(n, f"{kind}:{i}/{n_levels}", make)
+                    gone.append(sum(f is None for f in feats))
+                    vals.append(scorer(forward_items(model, combine(clean, {n: feats}), batch_size)[0]))
+            except DataError as e:  # this kind cannot run on this subset (babble with one item): say so
+                notes.append(f"{n}: raw {kind} skipped: {e}")
+                continue
             curves.setdefault(kind, {})[n] = vals
             absent.setdefault(kind, {})[n] = gone
             if progress is not None:

@@ -11,7 +11,9 @@ import pytest
 import torch
 
 import sseft
+from sseft.core.errors import DataError
 from sseft.core.robustness.noise import rng_for
+from sseft.plugins.modalities.media import load_audio
 from sseft.robustness_media import AudioNoise, VideoNoise
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "modalities"))
@@ -49,6 +51,8 @@ def test_audio_noise_is_reextracted_and_level_zero_is_clean(speech_model) -> Non
     raw = r.data["raw_noise"]
     curve = raw["curves"]["model"]["white_noise"]["speech"]
     assert len(curve) == 3 and raw["absent"]["white_noise"]["speech"] == [0, 0, 0]
+    babble = raw["curves"]["model"]["babble"]["speech"]  # the other 3 items' speech as the crowd
+    assert len(babble) == 3 and babble[0] == curve[0]
     # level 0 re-extracted from the files = the stored features (on these 4 items: the test split)
     assert curve[0] == pytest.approx(r.data["models"]["model"]["clean"]["weighted_f1"], abs=1e-12)
 
@@ -65,3 +69,46 @@ def test_video_noise_decodes_the_clip_at_the_extractors_rate(tmp_path: Path) -> 
         wav, "white_noise", 9, 10, rng_for(0, "a", "speech", "raw:white_noise"), {}
     )
     assert sr == 8000 and arr.shape == (2, 4000)
+
+
+def test_babble_is_a_crowd_of_other_items_at_the_level_snr(tmp_path: Path) -> None:
+    """Babble = other utterances of the subset (never the item itself), looped to the item's
+    length, the same crowd at every level, mixed at snr_db(level)."""
+    from sseft.robustness_media import babble_for, snr_db
+
+    rates = [16000, 8000, 22050, 16000, 16000]
+    wavs = [mf.write_audio(tmp_path / f"b{i}.wav", 0.3 + 0.1 * i, sr, seed=i) for i, sr in enumerate(rates)]
+    me, pool = wavs[0], list(wavs)
+    noise = AudioNoise()
+    clean, sr = load_audio(me)
+
+    def mixed(level: int) -> np.ndarray:
+        arr, rate = noise.perturb(
+            me, "babble", level, 10, rng_for(0, "b0", "speech", "raw:babble"), {"pool": pool}
+        )
+        assert rate == sr and arr.shape == clean.shape
+        return arr - clean
+
+    for level in (1, 5, 9):
+        added = mixed(level)
+        snr = 10 * np.log10(np.mean(clean.astype(np.float64) ** 2) / np.mean(added.astype(np.float64) ** 2))
+        assert snr == pytest.approx(snr_db(level, 10), abs=0.05)
+    a, b = mixed(3), mixed(7)
+    cos = float((a * b).sum() / np.linalg.norm(a) / np.linalg.norm(b))
+    assert cos > 0.9999  # one crowd, only its gain changes with the level
+    # the crowd never includes the item itself: a 1000 Hz item among 440 Hz talkers hears only 440 Hz
+    import soundfile as sf
+
+    t = np.arange(8000) / 8000
+    tone = tmp_path / "tone1000.wav"
+    sf.write(tone, np.sin(2 * np.pi * 1000 * t).astype(np.float32), 8000)
+    talkers = []
+    for k in range(3):
+        talkers.append(tmp_path / f"tone440-{k}.wav")
+        sf.write(talkers[-1], np.sin(2 * np.pi * 440 * t[: 4000 + 1000 * k]).astype(np.float32), 8000)
+    crowd = babble_for(tone, [tone, *talkers], np.random.default_rng(1))
+    spectrum = np.abs(np.fft.rfft(crowd))  # 1 Hz bins (8000 samples at 8 kHz)
+    assert len(crowd) == 8000 and abs(int(np.argmax(spectrum)) - 440) < 5
+    assert spectrum[995:1006].max() < 0.01 * spectrum[435:446].max()
+    with pytest.raises(DataError, match="needs other utterances"):
+        babble_for(me, [me], np.random.default_rng(0))
