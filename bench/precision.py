@@ -77,8 +77,45 @@ def train_once(store: Path, run: Path, precision: str, seed: int, epochs: int) -
     return metrics
 
 
-def meld_text(store: Path, run: Path, seeds: list[int], epochs: int, labels: str) -> dict[str, list[dict]]:
-    """Text-only SSE-FT on a MELD MiniLM store, fp32 and bf16, per seed (test metrics)."""
+def half_copy(store: Path, out: Path) -> Path:
+    """The store re-written as float16 through the extraction engine (features passed through as
+    `Precomputed`, every label set and item meta kept): what `sseft extract --dtype float16` writes."""
+    from sseft.core.extraction import extract_items
+    from sseft.core.extraction.distributed import DistContext
+    from sseft.core.features import FeatureStore
+    from sseft.core.protocols import Item, Precomputed, TaskInfo
+
+    src = FeatureStore.open(store)
+    sets = {n: src.label_set(n) for n in src.index.get("label_sets") or {}}
+    default = src.index.get("default_label_set")
+    task = TaskInfo.several(default, sets) if sets else src.label_set()
+    items = []
+    for split in src.splits:
+        per_set = {n: src.labels(split, n) for n in sets}
+        for k, (i, meta) in enumerate(zip(src.ids(split), src.meta(split), strict=True)):
+            feats = src.get(i)["features"]
+            items.append(Item(i, split, per_set[default][k] if sets else src.labels(split)[k],
+                              {m: Precomputed(x.numpy()) for m, x in feats.items()}, meta=dict(meta),
+                              labels={n: v[k] for n, v in per_set.items()}))  # fmt: skip
+    mods = dict.fromkeys(src.modalities)
+    # input order kept (no length sorting): the copy's rows are the source's, so training sees the
+    # same batches and only the rounding differs
+    extract_items(
+        items, task, mods, out, progress=False, dtype="float16", ctx=DistContext(), sort_by_length=False
+    )
+    return out
+
+
+def meld_text(
+    store: Path,
+    run: Path,
+    seeds: list[int],
+    epochs: int,
+    labels: str,
+    rows: tuple[str, ...] = ("fp32", "bf16", "float16 store"),
+) -> dict[str, list[dict]]:
+    """Text-only SSE-FT on a MELD MiniLM store, fp32 and bf16, and fp32 on a float16 copy of the
+    store, per seed (test metrics)."""
     import sys
 
     from accelerate.state import AcceleratorState
@@ -88,15 +125,26 @@ def meld_text(store: Path, run: Path, seeds: list[int], epochs: int, labels: str
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from protocol_meld import experiment  # the protocol's own text-only SSE-FT config
 
-    out: dict[str, list[dict]] = {"fp32": [], "bf16": []}
+    half = half_copy(store, run / "float16-store")
+    out: dict[str, list[dict]] = {k: [] for k in rows}
     for seed in seeds:
-        for prec, key in (("no", "fp32"), ("bf16", "bf16")):
+        for prec, key, where in (("no", "fp32", store), ("bf16", "bf16", store),
+                                 ("no", "float16 store", half)):  # fmt: skip
+            if key not in rows:
+                continue
             AcceleratorState._reset_state(reset_partial_state=True)
-            cfg = experiment(store, labels, "sseft", epochs, 2e-4, 1e-3)
+            cfg = experiment(where, labels, "sseft", epochs, 2e-4, 1e-3)
             cfg = cfg.model_copy(
                 update={"train": cfg.train.model_copy(update={"seed": seed, "mixed_precision": prec})}
             )
-            out[key].append(train(cfg, run / f"meld-{key}-{seed}", progress=False, plots=False).test_metrics)
+            t = time.perf_counter()
+            res = dict(
+                train(
+                    cfg, run / f"meld-{key.replace(' ', '-')}-{seed}", progress=False, plots=False
+                ).test_metrics
+            )
+            res["seconds"] = time.perf_counter() - t
+            out[key].append(res)
     return out
 
 
@@ -105,15 +153,17 @@ def print_meld(res: dict[str, list[dict]], seeds: list[int], epochs: int, labels
     print(
         f"\nMELD text ({labels}, MiniLM, test = MELD dev), {epochs} epochs, seeds {seeds}: test metrics x100"
     )
-    print(f"{'run':<8} " + " ".join(f"{k:>12}" for k in keys) + "   bf16 - fp32 per seed (points)")
-    for k in ("fp32", "bf16"):
+    print(f"{'run':<14} " + " ".join(f"{k:>12}" for k in keys) + "   s per training")
+    for k in res:
         vals = [100 * statistics.mean(r[m] for r in res[k]) for m in keys]
-        print(f"{k:<8} " + " ".join(f"{v:>12.2f}" for v in vals))
-    for m in keys:
-        d = [100 * (b[m] - f[m]) for b, f in zip(res["bf16"], res["fp32"], strict=True)]
-        worst = max(abs(x) for x in d)
-        print(f"  {m}: " + ", ".join(f"{x:+.2f}" for x in d) + f"; mean {statistics.mean(d):+.2f}, "
-              f"largest |diff| {worst:.2f} (target <= 0.5: {'meets' if worst <= 0.5 else 'MISSES'})")  # fmt: skip
+        secs = statistics.mean(r["seconds"] for r in res[k])
+        print(f"{k:<14} " + " ".join(f"{v:>12.2f}" for v in vals) + f"   {secs:.1f}")
+    for other in [k for k in ("bf16", "float16 store") if k in res]:
+        for m in keys:
+            d = [100 * (b[m] - f[m]) for b, f in zip(res[other], res["fp32"], strict=True)]
+            worst = max(abs(x) for x in d)
+            print(f"  {other} - fp32, {m}: " + ", ".join(f"{x:+.2f}" for x in d) + f"; mean {statistics.mean(d):+.2f},"
+                  f" largest |diff| {worst:.2f} (target <= 0.5: {'meets' if worst <= 0.5 else 'MISSES'})")  # fmt: skip
     if len(seeds) > 1:
         print("  fp32 seed spread (std): " + ", ".join(
             f"{m} {100 * statistics.stdev(r[m] for r in res['fp32']):.2f}" for m in keys))  # fmt: skip
@@ -127,6 +177,9 @@ def main() -> None:
     ap.add_argument("--meld-store", type=Path, default=None, help="add the MELD text comparison (see above)")
     ap.add_argument("--meld-epochs", type=int, default=4)
     ap.add_argument("--meld-labels", default="emotion", choices=["emotion", "sentiment"])
+    ap.add_argument(
+        "--meld-rows", default="fp32,bf16,float16 store", help="which MELD trainings (fp32 always)"
+    )
     ap.add_argument("--skip-synthetic", action="store_true")
     a = ap.parse_args()
     seeds = [0] if a.tiny else [int(s) for s in a.seeds.split(",")]
@@ -136,7 +189,8 @@ def main() -> None:
     res: dict[str, list[dict[str, Any]]] = {k: [] for k in runs}
     if a.meld_store:
         with tempfile.TemporaryDirectory() as tmp:
-            print_meld(meld_text(a.meld_store, Path(tmp), seeds, a.meld_epochs, a.meld_labels), seeds,
+            rows = ("fp32", *[r.strip() for r in a.meld_rows.split(",") if r.strip() and r.strip() != "fp32"])
+            print_meld(meld_text(a.meld_store, Path(tmp), seeds, a.meld_epochs, a.meld_labels, rows), seeds,
                        a.meld_epochs, a.meld_labels)  # fmt: skip
     if a.skip_synthetic:
         return

@@ -195,9 +195,9 @@ class FeatureStoreWriter:
                 path.unlink(missing_ok=True)  # an interrupted temp file of ours
         # A partial index write of ours killed mid-way (atomic_write_bytes' ".NAME.PID.tmp"): we hold
         # this writer id's lock, so no live process can be writing it.
-        mine = partial_path(self.root, self.writer_id)
-        for path in mine.parent.glob(f".{mine.name}.*.tmp"):
-            path.unlink(missing_ok=True)
+        partial_file = partial_path(self.root, self.writer_id)
+        for tmp in partial_file.parent.glob(f".{partial_file.name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
 
     # -- public API ------------------------------------------------------------------------------------
     def has(self, item_id: str) -> bool:
