@@ -78,31 +78,22 @@ def train_once(store: Path, run: Path, precision: str, seed: int, epochs: int) -
 
 
 def half_copy(store: Path, out: Path) -> Path:
-    """The store re-written as float16 through the extraction engine (features passed through as
-    `Precomputed`, every label set and item meta kept): what `sseft extract --dtype float16` writes."""
-    from sseft.core.extraction import extract_items
-    from sseft.core.extraction.distributed import DistContext
-    from sseft.core.features import FeatureStore
-    from sseft.core.protocols import Item, Precomputed, TaskInfo
+    """The store re-written with `dtype: float16` and nothing else changed (modality infos, item
+    order, labels of every label set, meta): what `sseft extract --dtype float16` would have written.
+    Through the store writer, not as precomputed features: those would get other modality infos
+    (max_len, provides_cls), hence other parameter shapes and another initialisation."""
+    from sseft.core.features import FeatureStore, FeatureStoreWriter
 
     src = FeatureStore.open(store)
-    sets = {n: src.label_set(n) for n in src.index.get("label_sets") or {}}
-    default = src.index.get("default_label_set")
-    task = TaskInfo.several(default, sets) if sets else src.label_set()
-    items = []
-    for split in src.splits:
-        per_set = {n: src.labels(split, n) for n in sets}
-        for k, (i, meta) in enumerate(zip(src.ids(split), src.meta(split), strict=True)):
-            feats = src.get(i)["features"]
-            items.append(Item(i, split, per_set[default][k] if sets else src.labels(split)[k],
-                              {m: Precomputed(x.numpy()) for m, x in feats.items()}, meta=dict(meta),
-                              labels={n: v[k] for n, v in per_set.items()}))  # fmt: skip
-    mods = dict.fromkeys(src.modalities)
-    # input order kept (no length sorting): the copy's rows are the source's, so training sees the
-    # same batches and only the rounding differs
-    extract_items(
-        items, task, mods, out, progress=False, dtype="float16", ctx=DistContext(), sort_by_length=False
-    )
+    infos = {m: i.model_copy(update={"dtype": "float16"}) for m, i in src.modalities.items()}
+    sets = list(src.label_sets)
+    with FeatureStoreWriter(out, infos, src.task, source=src.source) as w:
+        for split in src.splits:
+            per_set = {n: src.labels(split, n) for n in sets}
+            labels = src.labels(split)
+            for k, (i, meta) in enumerate(zip(src.ids(split), src.meta(split), strict=True)):
+                w.add(i, split, src.get(i)["features"], labels[k], dict(meta),
+                      labels={n: v[k] for n, v in per_set.items()} or None)  # fmt: skip
     return out
 
 
