@@ -220,6 +220,7 @@ def main() -> None:
             summary[f"synthetic_redundant{args.redundancy:g}"] = synthetic(
                 work, size, args.redundancy, args.dropout
             )
+        summary["synthetic_two"] = synthetic(work, size, 0.0, args.dropout, two=True)
     if not args.skip_meld and (args.meld / "train_sent_emo.csv").is_file():
         summary["meld_text"] = meld(args.meld, work, size, args.labels, args.meld_store)
     elif not args.skip_meld:
