@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
@@ -110,6 +112,36 @@ class HeadDefaults:
         """Pictures of a split's results written under `out_dir` (none by default)."""
         return []
 
+    def greater_is_better_for(self, metric: str) -> bool:
+        """Whether a larger `metric` is better: `greater_is_better` for the primary metric; for any
+        other, larger unless it is the loss (a head with more lower-is-better metrics says so)."""
+        if metric == str(getattr(self, "primary_metric", "")):
+            return bool(getattr(self, "greater_is_better", True))
+        return metric != "loss"
+
+    def score_resamples(
+        self, outputs: Any, labels: Any, index: Any, names: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        """Scalar metrics of many resamples of one split at once (the paired bootstraps).
+
+        `outputs` (N, ...) and collated `labels` (N, ...) of the whole split, `index` an (R, n)
+        integer array of item positions (one resample per row) -> {metric: (R,) float64 array}
+        for `names` (None: every number `metrics` reports). This default calls `metrics` once
+        per resample; a head that can compute all resamples at once should (10,000 resamples).
+        """
+        import numpy as np
+
+        rows = np.asarray(index, dtype=np.int64)
+        found: dict[str, Any] = {}
+        for r, row in enumerate(rows):
+            values = self.metrics(outputs[row], labels[row])  # type: ignore[attr-defined]
+            wanted = list(names) if names is not None else [k for k, v in values.items() if is_number(v)]
+            for name in wanted:
+                found.setdefault(name, np.full(len(rows), np.nan))[r] = metric_value(
+                    values, name, "head metrics"
+                )
+        return {name: found.get(name, np.full(len(rows), np.nan)) for name in (names or found)}
+
     def summary(self, metrics: dict[str, Any]) -> str:
         """One line: the primary metric (and the item count when known)."""
         name = str(getattr(self, "primary_metric", "loss"))
@@ -117,6 +149,33 @@ class HeadDefaults:
         n = metrics.get("n_items", metrics.get("n"))
         text = f"{name} {v:.4f}" if isinstance(v, (int, float)) else f"{name} {v}"
         return text + (f" (n={n})" if n is not None else "")
+
+
+def is_number(value: Any) -> bool:
+    """A real number a metric can hold (bools and strings are not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def metric_value(metrics: Mapping[str, Any], name: str, where: str) -> float:
+    """metrics[name] as a float; ConfigError naming the numbers there are when it is not one."""
+    value = metrics.get(name)
+    if not is_number(value):
+        have = sorted(k for k, v in metrics.items() if is_number(v))
+        raise ConfigError(
+            f"{where}: metric {name!r} is not a number the head reports; choose from {', '.join(have)}"
+        )
+    return float(value)
+
+
+def resample_scorer(head: Any, metric: str, outputs: Any, labels: Any) -> Callable[[Any], Any]:
+    """(R, n) item positions -> (R,) values of `metric` under `head` (its `score_resamples`, or the
+    default loop over its `metrics`)."""
+    score = method(head, "score_resamples")
+
+    def scorer(index: Any) -> Any:
+        return score(outputs, labels, index, [metric])[metric]
+
+    return scorer
 
 
 def method(head: Any, name: str) -> Callable[..., Any]:

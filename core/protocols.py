@@ -21,6 +21,14 @@ if TYPE_CHECKING:
 # The built-in heads solve "regression", "multiclass" and "multilabel".
 TaskType = str
 
+# The splits a dataset plugin knows by name, in the order listings show them (others follow, sorted).
+SPLITS = ("train", "valid", "test")
+
+
+def split_order(name: str) -> tuple[int, str]:
+    """Sort key for split names: train, valid, test, then any other split by name."""
+    return (SPLITS.index(name) if name in SPLITS else len(SPLITS), name)
+
 
 @dataclass(frozen=True)
 class TaskInfo:
@@ -194,6 +202,19 @@ class HeadModule(Protocol):
 
     def metrics(self, outputs: Any, labels: Any) -> dict[str, Any]:
         """Every metric over a whole split (outputs and collated labels of all its items)."""
+        ...
+
+    def score_resamples(
+        self, outputs: Any, labels: Any, index: Any, names: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        """Optional (default in core/head.py: `metrics` once per resample). The paired bootstraps'
+        metrics: the split's outputs and collated labels, `index` (R, n) item positions (a resample
+        per row) -> {metric: (R,) float array} for `names` (None: every number `metrics` reports)."""
+        ...
+
+    def greater_is_better_for(self, metric: str) -> bool:
+        """Optional (default in core/head.py: `greater_is_better` for the primary metric, else larger
+        unless "loss"). Whether a larger value of `metric` is better (comparisons, robustness)."""
         ...
 
     def records(self, outputs: Any, ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -4,7 +4,8 @@ A run is a protocol directory (summary.json listing its seed/fold runs) or one r
 (test_metrics.json). Runs are matched by (fold, seed); two single runs are matched with each other.
 - over the matched runs: paired t-test and Wilcoxon signed-rank test on the per-run metric;
 - over the test items: a paired bootstrap (stats.paired_bootstrap) from each run's
-  test_predictions.jsonl, the metric recomputed with the run's own head on every resample.
+  test_predictions.jsonl, the metric recomputed on every resample by the run's own head
+  (`score_resamples`, core/head.py), items paired by id whatever order each file lists them in.
 Runs whose test items (ids and truth) differ are refused: the pairing would be meaningless.
 """
 
@@ -17,8 +18,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from .io import PREDICTIONS, read_json, read_jsonl
+from ..files import read_json, read_jsonl
 from .stats import describe, paired_bootstrap, paired_tests
+
+PREDICTIONS = "test_predictions.jsonl"  # per test item, written by the trainer (core/training/finish.py)
 
 Key = tuple[Any, Any]  # (fold, seed)
 
@@ -133,7 +136,9 @@ def compare_runs(
     run_a: str | Path, run_b: str | Path, metric: str | None = None, *, resamples: int = 10_000, seed: int = 0
 ) -> dict[str, Any]:
     """Paired tests and the paired bootstrap of A vs B (see the module docstring)."""
-    from .scoring import make_scorer
+    import torch
+
+    from ..head import method, resample_scorer
 
     names = (str(run_a), str(run_b))
     pairs = match(load_runs(run_a), load_runs(run_b), names)
@@ -143,8 +148,7 @@ def compare_runs(
             f"{names[0]} is a {head_a.task} model, {names[1]} a {head_b.task} one; nothing to compare"
         )
     metric = metric or str(head_a.primary_metric)
-    greater = bool(getattr(head_a, "greater_is_better", True)) if metric == head_a.primary_metric else (
-        metric not in ("mae", "loss"))  # fmt: skip
+    greater = bool(method(head_a, "greater_is_better_for")(metric))
     va, vb = [], []
     for ra, rb in pairs:
         for run, n in ((ra, names[0]), (rb, names[1])):
@@ -159,8 +163,9 @@ def compare_runs(
     for ra, rb in pairs:
         oa, ta, ob, tb = aligned(ra, rb, names)
         sizes.append(len(ta))
-        sa.append(make_scorer(head_a, metric, oa, ta))
-        sb.append(make_scorer(head_b, metric, ob, tb))
+        for head, outputs, truth, scorers in ((head_a, oa, ta, sa), (head_b, ob, tb, sb)):
+            labels = method(head, "collate_labels")(truth.tolist())
+            scorers.append(resample_scorer(head, metric, torch.as_tensor(outputs), labels))
     boot = paired_bootstrap(sizes, sa, sb, resamples=resamples, seed=seed, greater_is_better=greater)
     return {
         "a": names[0],

@@ -2,11 +2,9 @@
 comparison"): resample the item indices with replacement (the same resamples for both models and
 every level), recompute each level's metric for A and for B, take the trapezoid areas' difference.
 
-The head's metric is recomputed for every resample and level. For the common metrics (accuracy,
-weighted/macro F1 of a single-label head; MAE and Pearson correlation of a regression head) a
-vectorised version computes all resamples at once; it is used only after it reproduced the head's
-own value on the full item set at every level (else, and for any other metric, the head's
-`metrics` is called per resample).
+Each model's head recomputes its metric for every resample and level (`score_resamples`,
+core/head.py): the built-in heads do all resamples at once, any other head may, and by default its
+`metrics` is called once per resample.
 """
 
 from __future__ import annotations
@@ -17,73 +15,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..head import resample_scorer
 from .evaluate import Scorer
 from .summary import trapezoid
 
-CHUNK = 256  # resamples per vectorised step (bounds the (chunk, N) index arrays)
-
-
-def _classification(
-    outputs: torch.Tensor, labels: np.ndarray, metric: str, c: int
-) -> Callable[[np.ndarray], np.ndarray] | None:
-    if metric not in ("accuracy", "weighted_f1", "macro_f1") or outputs.ndim != 2 or outputs.shape[1] != c:
-        return None
-    p = outputs.argmax(dim=-1).numpy().astype(np.int64)
-    t = labels.astype(np.int64).reshape(-1)
-
-    def fn(idx: np.ndarray) -> np.ndarray:
-        b, n = idx.shape
-        flat = (np.arange(b)[:, None] * c * c + t[idx] * c + p[idx]).ravel()
-        cm = np.bincount(flat, minlength=b * c * c).reshape(b, c, c).astype(np.float64)
-        tp = np.einsum("bii->bi", cm)
-        support, predicted = cm.sum(axis=2), cm.sum(axis=1)
-        if metric == "accuracy":
-            return tp.sum(axis=1) / n
-        denom = support + predicted
-        f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-        if metric == "weighted_f1":
-            return (f1 * support).sum(axis=1) / n
-        present = denom > 0
-        return (f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
-
-    return fn
-
-
-def _regression(
-    outputs: torch.Tensor, labels: np.ndarray, metric: str
-) -> Callable[[np.ndarray], np.ndarray] | None:
-    if metric not in ("mae", "corr"):
-        return None
-    p = outputs.double().numpy().reshape(-1)
-    t = labels.astype(np.float64).reshape(-1)
-    if len(p) != len(t):
-        return None
-
-    def fn(idx: np.ndarray) -> np.ndarray:
-        pb, tb = p[idx], t[idx]
-        if metric == "mae":
-            return np.abs(pb - tb).mean(axis=1)
-        pc, tc = pb - pb.mean(axis=1, keepdims=True), tb - tb.mean(axis=1, keepdims=True)
-        den = np.sqrt((pc * pc).sum(axis=1) * (tc * tc).sum(axis=1))
-        return np.divide((pc * tc).sum(axis=1), den, out=np.zeros(len(idx)), where=den > 0)
-
-    return fn
+CHUNK = 256  # resamples per step (bounds the (chunk, N) index arrays)
 
 
 def level_scorer(scorer: Scorer, outputs: torch.Tensor) -> Callable[[np.ndarray], np.ndarray]:
     """(B, N) resample indices -> (B,) metric values of `outputs` (one level of one model)."""
-    labels = scorer.labels.numpy()
-    c = len(getattr(scorer.model, "label_names", []) or [])
-    fast = _classification(outputs, labels, scorer.metric, c) or _regression(outputs, labels, scorer.metric)
-    if fast is not None:
-        full = fast(np.arange(len(outputs))[None, :])[0]
-        if abs(float(full) - scorer(outputs)) <= 1e-9:
-            return fast
-
-    def slow(idx: np.ndarray) -> np.ndarray:
-        return np.array([scorer(outputs, torch.from_numpy(row)) for row in idx])
-
-    return slow
+    return resample_scorer(scorer.head, scorer.metric, outputs, scorer.labels)
 
 
 def paired_bootstrap_area(

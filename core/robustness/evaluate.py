@@ -15,7 +15,8 @@ from typing import Any
 import torch
 
 from ..batch import collate
-from ..errors import ConfigError, DataError
+from ..errors import DataError
+from ..head import method, metric_value
 
 Features = dict[str, torch.Tensor]
 
@@ -104,18 +105,6 @@ def forward_items(
     return torch.cat(outs), attn
 
 
-def scalar(metrics: Mapping[str, Any], metric: str, where: str) -> float:
-    v = metrics.get(metric)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        have = sorted(
-            k for k, x in metrics.items() if isinstance(x, (int, float)) and not isinstance(x, bool)
-        )
-        raise ConfigError(
-            f"{where}: metric {metric!r} is not a number the head reports; choose from {', '.join(have)}"
-        )
-    return float(v)
-
-
 class Scorer:
     """One model's metric over a fixed list of labels (the label tensor is built once)."""
 
@@ -123,7 +112,7 @@ class Scorer:
         self.model, self.head = model, model.head
         self.labels = label_tensor(self.head, labels)
         self.metric = metric or str(self.head.primary_metric)
-        self.greater_is_better = bool(getattr(self.head, "greater_is_better", True))
+        self.greater_is_better = bool(method(self.head, "greater_is_better_for")(self.metric))
         self.where = where
 
     def metrics(self, outputs: torch.Tensor, index: torch.Tensor | None = None) -> dict[str, Any]:
@@ -132,7 +121,7 @@ class Scorer:
         return dict(self.head.metrics(out, lab))
 
     def __call__(self, outputs: torch.Tensor, index: torch.Tensor | None = None) -> float:
-        return scalar(self.metrics(outputs, index), self.metric, self.where)
+        return metric_value(self.metrics(outputs, index), self.metric, self.where)
 
 
 def transform(items: Sequence[Features], fn: Callable[[int, Features], Features]) -> list[Features]:
@@ -153,7 +142,7 @@ def chance_level(scorer: Scorer, outputs: torch.Tensor, seed: int, n: int = 20) 
     for _ in range(n):
         perm = torch.randperm(len(outputs), generator=g)
         lab = scorer.labels[perm]
-        vals.append(scalar(dict(scorer.head.metrics(outputs, lab)), scorer.metric, scorer.where))
+        vals.append(metric_value(dict(scorer.head.metrics(outputs, lab)), scorer.metric, scorer.where))
     return float(sum(vals) / len(vals))
 
 

@@ -22,6 +22,7 @@ from sseft.core.head import HeadDefaults
 
 from .configs import LOWER_IS_BETTER, HeadConfig
 from .metrics import check_not_empty, to_numpy
+from .resample import Resampled, item_count, scores
 
 
 class BaseHead(nn.Module, HeadDefaults):
@@ -113,6 +114,29 @@ class BaseHead(nn.Module, HeadDefaults):
             raise DataError(
                 f"head {self.task}: labels of a batch are not numbers of one shape: {e}"
             ) from None
+
+    def greater_is_better_for(self, metric: str) -> bool:
+        """Larger is better except for LOWER_IS_BETTER metrics (also per label: 'mae/valence') and the loss."""
+        return metric.split("/")[0] not in LOWER_IS_BETTER and metric != "loss"
+
+    def resample_scorers(self, outputs: np.ndarray, labels: np.ndarray) -> dict[str, Resampled]:
+        """This head's metrics over many resamples at once (resample.py), from validated numpy
+        outputs and labels of the whole split; each subclass lists every scalar metric it reports."""
+        return {}
+
+    def score_resamples(
+        self, outputs: Any, labels: Any, index: Any, names: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray]:
+        """{metric: (R,) values} for the (R, n) item positions `index` (see core/head.py); a name
+        the head has no vectorised form of goes through `metrics` once per resample."""
+        out, lab = self._metric_outputs(outputs, labels)
+        fast = {**self.resample_scorers(out, lab), "n": item_count}
+        wanted = list(names) if names is not None else list(fast)
+        found = scores(fast, index, [n for n in wanted if n in fast])
+        slow = [n for n in wanted if n not in fast]
+        if slow:
+            found.update(HeadDefaults.score_resamples(self, outputs, labels, index, slow))
+        return {n: found[n] for n in wanted}
 
     def summary(self, metrics: dict[str, Any]) -> str:
         """'weighted_f1 0.6123  accuracy 0.6400  macro_f1 0.5012  (n=1280)'."""

@@ -125,17 +125,23 @@ def binary_sentiment(
 ) -> tuple[float, float]:
     """(Acc2, weighted F1) for negative vs non-negative ("has0") or negative vs positive ("non0")."""
     p, t = _pair(pred, truth, "binary_sentiment")
-    p, t = p.astype(np.float64).ravel(), t.astype(np.float64).ravel()
-    if mode == "has0":
-        yt, yp = t >= 0, p >= 0
-    elif mode == "non0":
-        keep = t != 0
-        if not keep.any():  # every label is exactly 0: nothing to score
-            return math.nan, math.nan
-        yt, yp = t[keep] > 0, p[keep] > 0
-    else:
-        raise ValueError(f"unknown mode {mode!r}; use 'has0' or 'non0'")
+    yt, yp, keep = binary_targets(p.astype(np.float64).ravel(), t.astype(np.float64).ravel(), mode)
+    if not keep.any():  # non0 with every label exactly 0: nothing to score
+        return math.nan, math.nan
+    yt, yp = yt[keep], yp[keep]
     return float(np.mean(yt == yp)), float(_f1(yt, yp, "weighted", compat))
+
+
+def binary_targets(
+    pred: np.ndarray, truth: np.ndarray, mode: Literal["has0", "non0"]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(true class, predicted class, items scored) of Acc2: "has0" x >= 0 over every item, "non0"
+    x > 0 over the items whose label is not exactly 0."""
+    if mode == "has0":
+        return truth >= 0, pred >= 0, np.ones(len(truth), dtype=bool)
+    if mode == "non0":
+        return truth > 0, pred > 0, truth != 0
+    raise ValueError(f"unknown mode {mode!r}; use 'has0' or 'non0'")
 
 
 def regression_metrics(predictions: Any, labels: Any, compat: Compat = "none") -> dict[str, Any]:
@@ -168,7 +174,7 @@ def regression_metrics(predictions: Any, labels: Any, compat: Compat = "none") -
 
 
 # -- single-label and multi-label classification -----------------------------------------------
-def _class_indices(x: Any, what: str) -> np.ndarray:
+def class_indices(x: Any, what: str) -> np.ndarray:
     """(N,) indices from (N,) indices or (N, C) scores/logits (argmax)."""
     a = to_numpy(x)
     if a.ndim == 2:
@@ -210,7 +216,7 @@ def classification_metrics(
     """
     from sklearn.metrics import confusion_matrix
 
-    p, t = _pair(_class_indices(predictions, "classification_metrics"), labels, "classification_metrics")
+    p, t = _pair(class_indices(predictions, "classification_metrics"), labels, "classification_metrics")
     t = t.astype(np.int64)
     c = len(label_names)
     per_class = _f1(t, p, None, compat, labels=list(range(c)))

@@ -20,7 +20,8 @@ from sseft.core.head import aligned
 
 from .common import BaseHead, first_bad, position, probabilities
 from .configs import MulticlassConfig
-from .metrics import classification_metrics
+from .metrics import class_indices, classification_metrics
+from .resample import Resampled, class_scorers
 
 
 class MulticlassHead(BaseHead):
@@ -69,7 +70,15 @@ class MulticlassHead(BaseHead):
         }
 
     def collate_labels(self, labels: Sequence[Any]) -> torch.Tensor:
-        """Class indices of a batch -> (B,) long."""
+        """Class indices (or class names, as some prediction files hold them) of a batch -> (B,) long."""
+        if any(isinstance(v, str) for v in labels):
+            index = {n: k for k, n in enumerate(self.label_names)}
+            unknown = next((v for v in labels if isinstance(v, str) and v not in index), None)
+            if unknown is not None:
+                raise DataError(
+                    f"multiclass label {unknown!r} is not one of the classes {list(self.label_names)}"
+                )
+            labels = [index[v] if isinstance(v, str) else v for v in labels]
         return super().collate_labels(labels).reshape(-1)
 
     # -- records: {"id", "label": class name, "probabilities": {name: p}} ---------------------------
@@ -130,6 +139,15 @@ class MulticlassHead(BaseHead):
         if out.ndim == 2 and out.shape[1] != self.num_labels:
             raise DataError(f"multiclass outputs have {out.shape[1]} columns; expected {self.num_labels}")
         return classification_metrics(out, lab.reshape(-1), self.label_names, self.compat)
+
+    def resample_scorers(self, outputs: np.ndarray, labels: np.ndarray) -> dict[str, Resampled]:
+        """accuracy, weighted_f1 and macro_f1 of the argmax."""
+        pred = class_indices(outputs, "multiclass outputs")
+        if (outputs.ndim == 2 and outputs.shape[1] != self.num_labels) or not np.isin(
+            pred, range(self.num_labels)
+        ).all():
+            return {}  # `metrics` names the problem
+        return class_scorers(pred, labels.reshape(-1).astype(np.int64), self.num_labels, self.compat)
 
 
 def build(in_dim: int, label_names: Sequence[str], config: MulticlassConfig) -> MulticlassHead:

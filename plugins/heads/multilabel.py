@@ -22,6 +22,7 @@ from sseft.core.head import aligned
 from .common import BaseHead, first_bad, position, probabilities
 from .configs import MultilabelConfig
 from .metrics import multilabel_metrics
+from .resample import Resampled, class_scorers, mean_over
 
 
 class MultilabelBinaryHead(BaseHead):
@@ -127,6 +128,14 @@ class MultilabelBinaryHead(BaseHead):
         """Every metric over a whole split; outputs (N, K, 2) logits (or (N, K) 0/1), labels (N, K)."""
         out, lab = self._metric_outputs(outputs, labels)
         return multilabel_metrics(out, lab, self.label_names, self.compat)
+
+    def resample_scorers(self, outputs: np.ndarray, labels: np.ndarray) -> dict[str, Resampled]:
+        """accuracy and weighted_f1: each label's over the argmax of its two logits, averaged."""
+        pred = outputs.argmax(axis=-1) if outputs.ndim == 3 else outputs
+        truth = labels.astype(np.int64)
+        per = [class_scorers(pred[:, k].astype(np.int64), truth[:, k], 2, self.compat)
+               for k in range(self.num_labels)]  # fmt: skip
+        return mean_over(per, ("accuracy", "weighted_f1"))
 
 
 def build(in_dim: int, label_names: Sequence[str], config: MultilabelConfig) -> MultilabelBinaryHead:

@@ -22,6 +22,7 @@ from sseft.core.head import aligned
 from .common import BaseHead, first_bad, position
 from .configs import REGRESSION_METRICS, RegressionConfig
 from .metrics import regression_metrics, sentiment_classes, to_numpy
+from .resample import Resampled, mean_over, regression_scorers
 
 
 class RegressionHead(BaseHead):
@@ -151,6 +152,20 @@ class RegressionHead(BaseHead):
         if self.compat == "mult":
             res["compat"] = "mult"
         return res
+
+    def resample_scorers(self, outputs: np.ndarray, labels: np.ndarray) -> dict[str, Resampled]:
+        """Every metric of `metrics`: per label, and for several labels their means."""
+        n = len(labels)
+        out, lab = outputs.astype(np.float64).reshape(n, -1), labels.astype(np.float64).reshape(n, -1)
+        if out.shape[1] != self.num_labels or lab.shape[1] != self.num_labels:
+            return {}  # `metrics` names the mismatch
+        per = [regression_scorers(out[:, i], lab[:, i], self.compat) for i in range(self.num_labels)]
+        if self.num_labels == 1:
+            return per[0]
+        found = mean_over(per, REGRESSION_METRICS)
+        for label, part in zip(self.label_names, per, strict=True):
+            found.update({f"{m}/{label}": part[m] for m in REGRESSION_METRICS})
+        return found
 
 
 def build(in_dim: int, label_names: Sequence[str], config: RegressionConfig) -> RegressionHead:

@@ -1,4 +1,4 @@
-"""The vectorised bootstrap metrics equal the heads' own `metrics` on every resample."""
+"""The built-in heads' vectorised `score_resamples` equal their own `metrics` on every resample."""
 
 from __future__ import annotations
 
@@ -10,8 +10,19 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sseft.core.evaluation.scoring import generic_scorer, make_scorer
+from sseft.core.head import HeadDefaults, resample_scorer
 from sseft.core.plugins import get_head
+
+
+def make_scorer(head, metric: str, outputs: np.ndarray, truth: np.ndarray):
+    """What the comparisons use: the head's scorer over its collated labels."""
+    return resample_scorer(head, metric, outputs, head.collate_labels(truth.tolist()))
+
+
+def generic_scorer(head, metric: str, outputs: np.ndarray, truth: np.ndarray):
+    """The default for any head: `metrics` once per resample."""
+    labels = head.collate_labels(truth.tolist())
+    return lambda idx: HeadDefaults.score_resamples(head, outputs, labels, idx, [metric])[metric]
 
 
 def _head(name: str, labels: list[str], **config):
@@ -87,3 +98,47 @@ def test_class_names_as_truth() -> None:
         make_scorer(head, "weighted_f1", outputs, names)(idx),
         list(make_scorer(head, "weighted_f1", outputs, truth)(idx)),
     )
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 15), seed=st.integers(0, 10_000), compat=st.sampled_from(["none", "mult"]))
+def test_every_metric_of_a_two_label_regression_head(n: int, seed: int, compat: str) -> None:
+    """names=None: every number `metrics` reports (means, per-label values, n), all at once."""
+    rng = np.random.default_rng(seed)
+    head = _head("regression", ["valence", "arousal"], compat=compat)
+    outputs = np.round(rng.uniform(-3.5, 3.5, (n, 2)) * 2) / 2
+    truth = np.round(rng.uniform(-3.5, 3.5, (n, 2)) * 2) / 2
+    labels = head.collate_labels(truth.tolist())
+    idx = rng.integers(0, n, size=(3, n))
+    fast = head.score_resamples(outputs, labels, idx)
+    slow = HeadDefaults.score_resamples(head, outputs, labels, idx)
+    assert set(fast) == set(slow) and {"mae", "mae/arousal", "f1_non0/valence", "n"} <= set(fast)
+    for name in slow:
+        _same(fast[name], list(slow[name]))
+
+
+def test_degenerate_resamples_match_the_head() -> None:
+    """A resample whose labels are all 0 (non0 empty: NaN), constant scores (corr NaN), one class."""
+    head = _head("regression", ["score"])
+    outputs, truth = np.array([[0.0], [1.0], [1.0], [-2.0]]), np.array([0.0, 1.0, 2.0, -1.0])
+    idx = np.array([[0, 0, 0, 0], [1, 1, 2, 2], [1, 2, 3, 0]])
+    for metric in ("acc2_non0", "f1_non0", "corr", "f1_has0", "acc7"):
+        _check(head, metric, outputs, truth, idx)
+    clf = _head("multiclass", ["a", "b", "c"])
+    logits, labels = np.eye(3)[[0, 0, 1, 2]], np.array([0, 0, 1, 2])
+    for metric in ("accuracy", "weighted_f1", "macro_f1"):
+        _check(clf, metric, logits, labels, np.array([[0, 1, 0, 1], [2, 3, 2, 3]]))
+
+
+def test_a_metric_without_a_vectorised_form_goes_through_metrics() -> None:
+    head = _head("regression", ["score"])
+    outputs, truth = np.array([[0.5], [1.0], [-1.0]]), np.array([0.0, 1.0, -2.0])
+    idx = np.array([[0, 1, 2], [2, 2, 1]])
+    with pytest.raises(Exception, match="'qwk' is not a number the head reports"):
+        make_scorer(head, "qwk", outputs, truth)(idx)
+
+
+def test_direction_of_each_metric() -> None:
+    head = _head("regression", ["score"])
+    assert head.greater_is_better_for("corr") and not head.greater_is_better_for("mae")
+    assert not head.greater_is_better_for("mae/score") and not head.greater_is_better_for("loss")
