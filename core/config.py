@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import ConfigError
+from .files import atomic_write_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -246,12 +247,7 @@ def load_config(model: type[M], path: str | Path | None = None, overrides: Itera
 
 def write_resolved(cfg: BaseModel, path: str | Path) -> Path:
     """Write the resolved config (every default filled in) as YAML next to a run's outputs."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(p.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
-    tmp.replace(p)
-    return p
+    return atomic_write_text(path, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
 
 
 def _type_name(annotation: Any) -> str:

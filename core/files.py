@@ -6,7 +6,8 @@ lists become lists, tensors / numpy arrays / numpy scalars become Python numbers
 `Path` becomes its string, pydantic models their JSON dump, and a float that is NaN, +Inf or -Inf
 becomes `null` (JSON has none of them; a reader sees "no value", never a number that is not one).
 Anything else that is not a JSON type is refused with a TypeError naming its type, so an
-unexpected object never turns silently into its repr.
+unexpected object never turns silently into its repr; a caller that records free-form data (item
+metadata, fingerprints) names the fallback instead: `to_plain(meta, unknown=str)`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,11 @@ def fsync_dir(path: str | os.PathLike[str] | Path) -> None:
             os.close(fd)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str] | Path, data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str] | Path, data: bytes) -> Path:
     """Write `data` to `path` so that readers see the old file or the complete new one, never a
     part: a temp file beside it, fsync, os.replace, fsync of the folder. An OSError (ENOSPC,
-    EROFS, EACCES ...) becomes a StorageError naming `path`, with the temp file removed."""
+    EROFS, EACCES ...) becomes a StorageError naming `path`, with the temp file removed.
+    Returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -64,31 +66,34 @@ def atomic_write_bytes(path: str | os.PathLike[str] | Path, data: bytes) -> None
             raise storage_error(e, path, "the file was not changed") from e
         raise
     fsync_dir(path.parent)
+    return path
 
 
-def to_plain(x: Any) -> Any:
-    """`x` as plain JSON data (the module docstring gives the rule; NaN and +-Inf become None)."""
+def to_plain(x: Any, unknown: Callable[[Any], Any] | None = None) -> Any:
+    """`x` as plain JSON data (the module docstring gives the rule; NaN and +-Inf become None).
+    An object of no JSON type becomes `unknown(obj)` where given, else a TypeError."""
     if x is None or isinstance(x, (bool, int, str)):
         return x
     if isinstance(x, float):
         return x if math.isfinite(x) else None
     if isinstance(x, Mapping):
-        return {str(k): to_plain(v) for k, v in x.items()}
+        return {str(k): to_plain(v, unknown) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [to_plain(v) for v in x]
+        return [to_plain(v, unknown) for v in x]
     if isinstance(x, Path):
         return str(x)
     if hasattr(x, "model_dump"):  # pydantic models
-        return to_plain(x.model_dump(mode="json"))
+        return to_plain(x.model_dump(mode="json"), unknown)
     if hasattr(x, "tolist"):  # torch tensors, numpy arrays and numpy scalars
-        return to_plain(x.tolist())
+        return to_plain(x.tolist(), unknown)
+    if unknown is not None:
+        return to_plain(unknown(x))
     raise TypeError(f"cannot write a {type(x).__name__} as JSON")
 
 
 def atomic_write_text(path: str | os.PathLike[str] | Path, text: str) -> Path:
     """`text` as UTF-8, written atomically (see `atomic_write_bytes`); returns the path."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-    return Path(path)
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(

@@ -2,21 +2,28 @@
 importing their (heavy) modules until first use.
 
     __getattr__, __dir__, __all__ = lazy_exports(__name__, {"train": ".trainer", ...})
+
+A name the package already defines itself (a constant, a light class imported at the top) goes in
+`eager`, so that `__all__` and `dir()` list it too. Type checkers do not follow `__getattr__`: a
+package that wants its lazy names typed imports them under `if TYPE_CHECKING:` as well.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 
 def lazy_exports(
-    package: str, names: Mapping[str, str]
+    package: str, names: Mapping[str, str], eager: Iterable[str] = ()
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
     """`(__getattr__, __dir__, __all__)` for `package`: `names` maps an exported name to the
-    relative module that defines it; the module is imported on first access only."""
+    module that defines it (relative to `package` or absolute); the module is imported on first
+    access only. `eager` names are defined by the package already and are only listed."""
     table = dict(names)
+    exported = sorted({*table, *eager})
 
     def __getattr__(name: str) -> Any:
         if name in table:
@@ -24,6 +31,8 @@ def lazy_exports(
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def __dir__() -> list[str]:
-        return sorted(table)
+        # The module's own dunders (__name__, __version__ ...) and every exported name.
+        own = vars(sys.modules[package]) if package in sys.modules else {}
+        return sorted({*(n for n in own if n.startswith("__")), *exported})
 
-    return __getattr__, __dir__, sorted(table)
+    return __getattr__, __dir__, exported

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import shutil
 import sys
@@ -34,6 +33,7 @@ from pydantic import ValidationError
 
 from sseft.core.config import format_validation_error
 from sseft.core.errors import IntegrityError, PluginError, RegistryError, os_errors
+from sseft.core.files import to_plain
 
 from .integrity import CARD, CHECKSUMS, CONFIG, FORMAT_VERSION, WEIGHTS, check_dir, fsync_tree, read_config
 from .integrity import safetensors_header as _header
@@ -66,23 +66,6 @@ class ArtifactInfo:
 
 
 # -- saving ---------------------------------------------------------------------------------------
-def _jsonable(x: Any) -> Any:
-    """Metrics/training summaries as strict JSON: tensors/arrays to lists, NaN/inf to None."""
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if hasattr(x, "tolist"):  # torch.Tensor, numpy array or scalar
-        return _jsonable(x.tolist())
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if x is None or isinstance(x, (bool, int, str)):
-        return x
-    if isinstance(x, Path):
-        return str(x)
-    return repr(x)
-
-
 def _versions() -> dict[str, str]:
     out = {"python": sys.version.split()[0]}
     for dist in _PACKAGES:
@@ -134,8 +117,8 @@ def artifact_config(
     return {
         "format_version": FORMAT_VERSION,
         "model": _model_section(cfg),
-        "metrics": _jsonable(metrics or {}),
-        "training": _jsonable(training or {}),
+        "metrics": to_plain(metrics or {}, unknown=repr),
+        "training": to_plain(training or {}, unknown=repr),
         "packages": _versions(),
         "plugins": _plugin_providers(cfg),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

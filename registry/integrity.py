@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sseft.core.errors import IntegrityError
-from sseft.core.files import sha256_file
+from sseft.core.files import fsync_dir, sha256_file
 from sseft.core.specs import FusionConfig, ModalitySpec
 
 FORMAT_VERSION = 1
@@ -213,17 +213,3 @@ def fsync_tree(directory: Path) -> None:
             finally:
                 os.close(fd)
     fsync_dir(directory)
-
-
-def fsync_dir(directory: Path) -> None:
-    """fsync a directory entry list (makes renames into it durable); a no-op where unsupported."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # Windows cannot open directories
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

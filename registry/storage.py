@@ -1,4 +1,4 @@
-"""What the registry stores besides artifacts: entries for listings, atomic JSON, file copies,
+"""What the registry stores besides artifacts: entries for listings, file copies,
 and the sweep of staging leftovers. No torch, no model code.
 """
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from filelock import FileLock, Timeout
 
 from sseft.core.errors import IntegrityError
 
-from .integrity import CHECKSUMS, fsync_dir, read_checksums
+from .integrity import CHECKSUMS, read_checksums
 
 
 def registry_root() -> Path:
@@ -73,21 +72,6 @@ def summary_of(path: Path) -> dict[str, Any]:
         }
     except Exception as e:
         return {"error": f"unreadable config.json: {type(e).__name__}: {e}"}
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write `path` whole or not at all; a failed write leaves neither a half file nor its temp."""
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
 
 
 def copy_artifact_files(src: Path, dest: Path) -> None:

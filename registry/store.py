@@ -35,9 +35,10 @@ from typing import Any
 from filelock import FileLock
 
 from sseft.core.errors import RegistryError, SseftError, UnknownNameError, os_errors
+from sseft.core.files import atomic_write_json, fsync_dir
 from sseft.core.plugins import unknown_name_message
 
-from .integrity import check_dir, fsync_dir, fsync_tree, verify_dir
+from .integrity import check_dir, fsync_tree, verify_dir
 from .names import NAME_RE, VERSION_RE, ModelRef, parse_ref, validate_alias
 from .storage import (
     ModelEntry,
@@ -45,7 +46,6 @@ from .storage import (
     registry_root,
     summary_of,
     sweep_staging,
-    write_json_atomic,
 )
 
 __all__ = ["FAULT_HOOK", "ModelEntry", "Registry", "copy_artifact_files", "registry_root"]
@@ -56,7 +56,9 @@ __all__ = ["FAULT_HOOK", "ModelEntry", "Registry", "copy_artifact_files", "regis
 FAULT_HOOK: Callable[[str], None] | None = None
 LOCK_TIMEOUT = 120.0
 REFS = "refs.json"
-_REFS_TMP = f".{REFS}.tmp-*"
+# Temp files of killed refs.json writes: core/files.py names them `.refs.json.<pid>.tmp`, older
+# releases `.refs.json.tmp-<hex>`; both are swept.
+_REFS_TMP = f".{REFS}.*tmp*"
 log = logging.getLogger("sseft.registry")
 
 
@@ -92,7 +94,7 @@ class Registry:
         for p in mdir.glob(_REFS_TMP):
             p.unlink(missing_ok=True)
         with os_errors(mdir / REFS):
-            write_json_atomic(mdir / REFS, refs)
+            atomic_write_json(mdir / REFS, refs, indent=2)
 
     def _refs(self, name: str) -> dict[str, Any]:
         """refs.json, with `last_version` never below the newest version on disk (a publish whose

@@ -4,34 +4,36 @@
     >>> sseft.__version__
     '0.1.0'
 
-The Python API (`load`, `list_models`, `save`, `publish`) is imported lazily so that
-`import sseft` stays cheap: torch is only imported when a model is built or loaded.
+The Python API (`load`, `list_models`, `save`, `publish`; `robustness`, `compare_robustness` from
+sseft/api.py) is imported lazily so that `import sseft` stays cheap: torch is only imported when a
+model is built or loaded.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+from sseft.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from sseft.registry.api import list_models as list_models
+    from sseft.registry.api import load as load
+    from sseft.registry.api import publish as publish
+    from sseft.registry.api import save as save
+    from sseft.api import compare_robustness as compare_robustness
+    from sseft.api import robustness as robustness
 
 __version__ = "0.1.0"
 
-_LAZY = {
-    "load": "sseft.registry.api",
-    "list_models": "sseft.registry.api",
-    "save": "sseft.registry.api",
-    "publish": "sseft.registry.api",
-    "robustness": "sseft.robustness_api",
-}
-__all__ = ["__version__", *_LAZY]
-
-
-def __dir__() -> list[str]:
-    # The lazy names are attributes too: `dir(sseft)` and tab completion show them.
-    return sorted({*(n for n in globals() if n.startswith("__")), *_LAZY})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'sseft' has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "load": "sseft.registry.api",
+        "list_models": "sseft.registry.api",
+        "save": "sseft.registry.api",
+        "publish": "sseft.registry.api",
+        "robustness": "sseft.api",
+        "compare_robustness": "sseft.api",
+    },
+    eager=("__version__",),
+)

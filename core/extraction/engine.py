@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 import uuid
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError, ExtractionError
+from ..files import to_plain
 from ..protocols import Item, Precomputed, TaskInfo
 from .batch_run import PassThrough, run_batch
 from .batching import PRECISIONS, STORE_DTYPES, autocast_encoders, duplicates, length_order, with_precision
@@ -89,8 +89,9 @@ def record_failure(
 
 
 def _plain_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """Item meta as plain JSON (paths and other objects as strings)."""
-    return json.loads(json.dumps(dict(meta), default=str))
+    """Item meta as plain JSON (core/files.py `to_plain`; other objects as their strings)."""
+    plain: dict[str, Any] = to_plain(dict(meta), unknown=str)
+    return plain
 
 
 def precomputed_info(m: str, items: Sequence[Item]) -> tuple[PassThrough, Any]:

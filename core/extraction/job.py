@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 
-def split_overrides(sets: Iterable[str]) -> tuple[dict[str, list[str]], list[str]]:
+def split_extract_overrides(sets: Iterable[str]) -> tuple[dict[str, list[str]], list[str]]:
     """`--set text.model=x` -> per-modality overrides; `--set dataset.k=v` or `--set k=v` (no dot
     before the `=`: the same spelling `sseft data` takes) -> dataset overrides."""
     per: dict[str, list[str]] = {}
@@ -66,7 +66,7 @@ def extract_dataset(
     """Extract dataset plugin `dataset` into the store `out`; the engine's ExtractionSummary.
 
     `dataset_config`: a YAML/JSON file of the plugin's options (a relative root is relative to it);
-    `sets`: `MOD.FIELD=VALUE` extractor and `FIELD=VALUE` dataset overrides (split_overrides);
+    `sets`: `MOD.FIELD=VALUE` extractor and `FIELD=VALUE` dataset overrides (split_extract_overrides);
     `modalities`: None for every input the items have; `options`: modality -> extractor options
     (the overrides go on top); `limit`: only the first N items; `engine`: extract_items' keywords
     (batch_size, shard_size, device, threads, progress, sort_by_length, mixed_precision, dtype,
@@ -75,7 +75,7 @@ def extract_dataset(
     from .engine import extract_items
     from .generate import job_modalities
 
-    per, data_sets = split_overrides(sets)
+    per, data_sets = split_extract_overrides(sets)
     data = read_mapping(dataset_config) if dataset_config else {}
     base = dataset_config.parent if dataset_config else None
     plugin, dcfg = resolve_dataset(dataset, root, data_sets, data, base=base)

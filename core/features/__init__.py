@@ -1,6 +1,6 @@
 """Feature store: safetensors shards + a JSON index (see `index.py` for the layout).
 
-    from sseft.core.features import FeatureStoreWriter, FeatureStore, ModalityInfo
+    from sseft.core.features import FeatureStoreWriter as FeatureStoreWriter, FeatureStore as FeatureStore, ModalityInfo as ModalityInfo
     with FeatureStoreWriter(root, {"text": ModalityInfo(dim=768)}, task) as w:
         if not w.has(item_id):
             w.add(item_id, "train", {"text": x}, label)     # x: (L, 768)
@@ -12,30 +12,27 @@ and the sampler stay importable without torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .index import FORMAT_VERSION, ModalityInfo, merge_partial_indexes
-from .sampler import LengthBucketSampler
+from ..lazy import lazy_exports
+from .index import (
+    FORMAT_VERSION as FORMAT_VERSION,
+)
+from .index import (
+    ModalityInfo as ModalityInfo,
+)
+from .index import (
+    merge_partial_indexes as merge_partial_indexes,
+)
+from .sampler import LengthBucketSampler as LengthBucketSampler
 
-_LAZY = {
-    "FeatureStoreWriter": ".writer",
-    "FeatureStore": ".store",
-    "FeatureDataset": ".store",
-}
+if TYPE_CHECKING:
+    from .store import FeatureDataset as FeatureDataset
+    from .store import FeatureStore as FeatureStore
+    from .writer import FeatureStoreWriter as FeatureStoreWriter
 
-__all__ = [
-    "FORMAT_VERSION",
-    "FeatureDataset",
-    "FeatureStore",
-    "FeatureStoreWriter",
-    "LengthBucketSampler",
-    "ModalityInfo",
-    "merge_partial_indexes",
-]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {"FeatureStoreWriter": ".writer", "FeatureStore": ".store", "FeatureDataset": ".store"},
+    eager=("FORMAT_VERSION", "LengthBucketSampler", "ModalityInfo", "merge_partial_indexes"),
+)

@@ -34,8 +34,8 @@ from filelock import FileLock
 from pydantic import Field
 
 from ..errors import FeatureStoreError
-from ..files import atomic_write_bytes, atomic_write_json, fsync_dir  # noqa: F401 (the writer imports them from here)
-from ..protocols import TaskInfo
+from ..files import atomic_write_json
+from ..protocols import TaskInfo, split_order
 from ..specs import ModalitySpec, StoredFeatures
 
 FORMAT_VERSION = 1
@@ -72,7 +72,7 @@ def check_safe_name(kind: str, name: str) -> str:
     return name
 
 
-def read_json(path: Path, what: str) -> dict[str, Any]:
+def read_store_json(path: Path, what: str) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -154,7 +154,7 @@ def read_partials(root: Path) -> dict[str, dict[str, Any]]:
     d = root / PARTIAL_DIR
     if not d.is_dir():
         return {}
-    return {p.stem: read_json(p, "partial index") for p in sorted(d.glob("*.json"))}
+    return {p.stem: read_store_json(p, "partial index") for p in sorted(d.glob("*.json"))}
 
 
 def records_from_index(index: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -198,7 +198,7 @@ def build_index(head: dict[str, Any], shards: list[dict[str, Any]]) -> dict[str,
             {k: v for k, v in shard.items() if k != "items"} | {"ids": [r["id"] for r in shard["items"]]}
         )
     splits = {}
-    for split in sorted(per_split, key=_split_order):
+    for split in sorted(per_split, key=split_order):
         recs = sorted(per_split[split], key=lambda r: r["id"])
         splits[split] = {
             "ids": [r["id"] for r in recs],
@@ -209,10 +209,6 @@ def build_index(head: dict[str, Any], shards: list[dict[str, Any]]) -> dict[str,
         if set_names:  # every set's labels, the default one included (`labels` stays the default's)
             splits[split]["label_sets"] = {n: [r["labels"][n] for r in recs] for n in set_names}
     return head | {"splits": splits, "shards": out_shards}
-
-
-def _split_order(name: str) -> tuple[int, str]:
-    return ({"train": 0, "valid": 1, "test": 2}.get(name, 3), name)
 
 
 def merge_partial_indexes(root: str | Path) -> Path:
@@ -227,7 +223,7 @@ def merge_partial_indexes(root: str | Path) -> Path:
     with FileLock(str(root / LOCK_NAME)):
         partials = read_partials(root)
         index_path = root / INDEX_NAME
-        old = read_json(index_path, "store index") if index_path.exists() else None
+        old = read_store_json(index_path, "store index") if index_path.exists() else None
         heads = [(f"partial index {w}", p) for w, p in partials.items()]
         if old is not None:
             heads.insert(0, ("index.json", old))

@@ -22,8 +22,8 @@ from .index import (
     PARTIAL_DIR,
     SHARD_DIR,
     ModalityInfo,
-    read_json,
     read_partials,
+    read_store_json,
     tasks_from_header,
 )
 from .writer import DTYPES
@@ -69,7 +69,7 @@ class FeatureStore:
                     "to resume, or `sseft features merge` to index what is there"
                 )
             raise FeatureStoreError(f"{root}: not a feature store ({INDEX_NAME} not found)")
-        return cls(root, read_json(root / INDEX_NAME, "store index"))
+        return cls(root, read_store_json(root / INDEX_NAME, "store index"))
 
     # -- tables ----------------------------------------------------------------------------------------
     def _table(self, split: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FeatureStoreError
-from .index import FAILURES_NAME, INDEX_NAME, PARTIAL_DIR, read_json
+from .index import FAILURES_NAME, INDEX_NAME, PARTIAL_DIR, read_store_json
 
 
 def read_failures(root: Path) -> list[dict[str, Any]]:
@@ -92,7 +92,7 @@ def summarize(root: str | Path) -> dict[str, Any]:
             else ""
         )
         raise FeatureStoreError(f"{root}: {INDEX_NAME} not found{hint}")
-    index = read_json(root / INDEX_NAME, "store index")
+    index = read_store_json(root / INDEX_NAME, "store index")
     stored = {i for t in index["splits"].values() for i in t["ids"]}
     failures = read_failures(root)
     open_failures = sorted({f["id"] for f in failures} - stored)
@@ -134,7 +134,7 @@ def _other_sets(index: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]:
     return {"label_sets": other} if other else {}
 
 
-def format_summary(s: dict[str, Any]) -> str:
+def format_store_summary(s: dict[str, Any]) -> str:
     """Human-readable form of `summarize`."""
     lines = [
         f"store {s['root']}  (format {s['format_version']}, {s['items']} items)",

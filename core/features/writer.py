@@ -27,6 +27,7 @@ from filelock import FileLock, Timeout
 from safetensors.torch import save
 
 from ..errors import FeatureStoreError
+from ..files import atomic_write_bytes, atomic_write_json
 from ..protocols import TaskInfo
 from .index import (
     FAILURES_NAME,
@@ -34,15 +35,13 @@ from .index import (
     LOCK_NAME,
     SHARD_DIR,
     ModalityInfo,
-    atomic_write_bytes,
-    atomic_write_json,
     check_safe_name,
     header,
     header_mismatch,
     merge_partial_indexes,
     partial_path,
-    read_json,
     read_partials,
+    read_store_json,
     records_from_index,
 )
 
@@ -147,7 +146,7 @@ class FeatureStoreWriter:
     def _check_compatible(self) -> None:
         others: list[tuple[str, dict[str, Any]]] = []
         if (self.root / INDEX_NAME).exists():
-            others.append((str(self.root / INDEX_NAME), read_json(self.root / INDEX_NAME, "store index")))
+            others.append((str(self.root / INDEX_NAME), read_store_json(self.root / INDEX_NAME, "store index")))
         others += [(str(partial_path(self.root, w)), p) for w, p in read_partials(self.root).items()]
         for where, other in others:
             why = header_mismatch(other, self.header)
@@ -161,7 +160,7 @@ class FeatureStoreWriter:
         partials = read_partials(self.root)
         own = partials.pop(self.writer_id, None)
         if (self.root / INDEX_NAME).exists():
-            index = read_json(self.root / INDEX_NAME, "store index")
+            index = read_store_json(self.root / INDEX_NAME, "store index")
             for s in index["shards"]:
                 if s["writer"] not in partials and s["writer"] != self.writer_id:
                     self._known.update(s["ids"])

@@ -1,6 +1,6 @@
 """Prediction with a trained model: raw inputs -> the model's own extractors -> fusion -> head.
 
-    from sseft.core.inference import Predictor
+    from sseft.core.inference import Predictor as Predictor
     p = Predictor(sseft.load("meld-emotion"), allow_missing=True)
     print(p.predict(text="I can't believe it!", video="clip.mp4").summary())
 
@@ -12,32 +12,46 @@ plots). Imports torch lazily.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
-_LAZY = {
-    "Predictor": ".predictor",
-    "model_ref": ".predictor",
-    "trained_with_modality_dropout": ".predictor",
-    "Prediction": ".prediction",
-    "csv_columns": ".prediction",
-    "RowInput": ".batch",
-    "BatchSummary": ".batch",
-    "predict_rows": ".batch",
-    "build_extractor": ".inputs",
-    "clear_extractor_cache": ".inputs",
-    "input_kinds": ".inputs",
-    "route_inputs": ".inputs",
-    "FALLBACK_INPUT_KINDS": ".inputs",
-    "axis_for": ".explain",
-    "item_inputs": ".requests",
-    "manifest_rows": ".requests",
-}
+from ..lazy import lazy_exports
 
-__all__ = sorted(_LAZY)
+if TYPE_CHECKING:  # the lazy names, typed for mypy
+    from .batch import BatchSummary as BatchSummary
+    from .batch import RowInput as RowInput
+    from .batch import predict_rows as predict_rows
+    from .explain import axis_for as axis_for
+    from .inputs import FALLBACK_INPUT_KINDS as FALLBACK_INPUT_KINDS
+    from .inputs import build_extractor as build_extractor
+    from .inputs import clear_extractor_cache as clear_extractor_cache
+    from .inputs import input_kinds as input_kinds
+    from .inputs import route_inputs as route_inputs
+    from .prediction import Prediction as Prediction
+    from .prediction import csv_columns as csv_columns
+    from .predictor import Predictor as Predictor
+    from .predictor import model_ref as model_ref
+    from .predictor import trained_with_modality_dropout as trained_with_modality_dropout
+    from .requests import item_inputs as item_inputs
+    from .requests import manifest_rows as manifest_rows
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "Predictor": ".predictor",
+        "model_ref": ".predictor",
+        "trained_with_modality_dropout": ".predictor",
+        "Prediction": ".prediction",
+        "csv_columns": ".prediction",
+        "RowInput": ".batch",
+        "BatchSummary": ".batch",
+        "predict_rows": ".batch",
+        "build_extractor": ".inputs",
+        "clear_extractor_cache": ".inputs",
+        "input_kinds": ".inputs",
+        "route_inputs": ".inputs",
+        "FALLBACK_INPUT_KINDS": ".inputs",
+        "axis_for": ".explain",
+        "item_inputs": ".requests",
+        "manifest_rows": ".requests",
+    },
+)

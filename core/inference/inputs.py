@@ -13,7 +13,6 @@ fingerprint (nothing is guessed from other fields); user overrides (``--set text
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -21,6 +20,7 @@ from pydantic import BaseModel
 
 from ..config import apply_overrides, validate
 from ..errors import ConfigError, ExtractionError, PluginError
+from ..files import to_plain
 from ..specs import ModalitySpec
 
 # modality plugin name -> raw input kinds it reads, in order of preference.
@@ -70,10 +70,6 @@ def route_inputs(
 
 
 # -- rebuilding extractors -------------------------------------------------------------------------
-def _jsonable(x: Any) -> Any:
-    return json.loads(json.dumps(x, default=str))
-
-
 def extractor_config(
     plugin: Any, spec: ModalitySpec, overrides: Iterable[str] = (), where: str = "model"
 ) -> BaseModel:
@@ -105,8 +101,8 @@ def fingerprint_diff(recorded: Mapping[str, Any], rebuilt: Mapping[str, Any]) ->
     Ignored: the recorded `config` (settings and weights carry the identity), and file locations
     (`model`, `weights`) when both sides record the same weights sha256.
     """
-    a = _flat({k: v for k, v in _jsonable(dict(recorded)).items() if k != "config"})
-    b = _flat({k: v for k, v in _jsonable(dict(rebuilt)).items() if k != "config"})
+    a = _flat({k: v for k, v in to_plain(dict(recorded), unknown=str).items() if k != "config"})
+    b = _flat({k: v for k, v in to_plain(dict(rebuilt), unknown=str).items() if k != "config"})
     same_weights = bool(a.get("weights_sha256")) and a.get("weights_sha256") == b.get("weights_sha256")
     diffs = []
     for k in sorted(set(a) | set(b)):
@@ -199,7 +195,7 @@ def clear_extractor_cache() -> None:
     _SHARED.clear()
 
 
-def split_overrides(sets: Iterable[str], modalities: Sequence[str]) -> dict[str, list[str]]:
+def modality_overrides(sets: Iterable[str], modalities: Sequence[str]) -> dict[str, list[str]]:
     """`text.model=DIR` -> {"text": ["model=DIR"]}; ConfigError for an unknown modality."""
     per: dict[str, list[str]] = {m: [] for m in modalities}
     for s in sets:

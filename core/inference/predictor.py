@@ -23,7 +23,7 @@ from ..errors import DataError, ItemError
 from ..extraction.run import reason_of, run_extractor
 from ..head import method
 from ..specs import ModalitySpec
-from .inputs import build_extractor, input_kinds, route_inputs, split_overrides
+from .inputs import build_extractor, input_kinds, modality_overrides, plugin_name, route_inputs
 from .prediction import Prediction
 
 
@@ -86,7 +86,7 @@ class Predictor:
         self.dropout_trained = trained_with_modality_dropout(model)
         self.allow_missing = self.dropout_trained if allow_missing is None else bool(allow_missing)
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
-        self.overrides = split_overrides(overrides, [s.name for s in self.specs])
+        self.overrides = modality_overrides(overrides, [s.name for s in self.specs])
         self.extractors: dict[str, Any] = {}
 
     # -- extractors ----------------------------------------------------------------------------

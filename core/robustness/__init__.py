@@ -1,14 +1,14 @@
 """Robustness of trained models: missing modalities, noise curves on features and on raw media,
 MultiBench's relative/effective robustness, and what each modality contributes.
 
-    from sseft.core.robustness import robustness
-    res = robustness(model, store="features/synthetic", out="rob/")   # model: an SseftModel
+    from sseft.core.robustness import RobustnessConfig, robustness
+    res = robustness(model, "features/synthetic", RobustnessConfig(out="rob/"))  # model: an SseftModel
     print(res.summary())
 
-`sseft.robustness` (sseft/robustness_api.py) also takes registry names and directories and adds
-the audio/video raw noise (sseft/robustness_media.py); core imports no plugin and no registry.
-Read in order: noise.py (feature-level noise), text_noise.py (text noise), raw_inputs.py (raw
-items, perturbers, re-extraction),
+`sseft.robustness` (sseft/api.py) also takes registry names, directories and keyword options, and
+adds the audio/video raw noise (plugins/modalities/raw_noise.py); core imports no plugin and no
+registry. Read in order: config.py (the options), noise.py (feature-level noise), text_noise.py
+(text noise), raw_inputs.py (raw items, perturbers, re-extraction),
 evaluate.py (forward + head metrics), features.py (missing subsets, curves), summary.py (areas),
 bootstrap.py (paired comparison), raw.py (re-extraction per level), api.py (`robustness`), report.py (files).
 Names are imported lazily (torch only when used).
@@ -16,28 +16,40 @@ Names are imported lazily (torch only when used).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
-_LAZY = {
-    "robustness": ".api",
-    "compare_robustness": ".api",
-    "RawNoise": ".raw_inputs",
-    "TextNoise": ".raw_inputs",
-    "RobustnessResult": ".api",
-    "trapezoid": ".summary",
-    "relative_robustness": ".summary",
-    "effective_robustness": ".summary",
-    "paired_bootstrap_area": ".bootstrap",
-    "perturb": ".noise",
-    "perturb_text": ".text_noise",
-    "FEATURE_KINDS": ".noise",
-}
+from ..lazy import lazy_exports
 
-__all__ = sorted(_LAZY)
+if TYPE_CHECKING:  # the lazy names, typed for mypy
+    from .api import RobustnessResult as RobustnessResult
+    from .config import RobustnessConfig as RobustnessConfig
+    from .api import compare_robustness as compare_robustness
+    from .api import robustness as robustness
+    from .bootstrap import paired_bootstrap_area as paired_bootstrap_area
+    from .noise import FEATURE_KINDS as FEATURE_KINDS
+    from .noise import perturb as perturb
+    from .raw_inputs import RawNoise as RawNoise
+    from .raw_inputs import TextNoise as TextNoise
+    from .summary import effective_robustness as effective_robustness
+    from .summary import relative_robustness as relative_robustness
+    from .summary import trapezoid as trapezoid
+    from .text_noise import perturb_text as perturb_text
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "robustness": ".api",
+        "compare_robustness": ".api",
+        "RawNoise": ".raw_inputs",
+        "TextNoise": ".raw_inputs",
+        "RobustnessResult": ".api",
+        "RobustnessConfig": ".config",
+        "trapezoid": ".summary",
+        "relative_robustness": ".summary",
+        "effective_robustness": ".summary",
+        "paired_bootstrap_area": ".bootstrap",
+        "perturb": ".noise",
+        "perturb_text": ".text_noise",
+        "FEATURE_KINDS": ".noise",
+    },
+)

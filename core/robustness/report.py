@@ -4,22 +4,15 @@ Titles name the model, the split and the metric. Drawn with matplotlib's Agg can
 
 from __future__ import annotations
 
-import json
+import io
 import math
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..files import atomic_write_bytes, atomic_write_json, atomic_write_text
+
 ROLE_STYLE = {"model": ("C0", "o-"), "baseline": ("C1", "s--"), "compare": ("C2", "^-")}
-
-
-def _atomic_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
 
 
 def _figure(w: float, h: float) -> Any:
@@ -32,11 +25,9 @@ def _figure(w: float, h: float) -> Any:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp)
-    os.replace(tmp, path)
-    return path
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def plot_curves(
@@ -199,8 +190,8 @@ def markdown(data: Mapping[str, Any]) -> str:
 def write_report(data: Mapping[str, Any], out: Path) -> list[Path]:
     """robustness.json, robustness.md, noise_<kind>.png, missing.png, raw_<kind>.png in `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    files = [_atomic_text(out / "robustness.json", json.dumps(data, indent=2) + "\n"),
-             _atomic_text(out / "robustness.md", markdown(data))]  # fmt: skip
+    files = [atomic_write_json(out / "robustness.json", data, indent=2),
+             atomic_write_text(out / "robustness.md", markdown(data))]  # fmt: skip
     labels = _labels(data)
     what = f"split {data['split']}, {data['metric']}"
     for kind in data["kinds"]:

@@ -1,29 +1,34 @@
 """Training, evaluation and ablations with HuggingFace Accelerate (docs/python-api.md).
 
-    from sseft.core.training import ExperimentConfig, train, evaluate_model
+    from sseft.core.training import ExperimentConfig as ExperimentConfig, train as train, evaluate_model as evaluate_model
 
 The names are imported lazily, so importing a submodule (the config models) stays light.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-_LAZY = {
-    "ExperimentConfig": ".config",
-    "DataConfig": ".config",
-    "TrainConfig": ".config",
-    "load_experiment": ".experiment",
-    "train": ".trainer",
-    "TrainResult": ".state",
-    "evaluate_model": ".run_eval",
-}
-__all__ = list(_LAZY)
+from ..lazy import lazy_exports
 
+if TYPE_CHECKING:  # the lazy names, typed for mypy
+    from .config import DataConfig as DataConfig
+    from .config import ExperimentConfig as ExperimentConfig
+    from .config import TrainConfig as TrainConfig
+    from .experiment import load_experiment as load_experiment
+    from .run_eval import evaluate_model as evaluate_model
+    from .state import TrainResult as TrainResult
+    from .trainer import train as train
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "ExperimentConfig": ".config",
+        "DataConfig": ".config",
+        "TrainConfig": ".config",
+        "load_experiment": ".experiment",
+        "train": ".trainer",
+        "TrainResult": ".state",
+        "evaluate_model": ".run_eval",
+    },
+)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from sseft.core.errors import DataError
 from sseft.core.extraction.job import resolve_dataset  # noqa: F401 (lives in core now; old import path)
-from sseft.core.protocols import Item, MediaSlice, TaskInfo
+from sseft.core.protocols import Item, MediaSlice, TaskInfo, split_order
 
 # Every corpus's split names, normalised to the store's three names (MELD "dev" -> "valid").
 SPLIT_ALIASES = {
@@ -30,7 +30,6 @@ SPLIT_ALIASES = {
     "test": "test",
     "testing": "test",
 }
-SPLITS = ("train", "valid", "test")
 MEDIA_SUFFIXES = (".wav", ".flac", ".mp3", ".mp4", ".avi", ".mkv", ".webm", ".mov", ".npy", ".safetensors")
 
 # What to do with an item whose media file is missing: drop it, keep it with the modalities that
@@ -160,7 +159,7 @@ class DataReport:
 
 
 def _split_order(kv: tuple[str, Any]) -> tuple[int, str]:
-    return (SPLITS.index(kv[0]) if kv[0] in SPLITS else len(SPLITS), kv[0])
+    return split_order(kv[0])
 
 
 def report_from_items(name: str, task: TaskInfo, items: Iterable[Item]) -> DataReport:

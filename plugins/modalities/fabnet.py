@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from sseft.core.errors import ExtractionError
+from sseft.core.files import atomic_write_bytes
 
 INPUT_SIZE = 256
 EMBED_DIM = 256
@@ -97,7 +98,7 @@ def _find_state_dict(obj: Any) -> dict[str, torch.Tensor]:
 
 def convert_checkpoint(ckpt: str | Path, out: str | Path) -> dict[str, Any]:
     """Authors' PyTorch checkpoint -> encoder-only safetensors file. Returns the written metadata."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     src = Path(ckpt)
     if not src.is_file():
@@ -128,11 +129,7 @@ def convert_checkpoint(ckpt: str | Path, out: str | Path) -> dict[str, Any]:
         "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
         "source_name": src.name,
     }
-    dst = Path(out)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_suffix(dst.suffix + ".tmp")
-    save_file(model.state_dict(), str(tmp), metadata=meta)
-    tmp.replace(dst)
+    dst = atomic_write_bytes(out, save(model.state_dict(), metadata=meta))
     return {**meta, "tensors": len(model.state_dict()), "out": str(dst)}
 
 

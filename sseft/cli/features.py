@@ -21,10 +21,10 @@ def features() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def info(store: str, as_json: bool) -> None:
     """Per split: item counts, label distribution, length stats per modality; dims, fingerprints, failures."""
-    from sseft.core.features.summary import format_summary, summarize
+    from sseft.core.features.summary import format_store_summary, summarize
 
     s = summarize(store)
-    click.echo(json.dumps(s, indent=2, ensure_ascii=False) if as_json else format_summary(s))
+    click.echo(json.dumps(s, indent=2, ensure_ascii=False) if as_json else format_store_summary(s))
 
 
 @features.command("verify")

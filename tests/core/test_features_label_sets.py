@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sseft.core.errors import FeatureStoreError
 from sseft.core.features import FeatureStore, FeatureStoreWriter, merge_partial_indexes
-from sseft.core.features.summary import format_summary, summarize
+from sseft.core.features.summary import format_store_summary, summarize
 from sseft.core.protocols import TaskInfo
 
 EMO = TaskInfo("multiclass", ("neutral", "joy", "anger"))
@@ -66,7 +66,7 @@ def test_one_store_serves_every_label_set(tmp_path: Path) -> None:
         n: sum(1 for i in store.ids("train") if by_id[i]["labels"]["sentiment"] == k)
         for k, n in enumerate(SENT.label_names)
     }
-    assert "label set sentiment: multiclass" in format_summary(s) and "labels (sentiment):" in format_summary(
+    assert "label set sentiment: multiclass" in format_store_summary(s) and "labels (sentiment):" in format_store_summary(
         s
     )
 

@@ -101,8 +101,8 @@ def test_sigkill_mid_shard_then_resume(tmp_path: Path, reference) -> None:
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from features_util import MODS, TASK, make_items
         from sseft.core.features import FeatureStoreWriter
-        from sseft.core.features import index
-        real = index.atomic_write_bytes
+        from sseft.core import files
+        real = files.atomic_write_bytes
         count = [0]
         def dying_write(path, data):
             count[0] += 1

@@ -62,7 +62,19 @@ def leftovers() -> list[str]:
     """Anything a publish may leave behind: staging entries, temp files of refs.json writes."""
     staging = home() / ".staging"
     out = [p.name for p in staging.iterdir()] if staging.is_dir() else []
-    return out + [p.name for p in home().glob("models/*/.refs.json.tmp-*")]
+    return out + [p.name for p in home().glob("models/*/.refs.json.*tmp*")]
+
+
+def fail_refs_writes(m: pytest.MonkeyPatch) -> None:
+    """A full disk while refs.json is written: its temp file is never renamed into place."""
+    real = os.replace
+
+    def replace(src, dst, *a, **k):
+        if Path(dst).name == "refs.json":
+            raise oserror(errno.ENOSPC)
+        return real(src, dst, *a, **k)
+
+    m.setattr(os, "replace", replace)
 
 
 # -- publish ----------------------------------------------------------------------------------------
@@ -107,17 +119,11 @@ def test_disk_full_while_writing_refs_still_publishes_and_repairs(art: Path, mon
     """refs.json cut short by a full disk: the publish stands, the half-written temp file is gone,
     refs.json is never half-written, and the next publish repairs it."""
     assert sseft.publish(art, "idx") == "idx@1"
-    real_dump = json.dump
-
-    def dump(obj, f, *a, **k):
-        f.write('{"last_vers')
-        raise oserror(errno.ENOSPC)
-
-    monkeypatch.setattr(storage_mod.json, "dump", dump)
-    r = run("publish", str(art), "idx")
+    with monkeypatch.context() as m:
+        fail_refs_writes(m)
+        r = run("publish", str(art), "idx")
     assert r.exit_code == 0 and "published idx@2" in r.output, r.output
     assert "could not update" in r.output and "repaired on the next" in r.output  # a warning, not an error
-    monkeypatch.setattr(storage_mod.json, "dump", real_dump)
     assert leftovers() == []
     refs_path = home() / "models/idx/refs.json"
     assert json.loads(refs_path.read_text())["last_version"] == 1  # old but whole
@@ -223,12 +229,8 @@ def test_rm_on_a_full_disk_removes_nothing(art: Path, monkeypatch) -> None:
     """refs.json is written before the version is moved away, so ENOSPC stops rm before any change."""
     sseft.publish(art, "keep")
     Registry().tag("keep@1", "prod")
-
-    def dump(*a, **k):
-        raise oserror(errno.ENOSPC)
-
     with monkeypatch.context() as m:
-        m.setattr(storage_mod.json, "dump", dump)
+        fail_refs_writes(m)
         r = run("rm", "keep@1")
     one_error_line(r, "refs.json", "No space left on device", "free disk space")
     assert Registry().resolve("keep@prod").version == 1 and leftovers() == []
