@@ -16,24 +16,20 @@ from typing import TYPE_CHECKING
 from sseft.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from sseft.api import compare_robustness as compare_robustness
+    from sseft.api import robustness as robustness
     from sseft.registry.api import list_models as list_models
     from sseft.registry.api import load as load
     from sseft.registry.api import publish as publish
     from sseft.registry.api import save as save
-    from sseft.api import compare_robustness as compare_robustness
-    from sseft.api import robustness as robustness
 
 __version__ = "0.1.0"
 
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        "load": "sseft.registry.api",
-        "list_models": "sseft.registry.api",
-        "save": "sseft.registry.api",
-        "publish": "sseft.registry.api",
-        "robustness": "sseft.api",
-        "compare_robustness": "sseft.api",
+        "sseft.registry.api": ("load", "list_models", "save", "publish"),
+        "sseft.api": ("robustness", "compare_robustness"),
     },
     eager=("__version__",),
 )

@@ -22,10 +22,10 @@ from ..lazy import lazy_exports
 
 if TYPE_CHECKING:  # the lazy names, typed for mypy
     from .api import RobustnessResult as RobustnessResult
-    from .config import RobustnessConfig as RobustnessConfig
     from .api import compare_robustness as compare_robustness
     from .api import robustness as robustness
     from .bootstrap import paired_bootstrap_area as paired_bootstrap_area
+    from .config import RobustnessConfig as RobustnessConfig
     from .noise import FEATURE_KINDS as FEATURE_KINDS
     from .noise import perturb as perturb
     from .raw_inputs import RawNoise as RawNoise
@@ -38,18 +38,12 @@ if TYPE_CHECKING:  # the lazy names, typed for mypy
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        "robustness": ".api",
-        "compare_robustness": ".api",
-        "RawNoise": ".raw_inputs",
-        "TextNoise": ".raw_inputs",
-        "RobustnessResult": ".api",
-        "RobustnessConfig": ".config",
-        "trapezoid": ".summary",
-        "relative_robustness": ".summary",
-        "effective_robustness": ".summary",
-        "paired_bootstrap_area": ".bootstrap",
-        "perturb": ".noise",
-        "perturb_text": ".text_noise",
-        "FEATURE_KINDS": ".noise",
+        ".api": ("robustness", "compare_robustness", "RobustnessResult"),
+        ".raw_inputs": ("RawNoise", "TextNoise"),
+        ".config": ("RobustnessConfig",),
+        ".summary": ("trapezoid", "relative_robustness", "effective_robustness"),
+        ".bootstrap": ("paired_bootstrap_area",),
+        ".noise": ("perturb", "FEATURE_KINDS"),
+        ".text_noise": ("perturb_text",),
     },
 )

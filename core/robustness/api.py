@@ -1,26 +1,27 @@
-"""`robustness(...)`: how a trained model degrades under missing modalities and noise, which
-modality carries it, and how it compares with a late-fusion baseline or a second model.
+"""`robustness(model, store, config)`: how a trained model degrades under missing modalities and
+noise, which modality carries it, and how it compares with a late-fusion baseline or a second model.
 
-    res = robustness(model, store="features/meld", split="test", out="rob/")
+    res = robustness(model, "features/meld", RobustnessConfig(split="test", out="rob/"))
     res.data["relative_robustness"]["model"]   # {kind: {modality: area, ..., "overall": mean}}
     print(res.summary())
 
 Models are SseftModel objects here (core never resolves registry names); `sseft.robustness`
-(sseft/robustness_api.py) takes names and directories and adds the audio/video raw noise. Every
-model given is scored on the same items with the same seeded noise. Definitions: FORMATS.md
-"Robustness"; module docs of noise.py and summary.py.
+(sseft/api.py) also takes names and directories, keyword options, and adds the audio/video raw
+noise (plugins/modalities/raw_noise.py). Every model given is scored on the same items with the
+same seeded noise. Definitions: docs/robustness.md; module docs of noise.py and summary.py.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from .bootstrap import compare_curves
+from .config import RobustnessConfig
 from .evaluate import (
     Scorer,
     SplitData,
@@ -31,7 +32,7 @@ from .evaluate import (
     model_modalities,
 )
 from .features import Curves, missing_table, noise_curves
-from .noise import FEATURE_KINDS, check_kinds, feature_stds
+from .noise import feature_stds
 from .summary import area_table, effective_table
 
 DEFINITIONS = {
@@ -109,8 +110,9 @@ def _setup(models: dict[str, Any], store: Any, split: str, metric: str | None) -
 
 def _clean_and_missing(run: _Run, seed: int, batch_size: int) -> dict[str, Any]:
     """Clean metrics, chance, the missing-modality tables and the main model's contribution."""
+    from ..files import to_plain
     from ..inference import trained_with_modality_dropout
-    from ..training.evaluate import scalar_metrics, to_jsonable
+    from ..training.evaluate import scalar_metrics
 
     main, data = run.models["model"], run.data
     try:
@@ -123,7 +125,7 @@ def _clean_and_missing(run: _Run, seed: int, batch_size: int) -> dict[str, Any]:
         o = out_main if role == "model" else forward_items(m, data.features, batch_size)[0]
         models[role] = {
             "ref": run.refs[role], "modalities": model_modalities(m), "dropout_trained": trained_with_modality_dropout(m),
-            "clean": scalar_metrics(to_jsonable(run.scorers[role].metrics(o))),
+            "clean": scalar_metrics(to_plain(run.scorers[role].metrics(o))),
         }  # fmt: skip
     missing = {role: missing_table(m, data, run.scorers[role], batch_size) for role, m in run.models.items()}
     scorer = run.scorers["model"]
@@ -141,12 +143,11 @@ def _clean_and_missing(run: _Run, seed: int, batch_size: int) -> dict[str, Any]:
 
 
 def _feature_noise(
-    run: _Run, kinds: Sequence[str], n_levels: int, seed: int, std_split: str | None, batch_size: int,
-    keep_outputs: bool, progress: Callable[[str], None] | None,
-) -> tuple[Curves, str]:  # fmt: skip
+    run: _Run, cfg: RobustnessConfig, keep_outputs: bool, progress: Callable[[str], None] | None
+) -> tuple[Curves, str]:
     """The curves, with Gaussian noise scaled to the std of the training split (or, when the store
     lacks it, of the evaluated split: noted)."""
-    std_split = std_split or run.training.get("train_split") or "train"
+    std_split = cfg.std_split or run.training.get("train_split") or "train"
     std_items: Iterable[Mapping[str, Any]]
     if std_split not in run.store.splits:
         run.notes.append(
@@ -162,8 +163,8 @@ def _feature_noise(
     stds = feature_stds(std_items, {s.name: s.dim for s in specs})
     own = {s.name: s.uses_own_cls for s in specs}
     curves = noise_curves(
-        run.models, run.scorers, run.data, kinds, run.modalities, n_levels, seed=seed, stds=stds,
-        own_cls=own, batch_size=batch_size, keep_outputs=keep_outputs, progress=progress,
+        run.models, run.scorers, run.data, cfg.kinds, run.modalities, cfg.n_levels, seed=cfg.seed, stds=stds,
+        own_cls=own, batch_size=cfg.batch_size, keep_outputs=keep_outputs, progress=progress,
     )  # fmt: skip
     return curves, std_split
 
@@ -171,51 +172,29 @@ def _feature_noise(
 def robustness(
     model: Any,
     store: str | os.PathLike[str] | Any,
-    split: str = "test",
+    config: RobustnessConfig | None = None,
     *,
-    metric: str | None = None,
     baseline: Any = None,
     compare: Any = None,
-    kinds: Sequence[str] = FEATURE_KINDS,
-    n_levels: int = 10,
-    seed: int = 0,
-    batch_size: int = 64,
-    std_split: str | None = None,
-    raw: str | os.PathLike[str] | None = None,
-    raw_dataset: str | None = None,
-    raw_kinds: Sequence[str] | None = None,
-    raw_split: str | None = None,
-    raw_options: Sequence[str] = (),
     raw_noise: Mapping[str, Any] | None = None,
-    limit: int | None = None,
-    overrides: Sequence[str] = (),
-    n_boot: int = 1000,
-    device: str = "cpu",
-    out: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RobustnessResult:
-    """Missing-modality table, feature-level noise curves (+ raw-level with `raw`), MultiBench's
-    relative/effective robustness, per-modality contribution and IMA attention mass.
+    """Missing-modality table, feature-level noise curves (+ raw-level with `config.raw`),
+    MultiBench's relative/effective robustness, per-modality contribution and IMA attention mass.
 
-    `baseline`: the late-fusion reference of effective robustness; `compare`: a second model whose
-    curve areas are compared with a paired bootstrap over items (`n_boot`, `seed`). `raw`: a
-    manifest or a dataset root (`raw_dataset`, its options `raw_options` as KEY=VALUE, its split
-    name `raw_split`); `raw_noise`: input kind -> raw perturber (raw.RawNoise) beside the text one."""
-    if n_levels < 2:
-        raise ConfigError(f"n_levels must be >= 2, got {n_levels}")
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    kinds = check_kinds(kinds)
+    `config`: the options (RobustnessConfig; defaults when None). `baseline`: the late-fusion
+    reference of effective robustness; `compare`: a second model whose curve areas are compared with
+    a paired bootstrap over items (`config.n_boot`, `config.seed`); `raw_noise`: input kind -> raw
+    perturber (raw_inputs.RawNoise) beside the text one."""
+    cfg = config or RobustnessConfig()
     roles = {"model": model, "baseline": baseline, "compare": compare}
-    run = _setup({r: m for r, m in roles.items() if m is not None}, store, split, metric)
+    run = _setup({r: m for r, m in roles.items() if m is not None}, store, cfg.split, cfg.metric)
     result: dict[str, Any] = {
-        "model": run.refs["model"], "split": split, "store": str(getattr(run.store, "root", store)),
-        "n_items": len(run.data.ids), "seed": seed, "kinds": list(kinds), "modalities": run.modalities,
+        "model": run.refs["model"], "split": cfg.split, "store": str(getattr(run.store, "root", store)),
+        "n_items": len(run.data.ids), "seed": cfg.seed, "kinds": list(cfg.kinds), "modalities": run.modalities,
     }  # fmt: skip
-    result.update(_clean_and_missing(run, seed, batch_size))
-    curves, used_std = _feature_noise(
-        run, kinds, n_levels, seed, std_split, batch_size, compare is not None, progress
-    )
+    result.update(_clean_and_missing(run, cfg.seed, cfg.batch_size))
+    curves, used_std = _feature_noise(run, cfg, compare is not None, progress)
     result.update({
         "levels": curves.levels, "feature_noise": curves.curves, "std_split": used_std,
         "relative_robustness": {r: area_table(c) for r, c in curves.curves.items()},
@@ -227,31 +206,29 @@ def robustness(
     if compare is not None:
         result["compare"] = compare_curves(
             curves.outputs["model"], curves.outputs.get("compare", {}), run.scorers["model"],
-            run.scorers["compare"], n_boot=n_boot, seed=seed,
+            run.scorers["compare"], n_boot=cfg.n_boot, seed=cfg.seed,
         )  # fmt: skip
-    if raw is not None:
+    if cfg.raw is not None:
         from .raw import raw_curves
 
         result["raw_noise"] = raw_curves(
-            run.models, run.refs, scorers_metric=result["metric"], raw=raw, dataset=raw_dataset,
-            split=raw_split or split, kinds=raw_kinds, limit=limit, n_levels=n_levels, seed=seed,
-            batch_size=batch_size, overrides=overrides, device=device, label_set=run.training.get("labels"),
-            options=raw_options, perturbers=raw_noise, progress=progress,
+            run.models, run.refs, cfg, metric=result["metric"], label_set=run.training.get("labels"),
+            perturbers=raw_noise, progress=progress,
         )  # fmt: skip
-    from ..training.evaluate import to_jsonable
+    from ..files import to_plain
 
-    res = RobustnessResult(to_jsonable({**result, "notes": run.notes, "definitions": DEFINITIONS}))
-    if out is not None:
-        res.write(out)
+    res = RobustnessResult(to_plain({**result, "notes": run.notes, "definitions": DEFINITIONS}))
+    if cfg.out is not None:
+        res.write(cfg.out)
     return res
 
 
 def compare_robustness(
-    model_a: Any, model_b: Any, store: Any, split: str = "test", **kwargs: Any
+    model_a: Any, model_b: Any, store: Any, config: RobustnessConfig | None = None, **roles: Any
 ) -> dict[str, Any]:
     """Paired bootstrap (over items) of the curve-area difference A - B on the same noise; the
-    `compare` part of `robustness(model_a, store, compare=model_b)`."""
-    return robustness(model_a, store, split, compare=model_b, **kwargs).data["compare"]
+    `compare` part of `robustness(model_a, store, config, compare=model_b)`."""
+    return robustness(model_a, store, config, compare=model_b, **roles).data["compare"]
 
 
-__all__ = ["RobustnessResult", "compare_robustness", "robustness"]
+__all__ = ["RobustnessConfig", "RobustnessResult", "compare_robustness", "robustness"]

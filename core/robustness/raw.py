@@ -11,7 +11,6 @@ raw_inputs.py.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import torch
 
 from ..errors import DataError
+from .config import RobustnessConfig
 from .evaluate import Scorer, forward_items, model_modalities
 from .noise import rng_for
 from .raw_inputs import TextNoise, combine, context_for, extract, raw_items
@@ -95,27 +95,20 @@ def _role_curves(
 def raw_curves(
     models: Mapping[str, Any],
     refs: Mapping[str, str],
+    cfg: RobustnessConfig,
     *,
-    scorers_metric: str,
-    raw: str | os.PathLike[str],
-    dataset: str | None,
-    split: str,
-    kinds: Sequence[str] | None,
-    limit: int | None,
-    n_levels: int,
-    seed: int,
-    batch_size: int,
-    overrides: Sequence[str],
-    device: str,
+    metric: str,
     label_set: str | None,
-    options: Sequence[str] = (),
     perturbers: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Curves per model role, raw noise kind and modality on the first `limit` items of `split`."""
+    """Curves per model role, raw noise kind and modality on the first `cfg.limit` items of the
+    split (`cfg.raw_split`, else `cfg.split`) of `cfg.raw`."""
     from ..inference import Predictor
 
-    items, labels, task = raw_items(raw, dataset, split, limit, label_set, options)
+    assert cfg.raw is not None
+    raw, split = cfg.raw, cfg.raw_split or cfg.split
+    items, labels, task = raw_items(raw, cfg.raw_dataset, split, cfg.limit, label_set, cfg.raw_options)
     main = models["model"]
     if task.label_names and list(task.label_names) != list(main.label_names):
         raise DataError(
@@ -128,16 +121,16 @@ def raw_curves(
     notes: list[str] = []
     cache: dict[tuple[str, ...], Any] = {}
     for role, m in models.items():
-        predictor = Predictor(m, overrides, allow_missing=True, device=device)
-        scorer = Scorer(m, labels, scorers_metric, f"model {refs[role]}")
+        predictor = Predictor(m, cfg.overrides, allow_missing=True, device=cfg.device)
+        scorer = Scorer(m, labels, metric, f"model {refs[role]}")
         curves[role], gone = _role_curves(
-            m, predictor, items, scorer, pert, kinds, n_levels, seed, batch_size,
+            m, predictor, items, scorer, pert, cfg.raw_kinds, cfg.n_levels, cfg.seed, cfg.batch_size,
             notes if role == "model" else [], progress, cache,
         )  # fmt: skip
         if role == "model":
             absent = gone
     res: dict[str, Any] = {
-        "source": str(raw), "dataset": dataset or "manifest", "split": split, "n_items": len(items),
+        "source": str(raw), "dataset": cfg.raw_dataset or "manifest", "split": split, "n_items": len(items),
         "ids": [it.id for it in items], "curves": curves, "absent": absent, "notes": notes,
         "relative_robustness": {
             r: {k: {n: relative_robustness(c) for n, c in per.items()} for k, per in c_r.items()}

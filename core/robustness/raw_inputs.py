@@ -4,8 +4,8 @@ plugin import), the raw perturbers by input kind, and running a model's rebuilt 
 A raw perturber (`RawNoise`) handles one input kind: `kinds` it knows, `defaults` run when none
 are asked for, and `perturb(raw, kind, level_index, n_levels, g, context)` -> the perturbed raw
 input, or None when nothing is left (the modality is then absent). Core ships the text one (pure
-Python); `sseft.robustness` adds audio and video (sseft/robustness_media.py, which decodes media
-through the modality plugins' readers).
+Python); `sseft.robustness` adds audio and video (plugins/modalities/raw_noise.py, which decodes
+media through the modality plugins' readers).
 """
 
 from __future__ import annotations

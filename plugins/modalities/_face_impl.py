@@ -141,6 +141,21 @@ def _load_detector_state(w: str) -> dict[str, torch.Tensor]:
         raise ExtractionError(f"cannot load RetinaFace weights {w!r}: {first}") from None
 
 
+def slow_face_advice(c: FaceConfig, device_type: str) -> list[str]:
+    """The options that make face extraction cheaper than the settings `c` on `device_type`."""
+    advice = []
+    if c.fps > 1:
+        lower = 2.0 if c.fps > 2 else 1.0
+        advice.append(f"--set face.fps={lower:g} ({c.fps / lower:g}x fewer frames)")
+    if c.detector == "retinaface" and c.detector_max_size > 320:
+        advice.append(
+            f"--set face.detector_max_size=320 (about {(c.detector_max_size / 320) ** 2:.0f}x cheaper detection)"
+        )
+    if device_type == "cpu":
+        advice.append("a GPU (--device cuda)")
+    return advice
+
+
 class FaceExtractor:
     """video -> (faces, 256) float32: one FAb-Net embedding per sampled frame with a face."""
 
@@ -190,7 +205,8 @@ class FaceExtractor:
         self._det_id = getattr(self.detector, "identity", {"custom": type(self.detector).__name__})
         # Per-clip progress bar (frames/s): None = only on a terminal, True/False = always/never.
         self.progress: bool | None = None
-        self._timed = False  # the CPU cost warning is given once, after the first clip
+        self._seconds_per_frame: float | None = None  # measured on the first clip with frames
+        self._clips, self._warned = 0, False  # the CPU cost warning: once per extractor
 
     def fingerprint(self) -> dict[str, Any]:
         c = self.cfg
@@ -234,17 +250,18 @@ class FaceExtractor:
 
     def _warn_if_slow(self, seconds_per_frame: float) -> None:
         """One line when face extraction will take long (RetinaFace on a CPU: ~0.2 s per frame at
-        the defaults, i.e. ~2 s per second of video): the measured cost and the options that cut it."""
-        c = self.cfg
-        per_video_second = seconds_per_frame * c.fps
+        the defaults, i.e. ~2 s per second of video): the measured cost and the options that would
+        cut it from the current settings (none already in use is advised)."""
+        per_video_second = seconds_per_frame * self.cfg.fps
         if per_video_second < SLOW_SECONDS_PER_VIDEO_SECOND:
             return
-        where = "on CPU" if self.device.type == "cpu" else f"on {self.device}"
+        c, where = self.cfg, "on CPU" if self.device.type == "cpu" else f"on {self.device}"
+        advice = slow_face_advice(c, self.device.type)
         log.warning(
             "face extraction %s: %.2f s per sampled frame (fps %g, detector_max_size %d) = about %.0f s "
-            "per minute of video; to cut it: --set face.fps=2 (%gx fewer frames), --set "
-            "face.detector_max_size=320 (about 4x cheaper detection), or a GPU (--device cuda)",
-            where, seconds_per_frame, c.fps, c.detector_max_size, 60 * per_video_second, max(1.0, c.fps / 2),
+            "per minute of video%s",
+            where, seconds_per_frame, c.fps, c.detector_max_size, 60 * per_video_second,
+            f"; to cut it: {', or '.join(advice)}" if advice else "",
         )  # fmt: skip
 
     @torch.inference_mode()
@@ -269,9 +286,13 @@ class FaceExtractor:
                 # timing goes to the bar only, never into the item's meta (stores stay deterministic)
                 bar.set_postfix_str(f"{n} frames, {n / max(seconds, 1e-9):.1f} frames/s", refresh=False)
                 bar.update(1)
-                if n and not self._timed:
-                    self._timed = True
-                    self._warn_if_slow(seconds / n)
+                if n and self._seconds_per_frame is None:
+                    self._seconds_per_frame = seconds / n
+                self._clips += 1
+                # A job's cost, so never for one clip (`sseft predict`): given once, from the second clip on.
+                if self._clips >= 2 and self._seconds_per_frame is not None and not self._warned:
+                    self._warned = True
+                    self._warn_if_slow(self._seconds_per_frame)
         flat = [(i, c) for i, cs in per_item.items() for c in cs if c is not None]
         embs: list[torch.Tensor] = []
         try:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sseft.core.robustness.noise import FEATURE_KINDS, feature_std, feature_stds, perturb, rng_for
 from sseft.core.robustness.text_noise import TEXT_KINDS, TYPOS, perturb_text, typo
-from sseft.robustness_media import noisy_audio, noisy_video, snr_db
+from sseft.plugins.modalities.raw_noise import noisy_audio, noisy_video, snr_db
 
 
 def _x(n: int, d: int = 4, seed: int = 0) -> torch.Tensor:

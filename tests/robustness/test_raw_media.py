@@ -14,7 +14,7 @@ import sseft
 from sseft.core.errors import DataError
 from sseft.core.robustness.noise import rng_for
 from sseft.plugins.modalities.media import load_audio
-from sseft.robustness_media import AudioNoise, VideoNoise
+from sseft.plugins.modalities.raw_noise import AudioNoise, VideoNoise
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "modalities"))
 import media_factory as mf  # noqa: E402
@@ -74,7 +74,7 @@ def test_video_noise_decodes_the_clip_at_the_extractors_rate(tmp_path: Path) -> 
 def test_babble_is_a_crowd_of_other_items_at_the_level_snr(tmp_path: Path) -> None:
     """Babble = other utterances of the subset (never the item itself), looped to the item's
     length, the same crowd at every level, mixed at snr_db(level)."""
-    from sseft.robustness_media import babble_for, snr_db
+    from sseft.plugins.modalities.raw_noise import babble_for, snr_db
 
     rates = [16000, 8000, 22050, 16000, 16000]
     wavs = [mf.write_audio(tmp_path / f"b{i}.wav", 0.3 + 0.1 * i, sr, seed=i) for i, sr in enumerate(rates)]

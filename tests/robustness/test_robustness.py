@@ -165,7 +165,7 @@ def test_files_and_the_cli(trained, tmp_path) -> None:
     )
     usage = CliRunner().invoke(cli, ["robustness", str(trained["plain_dir"]), "--store", str(trained["store"]),
                                      "--out", str(out), "--limit", "3"])  # fmt: skip
-    assert usage.exit_code == 2 and "need --raw" in usage.output
+    assert usage.exit_code == 2 and "limit given without raw" in usage.output
 
 
 def test_bad_options_are_one_clear_error(trained) -> None:

@@ -1,5 +1,5 @@
 """core/robustness/ imports no concrete plugin and not the registry (core's rule); the names and
-media decoding live in sseft/robustness_api.py and sseft/robustness_media.py."""
+media decoding live in sseft/api.py and plugins/modalities/raw_noise.py."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
-"""Raw-level noise on audio and video inputs for `sseft.robustness`, handed to the extractors as
-decoded arrays (the modality plugins' media readers take `(samples, sample_rate)` pairs and
-`(T, H, W, 3)` frame arrays), so nothing is written to disk. Outside core/ because it decodes
-media with the speech/face plugins' readers (core imports no concrete plugin).
+"""Raw-level noise on audio and video inputs for robustness runs (core/robustness/raw.py), handed
+to the extractors as decoded arrays (the modality plugins' media readers take `(samples,
+sample_rate)` pairs and `(T, H, W, 3)` frame arrays), so nothing is written to disk. Beside the
+speech and face plugins because it decodes media with their readers (core imports no plugin);
+`sseft.robustness` passes `media_perturbers()` to core.
 
 Audio: additive noise at an SNR that falls with the level, 30 dB at l_1 to 0 dB at l_{n-1}
-(FORMATS.md): ``white_noise`` (Gaussian) or ``babble`` (the sum of BABBLE_TALKERS other utterances
+(docs/robustness.md): ``white_noise`` (Gaussian) or ``babble`` (the sum of BABBLE_TALKERS other utterances
 of the same subset, each mono, resampled to the item's rate, looped to its length and scaled to the
 same power: a crowd of the corpus's own speakers, as NOISEX babble is a crowd recording; the talkers
 are drawn per item with its seeded generator, so every level and every model hears the same crowd).
@@ -51,7 +52,7 @@ def noisy_audio(
 ) -> tuple[np.ndarray, int]:
     """The decoded input plus noise at `snr_db(level)`: white Gaussian, or `babble` ((N,) at the
     input's rate) scaled to that SNR. A (C, N) float32 array and its rate."""
-    from sseft.plugins.modalities.media import load_audio
+    from .media import load_audio
 
     data, sr = load_audio(raw)
     target = _power(data) / 10 ** (snr_db(level_index, n_levels) / 10.0)  # the noise power wanted
@@ -72,7 +73,8 @@ def babble_for(
     import torchaudio.functional as AF
 
     from sseft.core.errors import DataError
-    from sseft.plugins.modalities.media import load_audio, source_name
+
+    from .media import load_audio, source_name
 
     data, sr = load_audio(raw)
     others = [p for p in pool if p is not None and _key(p) != _key(raw)]
@@ -96,7 +98,7 @@ def babble_for(
 
 
 def video_frames(raw: Any, fps: float) -> np.ndarray:
-    from sseft.plugins.modalities.media import iter_video_frames
+    from .media import iter_video_frames
 
     frames = [f for _t, f in iter_video_frames(raw, fps)]
     if not frames:

@@ -1,0 +1,54 @@
+"""The public robustness facade: `sseft.robustness(...)` and `sseft.compare_robustness(...)`.
+
+    import sseft
+    res = sseft.robustness("meld-text", "features/meld", split="test", out="rob/")
+    print(res.summary())
+
+Core's `sseft.core.robustness.robustness(model, store, RobustnessConfig)` runs it; this facade adds
+what core may not do: load models given by registry name, artifact or run directory, and hand it
+the audio/video raw noise of the modality plugins. Options are RobustnessConfig fields (`config=`
+and/or keywords on top); `baseline`, `compare`, `raw_noise` and `progress` go to core as they are.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sseft.core.robustness import RobustnessConfig, RobustnessResult
+
+
+def load_model(ref: Any, device: str = "cpu") -> Any:
+    """A model object as is; a registry reference, an artifact or a run directory loaded by name."""
+    if not isinstance(ref, str | os.PathLike):
+        return ref
+    import sseft
+    from sseft.core.training.run_eval import resolve_model_ref
+
+    return sseft.load(resolve_model_ref(str(ref)), device=device)
+
+
+def robustness(
+    model: Any, store: Any, split: str | None = None, config: RobustnessConfig | None = None, *,
+    baseline: Any = None, compare: Any = None, raw_noise: Mapping[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None, **options: Any,
+) -> RobustnessResult:  # fmt: skip
+    """See `sseft.core.robustness.robustness`; models may be names or directories, `options` are
+    RobustnessConfig fields (kinds=, n_levels=, out=, raw=, ...)."""
+    from sseft.core.robustness import RobustnessConfig
+    from sseft.core.robustness import robustness as run
+    from sseft.plugins.modalities.raw_noise import media_perturbers
+
+    cfg = RobustnessConfig.build(config, **options, **({"split": split} if split is not None else {}))
+    base, other = (load_model(m, cfg.device) if m is not None else None for m in (baseline, compare))
+    return run(
+        load_model(model, cfg.device), store, cfg, baseline=base, compare=other,
+        raw_noise=media_perturbers() if raw_noise is None else raw_noise, progress=progress,
+    )  # fmt: skip
+
+
+def compare_robustness(model_a: Any, model_b: Any, store: Any, **options: Any) -> dict[str, Any]:
+    """The paired bootstrap (over items) of the curve-area difference A - B on the same noise."""
+    return robustness(model_a, store, compare=model_b, **options).data["compare"]
