@@ -139,9 +139,11 @@ class Predictor:
         items: Sequence[Mapping[str, Any]],
         ids: Sequence[str] | None = None,
         explain: str | Path | None = None,
+        contributions: bool = False,
     ) -> list[Prediction | ItemError]:
         """Raw inputs (by kind or modality name) per item -> a Prediction or an ItemError per item.
-        One bad item never fails the others."""
+        One bad item never fails the others. `contributions=True` adds each modality's contribution
+        to `notes["contributions"]` (see contributions.py)."""
         ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(items))]
         kinds = self.input_kinds()
         plugins = {s.name: self._plugin(s) for s in self.specs}
@@ -185,7 +187,7 @@ class Predictor:
         if ok:
             preds = self._forward(
                 [feats[b] for b in ok], [ids[b] for b in ok], [notes[b] for b in ok],
-                explain=explain, raws=[routed[b] for b in ok],
+                explain=explain, raws=[routed[b] for b in ok], contributions=contributions,
             )  # fmt: skip
             for b, p in zip(ok, preds, strict=True):
                 results[b] = p
@@ -225,6 +227,7 @@ class Predictor:
         notes: list[dict[str, Any]],
         explain: str | Path | None = None,
         raws: list[dict[str, Any]] | None = None,
+        contributions: bool = False,
     ) -> list[Prediction]:
         """Per-item features (absent modality: empty sequence) -> Predictions (+ explanation PNGs)."""
         missing: list[list[str]] = []
@@ -264,6 +267,12 @@ class Predictor:
                 model.head, rec, modalities_used=used, missing=missing[b], notes=notes[b]
             )
             out.append(p)
+        if contributions:
+            from .contributions import modality_contributions
+
+            shares = modality_contributions(model, batch.features, batch.lengths, records, ids, missing)
+            for p, c in zip(out, shares, strict=True):
+                p.notes["contributions"] = c
         if explain is not None:
             from .explain import explain_batch
 

@@ -92,3 +92,27 @@ def silero_trim(wave: np.ndarray, sr: int) -> np.ndarray:
     scale = sr / SILERO_RATE
     start, end = int(spans[0]["start"] * scale), int(np.ceil(spans[-1]["end"] * scale))
     return wave[start : max(end, start + 1)]
+
+
+def silero_available() -> bool:
+    """True when the silero-vad package (and its weights) can be imported."""
+    import importlib.util
+
+    return importlib.util.find_spec("silero_vad") is not None
+
+
+def speech_spans(wave: np.ndarray, sr: int) -> list[tuple[float, float]]:
+    """(start, end) seconds of every speech span Silero finds in a mono `wave` (sorted; [] for none).
+    Used to cut long recordings into utterances (sseft/serve/media.py)."""
+    import torch
+
+    lib, model = _silero()
+    x = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+    if sr != SILERO_RATE:
+        import torchaudio.functional as AF
+
+        x = AF.resample(x, sr, SILERO_RATE)
+    with torch.inference_mode():
+        model.reset_states()
+        spans = lib.get_speech_timestamps(x, model, sampling_rate=SILERO_RATE)
+    return [(s["start"] / SILERO_RATE, s["end"] / SILERO_RATE) for s in spans]

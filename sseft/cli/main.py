@@ -39,6 +39,7 @@ SUBCOMMANDS: dict[str, str] = {
     "robustness": "sseft.cli.robustness:robustness",
     "compare": "sseft.cli.compare:compare",
     "sweep": "sseft.cli.sweep:sweep",
+    "serve": "sseft.cli.serve:serve",
 }
 
 

@@ -1,0 +1,171 @@
+"""A small dynamic batcher: concurrent callers `await submit(item)`, one worker thread runs
+`run_batch(items)` on up to `max_batch` items at a time, waiting at most `max_wait_ms` after the
+first item for more to arrive. While a batch runs, new items queue up and form the next batch, so
+under load batches fill by themselves and with one caller nothing waits longer than `max_wait_ms`.
+
+The queue is bounded: past `max_queue` waiting items `submit` raises `Overloaded` at once (the
+service answers 503 with Retry-After) instead of letting memory grow under a burst. `run_batch`
+runs in the batcher's own thread, never on the event loop; it returns one result per item (an
+Exception instance fails that item only) or raises (every item of the batch fails with it).
+`max_batch=1, max_wait_ms=0` turns batching off (one item per call, in arrival order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from ..errors import SseftError
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+class Overloaded(SseftError):
+    """The batcher's queue is full: try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class BatchStats:
+    """What the batcher did so far (for /readyz, logs and the benchmark)."""
+
+    batches: int = 0
+    items: int = 0
+    rejected: int = 0
+    largest: int = 0
+    busy_s: float = 0.0
+    sizes: dict[int, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        mean = self.items / self.batches if self.batches else 0.0
+        return {
+            "batches": self.batches, "items": self.items, "rejected": self.rejected,
+            "largest_batch": self.largest, "mean_batch": round(mean, 3), "busy_s": round(self.busy_s, 3),
+        }  # fmt: skip
+
+
+class DynamicBatcher(Generic[In, Out]):
+    """Batches `submit`ted items for `run_batch` (see the module docstring)."""
+
+    def __init__(
+        self,
+        run_batch: Callable[[list[In]], Sequence[Out | BaseException]],
+        *,
+        max_batch: int = 8,
+        max_wait_ms: float = 5.0,
+        max_queue: int = 64,
+        name: str = "batcher",
+    ) -> None:
+        if max_batch < 1 or max_queue < 1 or max_wait_ms < 0:
+            raise ValueError("max_batch and max_queue must be >= 1 and max_wait_ms >= 0")
+        self.run_batch = run_batch
+        self.max_batch, self.max_wait, self.max_queue = max_batch, max_wait_ms / 1000.0, max_queue
+        self.name = name
+        self.stats = BatchStats()
+        self._pending: deque[tuple[In, asyncio.Future[Out]]] = deque()
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sseft-{name}")
+
+    @property
+    def waiting(self) -> int:
+        """Items queued and not yet handed to `run_batch`."""
+        return len(self._pending)
+
+    async def submit(self, item: In) -> Out:
+        """The result of `item` once its batch has run; `Overloaded` when the queue is full."""
+        self._start()
+        if len(self._pending) >= self.max_queue:
+            self.stats.rejected += 1
+            raise Overloaded(
+                f"{self.name}: {len(self._pending)} requests already waiting (queue limit {self.max_queue}); "
+                "try again shortly",
+                retry_after=max(1, round(self.stats.busy_s / max(self.stats.batches, 1) * 2)),
+            )
+        assert self._loop is not None and self._wake is not None
+        fut: asyncio.Future[Out] = self._loop.create_future()
+        self._pending.append((item, fut))
+        self._wake.set()
+        return await fut
+
+    def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._task is not None and self._loop is loop and not self._task.done():
+            return
+        # A new event loop (a test client per test, a restarted server): start over on it.
+        self._loop, self._wake = loop, asyncio.Event()
+        self._task = loop.create_task(self._run(), name=f"sseft-{self.name}")
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            if not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+            await self._gather()
+            batch = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
+            batch = [(item, fut) for item, fut in batch if not fut.cancelled()]  # caller gone
+            if batch:
+                await self._run_one(batch)
+
+    async def _gather(self) -> None:
+        """Wait up to max_wait for the batch to fill (not at all when it is full or waiting is off)."""
+        assert self._wake is not None
+        deadline = time.monotonic() + self.max_wait
+        while len(self._pending) < self.max_batch:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), left)
+
+    async def _run_one(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
+        assert self._loop is not None
+        items = [item for item, _ in batch]
+        t0 = time.perf_counter()
+        try:
+            results: Sequence[Any] = await self._loop.run_in_executor(self._pool, self.run_batch, items)
+            if len(results) != len(items):
+                raise RuntimeError(
+                    f"{self.name}: run_batch gave {len(results)} results for {len(items)} items"
+                )
+        except Exception as e:  # the whole batch fails with it; the loop goes on
+            results = [e] * len(items)
+        self._account(len(items), time.perf_counter() - t0)
+        for (_, fut), res in zip(batch, results, strict=True):
+            if fut.done():
+                continue
+            if isinstance(res, BaseException):
+                fut.set_exception(res)
+            else:
+                fut.set_result(res)
+
+    def _account(self, n: int, seconds: float) -> None:
+        s = self.stats
+        s.batches += 1
+        s.items += n
+        s.largest = max(s.largest, n)
+        s.busy_s += seconds
+        s.sizes[n] = s.sizes.get(n, 0) + 1
+
+    def close(self) -> None:
+        """Stop the loop task and the worker thread (pending callers get CancelledError)."""
+        if self._task is not None:
+            self._task.cancel()
+        for _, fut in self._pending:
+            if not fut.done():
+                fut.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
