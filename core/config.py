@@ -52,11 +52,15 @@ UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, 
 
 
 def read_mapping(path: str | Path) -> dict[str, Any]:
-    """Read a YAML (.yaml/.yml) or JSON file that must hold a mapping."""
+    """Read a YAML (.yaml/.yml) or JSON file that must hold a mapping; a missing `configs/NAME.yaml`
+    is the shipped config of that name (core/shipped.py)."""
+    from .shipped import shipped_config, shipped_hint
+
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: config file not found; pass the path of a .yaml or .json file")
-    text = p.read_text(encoding="utf-8")
+    source = p if p.is_file() else shipped_config(p)
+    if source is None:
+        raise ConfigError(f"{p}: config file not found; pass the path of a .yaml or .json file{shipped_hint()}")
+    text = source.read_text(encoding="utf-8")
     try:
         if p.suffix == ".json":
             data = json.loads(text, object_pairs_hook=_unique_json_keys)

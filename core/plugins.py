@@ -257,7 +257,8 @@ def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     where = "sseft models list" if kind == "model" else "sseft plugins"
     avail = f" Known: {', '.join(sorted(known))}." if known and len(known) <= 12 else ""
-    return f"unknown {kind} {name!r}{hint}{avail} See `{where}` for what is installed."
+    end = "" if hint else "."  # a hint ends with its question mark
+    return f"unknown {kind} {name!r}{hint}{end}{avail} See `{where}` for what is installed."
 
 
 def missing_plugin_message(kind: str, name: str, package: str | None = None) -> str:

@@ -43,7 +43,7 @@ class ExtractionSummary:
     failed: int = 0
     seconds: float = 0.0
     processes: int = 1
-    stats: dict[str, dict[str, int]] = field(default_factory=dict)
+    stats: dict[str, dict[str, float]] = field(default_factory=dict)
     store: str = ""
 
     @property
@@ -54,7 +54,7 @@ class ExtractionSummary:
     def line(self) -> str:
         rate = self.done / self.seconds if self.seconds > 0 else 0.0
         notes = "; ".join(
-            f"{m}: " + ", ".join(f"{k} {v}" for k, v in s.items() if v)
+            f"{m}: " + ", ".join(f"{k} {v:g}" for k, v in s.items() if v)
             for m, s in self.stats.items()
             if any(s.values())
         )
@@ -209,7 +209,7 @@ def extract_items(
         merge_on_close=ctx.world == 1,
     )  # fmt: skip
     bar = Progress(len(all_items), ctx, root, token, enabled=progress)
-    notes: dict[str, dict[str, int]] = {m: {} for m in extractors}
+    notes: dict[str, dict[str, float]] = {m: {} for m in extractors}
     try:
         with writer:
             _loop(_Job(all_items, order, batch_size, extractors, writer, ctx, bar, notes), prefetch)
@@ -230,7 +230,7 @@ class _Job:
     writer: Any
     ctx: DistContext
     bar: Progress
-    notes: dict[str, dict[str, int]]
+    notes: dict[str, dict[str, float]]
     dups: dict[int, int] = field(default_factory=dict)
 
     def batch(self, k: int) -> tuple[list[int], list[Item]]:
@@ -292,8 +292,7 @@ def _one_batch(job: _Job, k: int, ahead: Prefetcher, next_k: int | None) -> None
             failed += 1
             continue
         for m, note in res["meta"].items():
-            for key in note:
-                job.notes[m][key] = job.notes[m].get(key, 0) + 1
+            tally_notes(job.notes[m], note)
         meta = _plain_meta({**it.meta, **({"extract": res["meta"]} if res["meta"] else {})})
         if writer.add(it.id, it.split, res["features"], it.label, meta, labels=it.labels or None):
             done += 1
@@ -302,8 +301,15 @@ def _one_batch(job: _Job, k: int, ahead: Prefetcher, next_k: int | None) -> None
     job.bar.report(done=done, skipped=skipped, failed=failed + len(dup))
 
 
+def tally_notes(totals: dict[str, float], note: Mapping[str, Any]) -> None:
+    """Add one item's extraction notes to the job's totals: a number adds its value (`frames 5`,
+    `no_face_frames 0`, `seconds 1.5`), a flag counts when true, anything else counts the item once."""
+    for key, value in note.items():
+        totals[key] = totals.get(key, 0) + (value if isinstance(value, int | float) else 1)
+
+
 def _finish(
-    root: Path, ctx: DistContext, bar: Progress, notes: dict[str, dict[str, int]], total: int, t0: float
+    root: Path, ctx: DistContext, bar: Progress, notes: dict[str, dict[str, float]], total: int, t0: float
 ) -> ExtractionSummary:
     """Gather every process's counts, merge the partial indexes (main process), the job's summary."""
     from ..features import merge_partial_indexes
@@ -324,6 +330,6 @@ def _finish(
         for m, s in g["stats"].items():
             tgt = summary.stats.setdefault(m, {})
             for key, v in s.items():
-                tgt[key] = tgt.get(key, 0) + int(v)
+                tgt[key] = tgt.get(key, 0) + v
     summary.seconds = time.perf_counter() - t0
     return summary

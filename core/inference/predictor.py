@@ -169,6 +169,7 @@ class Predictor:
                     f"no input for modality {m!r} of {self.ref} (give {' or '.join(kinds[m])}); the model was not "
                     "trained with modality dropout: pass --allow-missing (allow_missing=True) to predict without it",
                 )
+        self._check_extractable(routed)
         feats: list[dict[str, torch.Tensor]] = [{} for _ in items]
         for s in self.specs:
             todo = [b for b in range(len(items)) if results[b] is None and s.name in routed[b]]
@@ -192,6 +193,13 @@ class Predictor:
             for b, p in zip(ok, preds, strict=True):
                 results[b] = p
         return [r for r in results if r is not None]
+
+    def _check_extractable(self, routed: Sequence[Mapping[str, Any]]) -> None:
+        """A modality trained on features no extractor made (synthetic, precomputed) stops every item
+        at once, before the missing-input errors: media cannot reach it, whatever is given."""
+        for s in self.specs:
+            if plugin_name(s) is None and (not self.allow_missing or any(s.name in r for r in routed)):
+                self.extractor(s.name)  # raises the ExtractionError that says so
 
     # -- features ------------------------------------------------------------------------------
     def predict_features(

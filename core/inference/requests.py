@@ -28,6 +28,9 @@ def item_inputs(
         if not text_file.is_file():
             raise DataError(f"{text_file}: text file not found")
         text = text_file.read_text(encoding="utf-8").strip()
+    for flag, path in (("--audio", audio), ("--video", video)):
+        if path is not None and not Path(path).is_file():  # before any model or encoder is built
+            raise DataError(f"{path}: {flag} file not found; check the path")
     raw: dict[str, Any] = {
         k: v for k, v in (("text", text), ("audio", audio), ("video", video)) if v is not None
     }
