@@ -119,7 +119,7 @@ def main() -> None:
         args.limit, args.seeds, args.epochs = args.limit or 300, "0,1", 1
         args.work = args.work.with_name(args.work.name + "-tiny")
     from sseft.core.evaluation.compare import compare_runs
-    from sseft.core.evaluation.runner import parse_seeds, run_protocol
+    from sseft.core.experiment import ExperimentOptions, parse_seeds, run_experiment
 
     seeds = parse_seeds(args.seeds)
     t0 = time.time()
@@ -134,8 +134,8 @@ def main() -> None:
         r: dict[str, Any] = {"seeds": seeds, "models": {}, "compare": {}}
         for model in MODELS:
             t = time.time()
-            s = run_protocol(experiment(store, labels, model, args.epochs, args.lr, args.baseline_lr), root / model,
-                             seeds=seeds, progress=True, plots=False)  # fmt: skip
+            s = run_experiment(experiment(store, labels, model, args.epochs, args.lr, args.baseline_lr), root / model,
+                               ExperimentOptions(seeds=seeds, progress=True, plots=False)).summary  # fmt: skip
             assert s is not None
             r["models"][model] = {m: s["metrics"][m] for m in ("accuracy", "weighted_f1")}
             r["models"][model]["train_s"] = round(time.time() - t, 1)

@@ -33,7 +33,7 @@ from pydantic import Field, model_validator
 
 from ..config import StrictModel, apply_overrides, read_mapping, validate
 from ..errors import ConfigError, SseftError
-from .io import write_json, write_text
+from ..files import atomic_write_json, atomic_write_text
 
 
 class Param(StrictModel):
@@ -123,9 +123,9 @@ def _storage(url: str) -> Any:
 def _head_direction(cfg: Any) -> tuple[str, bool]:
     """(primary metric, greater is better) of the experiment's head."""
     from ..plugins import get_head
-    from . import adapter
+    from ..training.data import open_store
 
-    store = adapter.open_store(cfg)
+    store = open_store(cfg.data.store)
     plugin = get_head(cfg.head.name)
     head = plugin.build(8, list(store.task.label_names), plugin.config_model.model_validate(cfg.head.config))
     return str(head.primary_metric), bool(head.greater_is_better)
@@ -149,10 +149,11 @@ def run_sweep(
         import optuna
     except ImportError:
         raise ConfigError("sseft sweep needs Optuna: pip install 'sseft[sweep]'") from None
+    from ..extraction.generate import ensure_store
     from ..training.experiment import load_experiment
-    from . import adapter
+    from ..training.setup import process_state
 
-    if adapter.state().num_processes > 1:
+    if process_state().num_processes > 1:
         raise ConfigError("sseft sweep: start several `sseft sweep` processes instead of `accelerate launch`")
     base = list(overrides or [])
     cfg = load_experiment(config, base)
@@ -167,7 +168,7 @@ def run_sweep(
     out = Path(output_dir or Path("runs") / f"{cfg.name}-sweep")
     url = storage or default_storage(out)
     name = study_name or cfg.name
-    adapter.prepare_store(cfg)
+    ensure_store(cfg.data, process_state())
     metric, greater = _head_direction(cfg)
     logging_off()
     pruner = (
@@ -209,7 +210,7 @@ def _run_trial(study: Any, trial: Any, config: Path, base: list[str], params: di
     import optuna
 
     from ..training.experiment import load_experiment
-    from . import adapter
+    from ..training.trainer import train
 
     pruned = [False]
 
@@ -230,7 +231,7 @@ def _run_trial(study: Any, trial: Any, config: Path, base: list[str], params: di
         # The trainer's per-epoch lines go to stderr: stdout carries only the sweep's result (--json).
         with redirect_stdout(sys.stderr):
             run_dir = out / f"trial-{trial.number}"
-            res = adapter.train_run(cfg, run_dir, on_epoch=on_epoch, progress=False, plots=False)
+            res = train(cfg, run_dir, on_epoch=on_epoch, progress=False, plots=False)
         value = res.best_valid.get(metric)
         if pruned[0]:
             trial.set_user_attr("pruned_at_epoch", len(res.history))
@@ -265,8 +266,8 @@ def finish(
     if complete:
         best = study.best_trial
         result["best"] = {"number": best.number, "value": best.value, "params": best.params}
-        write_text(out / "best.yaml", best_config_yaml(config, base, best.params, best.number, best.value))
-    write_json(out / "sweep.json", result)
+        atomic_write_text(out / "best.yaml", best_config_yaml(config, base, best.params, best.number, best.value))
+    atomic_write_json(out / "sweep.json", result, indent=2)
     return result
 
 

@@ -21,8 +21,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunError, SseftError, storage_error
-from ..files import sha256_file
+from ..errors import RunError, SseftError, StorageError, storage_error
+from ..files import atomic_write_bytes, atomic_write_json, fsync_dir, sha256_file
 
 STATE_FILE = "training_state.json"
 SUMS_FILE = "checksums.json"
@@ -56,28 +56,10 @@ def clean_temp(root: str | Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def _write_json_durable(path: Path, data: Any) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _finalize(tmp: Path, final: Path, state: dict[str, Any], keep: int, best: Path | None) -> None:
     """Main process: state file, best weights so far, checksums (last: they mark the checkpoint
     complete), rename, rotate."""
-    _write_json_durable(tmp / STATE_FILE, state)
+    atomic_write_json(tmp / STATE_FILE, state, indent=1)
     if best is not None and best.is_file():
         # A resumed run must not keep best weights of an epoch after its checkpoint (a hard link:
         # the best file is replaced by rename, never rewritten in place).
@@ -86,11 +68,11 @@ def _finalize(tmp: Path, final: Path, state: dict[str, Any], keep: int, best: Pa
         except OSError:
             shutil.copy2(best, tmp / BEST_FILE)
     sums = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-    _write_json_durable(tmp / SUMS_FILE, sums)
+    atomic_write_json(tmp / SUMS_FILE, sums, indent=1)
     if final.exists():  # the same position saved twice (a resumed run): replace it
         shutil.rmtree(final)
-    os.replace(tmp, final)
-    _fsync_dir(final.parent)
+    os.replace(tmp, final)  # a whole directory: complete under its name, or not there
+    fsync_dir(final.parent)
     for old in list_checkpoints(final.parent)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -120,6 +102,8 @@ def save_checkpoint(
             _finalize(tmp, final, state, keep, best)
         except OSError as e:
             failure = e
+        except StorageError as e:  # an atomic write refused by the OS (its OSError is the cause)
+            failure = e.__cause__ if isinstance(e.__cause__, OSError) else OSError(str(e))
     failed = accelerator.reduce(torch.tensor([float(failure is not None)]), "sum")
     if float(failed[0]) > 0:
         if accelerator.is_main_process:
@@ -188,32 +172,20 @@ def restore_best(path: Path, best: Path) -> None:
     if not src.is_file():
         best.unlink(missing_ok=True)
         return
-    best.parent.mkdir(parents=True, exist_ok=True)
-    tmp = best.with_name(best.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    shutil.copy2(src, tmp)
-    os.replace(tmp, best)
+    atomic_write_bytes(best, src.read_bytes())
 
 
 def save_weights(state_dict: dict[str, Any], path: str | Path, meta: dict[str, Any]) -> None:
     """Atomically write a state dict as safetensors (plus a JSON sidecar with `meta`)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    side = p.with_suffix(".json")
-    tmp_side = side.with_name(side.name + ".tmp")
+    tensors = {k: v.detach().cpu().clone().contiguous() for k, v in state_dict.items()}
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().cpu().clone().contiguous() for k, v in state_dict.items()}
-        save_file(tensors, str(tmp), {"format": "pt"})
-        os.replace(tmp, p)
-        _write_json_durable(tmp_side, meta)
-        os.replace(tmp_side, side)
+        atomic_write_bytes(p, save(tensors, {"format": "pt"}))
     except OSError as e:
-        for t in (tmp, tmp_side):
-            t.unlink(missing_ok=True)
         raise storage_error(e, p, "the previous best weights are unchanged") from None
+    atomic_write_json(p.with_suffix(".json"), meta, indent=1)
 
 
 def load_weights(path: str | Path) -> dict[str, Any]:

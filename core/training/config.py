@@ -15,9 +15,9 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from ..config import StrictModel
-from ..evaluation.folds import FoldsConfig
 from ..model import HeadSpec
 from ..specs import FusionConfig, ProjectionSpec
+from .folds import FoldsConfig
 
 
 class GenerateConfig(StrictModel):
@@ -40,7 +40,7 @@ class DataConfig(StrictModel):
     generate: GenerateConfig | None = None
     synthetic: dict[str, Any] | None = None
     # Cross-validation over a grouping the items carry (IEMOCAP leave-one-session-out: {by: session});
-    # the evaluation runner then trains fold by fold (core/evaluation/folds.py).
+    # the experiment runner then trains fold by fold (core/training/folds.py).
     folds: FoldsConfig | None = None
 
     @model_validator(mode="after")

@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from ..files import to_plain
+
 
 @dataclass
 class EvalResult:
@@ -19,19 +21,6 @@ class EvalResult:
     outputs: torch.Tensor  # (N, ...) head outputs, float32, CPU
     labels: torch.Tensor  # (N, ...) label tensors (head.collate_labels), CPU
     index: torch.Tensor  # (N,) each row's position in the loader's item list
-
-
-def to_jsonable(x: Any) -> Any:
-    """Tensors / numpy values / nested containers -> plain JSON types."""
-    if isinstance(x, dict):
-        return {str(k): to_jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [to_jsonable(v) for v in x]
-    if hasattr(x, "tolist"):  # torch tensors, numpy arrays and numpy scalars
-        return to_jsonable(x.tolist())
-    if isinstance(x, float) and x != x:  # NaN is not JSON
-        return None
-    return x
 
 
 def evaluate_loader(accelerator: Any, model: Any, head: Any, loader: Any) -> EvalResult:
@@ -55,7 +44,7 @@ def evaluate_loader(accelerator: Any, model: Any, head: Any, loader: Any) -> Eva
     metrics = dict(head.metrics(outputs, labels))
     metrics["loss"] = float(head.loss(outputs, labels))
     metrics["n_items"] = int(outputs.shape[0])
-    return EvalResult(metrics=to_jsonable(metrics), outputs=outputs, labels=labels, index=torch.cat(idx))
+    return EvalResult(metrics=to_plain(metrics), outputs=outputs, labels=labels, index=torch.cat(idx))
 
 
 def prediction_records(head: Any, res: EvalResult, ids: list[str], truth: list[Any]) -> list[dict[str, Any]]:
@@ -66,7 +55,7 @@ def prediction_records(head: Any, res: EvalResult, ids: list[str], truth: list[A
     item_ids = [ids[i] for i in index]
     rows = [dict(r) for r in head.records(outputs, item_ids)]
     for row, i, out in zip(rows, index, outputs.tolist(), strict=True):
-        row["truth"] = to_jsonable(truth[i])
+        row["truth"] = to_plain(truth[i])
         row["outputs"] = out
     return rows
 

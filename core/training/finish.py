@@ -7,17 +7,18 @@ import time
 from typing import Any
 
 from ..errors import RunError
+from ..files import atomic_write_json, atomic_write_jsonl
 from ..model import SseftModel
 from . import checkpoint as ck
 from . import tracking
 from .data import item_labels
 from .evaluate import EvalResult, evaluate_loader, prediction_records, scalar_metrics
-from .report import plot_curves, write_json, write_jsonl
+from .report import plot_learning_curves
 from .run import Run
 from .state import TrainResult
 
 
-def finish(run: Run, plots: bool = True) -> TrainResult:
+def finish_run(run: Run, plots: bool = True) -> TrainResult:
     """Best weights back in the model, test metrics and predictions, summary, pictures."""
     acc, st = run.accelerator, run.state
     acc.wait_for_everyone()
@@ -44,8 +45,8 @@ def finish(run: Run, plots: bool = True) -> TrainResult:
     )
     if acc.is_main_process:
         if plots and st.history:
-            plot_curves(st.history, run.head.primary_metric, run.out / "curves.png")
-        write_json(run.out / "summary.json", summary(run, result))
+            plot_learning_curves(st.history, run.head.primary_metric, run.out / "curves.png")
+        atomic_write_json(run.out / "summary.json", summary_record(run, result), indent=2)
     tracking.finish(acc, run.cfg, test_metrics, len(st.history))
     acc.wait_for_everyone()
     return result
@@ -56,7 +57,7 @@ def test(run: Run, plots: bool) -> dict[str, Any]:
     where = "split_ids" if run.custom_ids else run.cfg.data.test_split
     metrics = {**res.metrics, "best_epoch": run.state.best_epoch, "split": where}
     if run.accelerator.is_main_process:
-        write_json(run.out / "test_metrics.json", metrics)
+        atomic_write_json(run.out / "test_metrics.json", metrics, indent=2)
         write_predictions(run, "test", res)
         if plots:
             pictures(run, res)
@@ -65,7 +66,7 @@ def test(run: Run, plots: bool) -> dict[str, Any]:
 
 def write_predictions(run: Run, role: str, res: EvalResult) -> None:
     truth = item_labels(run.store, run.ids[role], run.cfg.data.labels)
-    write_jsonl(
+    atomic_write_jsonl(
         run.out / f"{role}_predictions.jsonl", prediction_records(run.head, res, run.ids[role], truth)
     )
 
@@ -75,7 +76,7 @@ def pictures(run: Run, res: EvalResult) -> None:
     run.head.report(res.outputs, res.labels, run.out)
 
 
-def summary(run: Run, result: TrainResult) -> dict[str, Any]:
+def summary_record(run: Run, result: TrainResult) -> dict[str, Any]:
     return {
         "name": run.cfg.name,
         "world_size": result.world_size,

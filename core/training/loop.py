@@ -10,12 +10,12 @@ from typing import Any
 import torch
 
 from ..errors import RunError, SseftError, storage_error
+from ..files import atomic_write_jsonl
 from . import checkpoint as ck
 from . import tracking
 from .evaluate import EvalResult, evaluate_loader
 from .finish import write_predictions
 from .optim import drop_modalities, step_seed
-from .report import write_jsonl
 from .run import EpochCallback, Run
 
 
@@ -118,7 +118,7 @@ def end_epoch(run: Run, epoch: int, on_epoch: EpochCallback | None) -> None:
     st.epoch, st.batches_done, st.loss_sum, st.loss_count = epoch + 1, 0, 0.0, 0
     st.stopped_early = stop
     if run.accelerator.is_main_process:
-        write_jsonl(run.out / "metrics.jsonl", st.history)
+        atomic_write_jsonl(run.out / "metrics.jsonl", st.history)
     tracking.log_epoch(run.accelerator, run.cfg, row)
     checkpoint(run)
     if stop:

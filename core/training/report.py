@@ -1,53 +1,38 @@
-"""Run outputs that are not checkpoints: metrics JSONL/JSON, the learning-curve PNG and
-plain-text/Markdown metric tables (the head draws its own pictures: `head.report`)."""
+"""Run outputs that are not checkpoints or JSON (core/files.py writes those): the learning-curve
+PNG and plain-text/Markdown metric tables (the head draws its own pictures: `head.report`)."""
 
 from __future__ import annotations
 
-import json
-import os
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import storage_error
+from ..files import atomic_write_bytes
 
 
-def _write_atomic(path: str | Path, text: str) -> Path:
-    """Temp file + rename: a reader sees the old file or the new one, never half of one; a refused
-    write (full or read-only disk) leaves no temp file and raises one line naming the file."""
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, p)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise storage_error(e, p) from None
-    return p
-
-
-def write_json(path: str | Path, data: Any) -> Path:
-    return _write_atomic(path, json.dumps(data, indent=2) + "\n")
-
-
-def write_jsonl(path: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
-    """Rewrite the whole JSONL file (a resumed run rewrites its history, never duplicates)."""
-    return _write_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
-
-
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (no display on servers)."""
     import matplotlib
 
-    matplotlib.use("Agg")  # no display on servers; must precede pyplot's import
+    matplotlib.use("Agg")  # must precede pyplot's import
     import matplotlib.pyplot as plt
 
     return plt
 
 
-def plot_curves(history: Sequence[dict[str, Any]], primary: str, path: str | Path) -> Path:
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Write `fig` as a PNG atomically (never half a picture) and close it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    pyplot().close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)
+
+
+def plot_learning_curves(history: Sequence[dict[str, Any]], primary: str, path: str | Path) -> Path:
     """Train/valid loss per epoch (left) and the validation primary metric (right)."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [h["epoch"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
     ax1.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
@@ -59,9 +44,7 @@ def plot_curves(history: Sequence[dict[str, Any]], primary: str, path: str | Pat
     ax2.set_xlabel("epoch")
     ax2.set_ylabel(f"valid {primary}")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def metrics_table(rows: dict[str, dict[str, float]], columns: Sequence[str], markdown: bool = False) -> str:

@@ -12,6 +12,7 @@ from typing import Any, cast
 import torch
 
 from ..config import write_resolved
+from ..extraction.generate import ensure_store
 from ..model import ModelConfig, SseftModel, build_model
 from . import checkpoint as ck
 from . import tracking
@@ -72,12 +73,12 @@ def _forget_other_precision(wanted: str | None) -> None:
         AcceleratorState._reset_state(reset_partial_state=True)
 
 
-def ensure_store(cfg: ExperimentConfig, accelerator: Any) -> None:
-    """Generate the configured store when absent (`data.generate`), through the producer seam:
-    the dataset plugin found by the plugin manager and the extraction engine (no plugin import here)."""
-    from ..extraction.generate import ensure_store as generate
+def process_state() -> Any:
+    """Accelerate's process state, set up as the trainer's Accelerator will be: it is a singleton,
+    so a plain PartialState() first would leave a CPU `accelerate launch` undistributed."""
+    from accelerate import PartialState
 
-    generate(cfg.data, accelerator)
+    return PartialState(cpu=True) if distributed_cpu() else PartialState()
 
 
 def setup(
@@ -99,7 +100,7 @@ def setup(
     if tc.num_threads is not None:
         torch.set_num_threads(tc.num_threads)
     accelerator = make_accelerator(cfg, out)
-    ensure_store(cfg, accelerator)
+    ensure_store(cfg.data, accelerator)  # generated data is made when absent
     store = open_store(cfg.data.store)
     ids = resolve_split_ids(cfg, store, split_ids)
     mcfg = model_config(cfg, store)

@@ -19,12 +19,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .config import ExperimentConfig
-from .finish import finish
+from .finish import finish_run
 from .loop import fit
 from .optim import drop_modalities, lr_lambda, param_groups
 from .run import EpochCallback
 from .rundir import release
-from .setup import distributed_cpu, ensure_store, make_accelerator, model_config, setup
+from .setup import distributed_cpu, make_accelerator, model_config, process_state, setup
 from .state import TrainResult, TrainState
 
 __all__ = [
@@ -32,11 +32,11 @@ __all__ = [
     "TrainState",
     "distributed_cpu",
     "drop_modalities",
-    "ensure_store",
     "lr_lambda",
     "make_accelerator",
     "model_config",
     "param_groups",
+    "process_state",
     "train",
 ]
 
@@ -58,6 +58,6 @@ def train(
     run = setup(cfg, output_dir, resume=resume, overwrite=overwrite, split_ids=split_ids, progress=progress)
     try:
         fit(run, on_epoch)
-        return finish(run, plots)
+        return finish_run(run, plots)
     finally:
         release(run.lock)

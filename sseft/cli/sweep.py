@@ -57,11 +57,8 @@ def sweep(
         else format_result(result) + f"best config: {out / 'best.yaml'}"
     )
     if seeds and result["best"]:
-        from sseft.core.evaluation.runner import format_summary, parse_seeds, run_protocol
+        from sseft.core.experiment import ExperimentOptions, parse_seeds, run_experiment
         from sseft.core.training.experiment import load_experiment
 
-        summary = run_protocol(
-            load_experiment(out / "best.yaml"), out / "best-seeds", seeds=parse_seeds(seeds)
-        )
-        if summary is not None:
-            click.echo(format_summary(summary) + f"summary: {out / 'best-seeds' / 'summary.md'}")
+        opts = ExperimentOptions(seeds=parse_seeds(seeds))
+        click.echo(run_experiment(load_experiment(out / "best.yaml"), out / "best-seeds", opts).report, nl=False)

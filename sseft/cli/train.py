@@ -38,34 +38,15 @@ def train(
     seeds: str | None,
 ) -> None:
     """Train an SSE-FT model on a feature store (works under `accelerate launch -m sseft train`)."""
+    from sseft.core.experiment.plan import parse_seeds
+    from sseft.core.experiment.runner import ExperimentOptions, run_experiment
     from sseft.core.training.experiment import load_experiment
-    from sseft.core.training.trainer import train as run
+    from sseft.registry import api as registry
 
     cfg = load_experiment(config, overrides)
-    if seeds or cfg.train.seeds or cfg.data.folds is not None:  # the evaluation protocol (H6)
-        from sseft.core.evaluation.runner import train_protocol
-
-        click.echo(train_protocol(cfg, output_dir, seeds, register=register, overwrite=overwrite), nl=False)
-        return
-    res = run(cfg, output_dir, resume=resume, overwrite=overwrite)
-    from accelerate import PartialState
-
-    if not PartialState().is_main_process:
-        return
-    click.echo(f"run: {res.output_dir} (world size {res.world_size}, best epoch {res.best_epoch})")
-    if res.test_metrics is not None:
-        click.echo(test_table(cfg.name, res.test_metrics), nl=False)
-        click.echo(f"test: {res.model.head.summary(res.test_metrics)}")
-    name = register or cfg.register_name
-    if not no_export or name:
-        import sseft
-
-        artifact = sseft.save(
-            res.model, res.output_dir / "model", res.artifact_metrics, res.training, overwrite=True
-        )
-        click.echo(f"model: {artifact}")
-        if name:
-            click.echo(f"registered: {sseft.publish(artifact, name)}")
+    opts = ExperimentOptions(seeds=parse_seeds(seeds) if seeds else None, resume=resume, overwrite=overwrite,
+                             export=not no_export, register=register)  # fmt: skip
+    click.echo(run_experiment(cfg, output_dir, opts, registry=registry).report, nl=False)
 
 
 def evaluate_ref(
@@ -78,15 +59,6 @@ def evaluate_ref(
     model = sseft.load(resolve_model_ref(ref))
     metrics = evaluate_model(model, store, split, batch_size, label_set, name=f"model {ref!r}")
     return None if metrics is None else {**metrics, "model": ref}
-
-
-def test_table(name: str, metrics: dict) -> str:
-    from sseft.core.training.evaluate import scalar_metrics
-    from sseft.core.training.report import metrics_table
-
-    m = scalar_metrics(metrics)
-    m.pop("best_epoch", None)
-    return metrics_table({name: m}, list(m))
 
 
 @click.command()
@@ -141,19 +113,11 @@ def ablate(
     seeds: str | None,
 ) -> None:
     """Run the paper's Table 8 ablations (uni/dual/tri-modal, no IMA, concat) and compare them."""
-    from sseft.core.training.ablate import run_ablation
+    from sseft.core.experiment.plan import parse_seeds
+    from sseft.core.experiment.runner import ExperimentOptions, run_experiment
     from sseft.core.training.experiment import load_experiment
 
     cfg = load_experiment(config, overrides)
-    if seeds or cfg.train.seeds or cfg.data.folds is not None:  # over seeds/folds (H6)
-        from sseft.core.evaluation.ablation import run_ablation_seeds
-        from sseft.core.evaluation.runner import parse_seeds, seeds_of
-
-        chosen = seeds_of(cfg, parse_seeds(seeds) if seeds else None)
-        report = run_ablation_seeds(cfg, output_dir, seeds=chosen, only=list(only) or None)
-        if report is not None:
-            click.echo(report, nl=False)
-        return
-    table = run_ablation(cfg, output_dir, only=list(only) or None, overwrite=overwrite)
-    if table is not None:
-        click.echo(table, nl=False)
+    opts = ExperimentOptions(seeds=parse_seeds(seeds) if seeds else None, ablate=True, only=list(only) or None,
+                             overwrite=overwrite)  # fmt: skip
+    click.echo(run_experiment(cfg, output_dir, opts).report, nl=False)

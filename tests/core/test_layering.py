@@ -1,7 +1,8 @@
-"""#14's rules for everything under core/: it imports no concrete plugin (sseft.plugins.*) and not
-the registry (`import sseft`, sseft.registry), at module level or inside functions (plugins are
-reached through core/plugins.py's manager, models are loaded by the caller); and no function in
-core/ is longer than 80 lines (split into steps that read top to bottom)."""
+"""Rules for everything under core/: it imports no concrete plugin (sseft.plugins.*) and not the
+registry (`import sseft`, sseft.registry), at module level or inside functions (plugins are reached
+through core/plugins.py's manager, models are loaded by the caller); no two core subpackages import
+each other, directly or through others (the import graph between them has no cycle); and no
+function in core/ is longer than 80 lines (split into steps that read top to bottom)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,54 @@ def imported_modules(path: Path, source: str | None = None) -> set[str]:
     return names
 
 
+def subpackage_graph(root: Path = CORE) -> dict[str, set[str]]:
+    """core subpackage -> the other core subpackages its modules import (at module level or
+    inside functions), from the source."""
+    subs = {p.name for p in root.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    graph: dict[str, set[str]] = {s: set() for s in subs}
+    for f in sorted(root.rglob("*.py")):
+        parts = f.relative_to(root).parts
+        if len(parts) < 2 or parts[0] not in subs:
+            continue
+        for name in imported_modules(f):
+            target = name.split(".")[2] if name.startswith("sseft.core.") else None
+            if target in subs and target != parts[0]:
+                graph[parts[0]].add(target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one node (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(found)
+
+
 def _forbidden(name: str) -> bool:
     return (
         name == "sseft" or name.startswith(FORBIDDEN) or name in {"sseft.load", "sseft.publish", "sseft.save"}
@@ -73,3 +122,22 @@ def test_the_checker_sees_relative_and_absolute_imports() -> None:
         "sseft.plugins.datasets.common",
         "sseft.registry",
     ]
+
+
+def test_no_import_cycle_between_core_subpackages() -> None:
+    graph = subpackage_graph()
+    assert {"training", "evaluation", "experiment"} <= set(graph)
+    found = cycles(graph)
+    assert not found, "core subpackages that import each other (directly or through others): " + "; ".join(
+        " <-> ".join(c) for c in found
+    )
+
+
+def test_the_cycle_finder_sees_direct_and_indirect_cycles() -> None:
+    assert cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+    # A function-level import counts as much as a module-level one.
+    src = "def f():\n    from ..evaluation import compare\n"
+    names = imported_modules(CORE / "training" / "x.py", src)
+    assert "sseft.core.evaluation" in names

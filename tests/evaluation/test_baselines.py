@@ -94,11 +94,16 @@ def test_model_selects_the_fusion_by_kind() -> None:
 
 @pytest.mark.parametrize("kind", ["late-fusion", "concat-pool"])
 def test_baseline_trains_and_reloads(grouped_store: Path, tmp_path: Path, kind: str) -> None:
-    from sseft.core.evaluation.adapter import load_run_model, train_run
+    from sseft.core.model import ModelConfig, build_model
+    from sseft.core.training import checkpoint as ck
     from sseft.core.training.experiment import load_experiment
+    from sseft.core.training.trainer import train
 
     cfg = load_experiment(write_config(tmp_path / "c.yaml", grouped_store, fusion={"kind": kind}))
-    rec = train_run(cfg, tmp_path / "run", progress=False, plots=False)
+    rec = train(cfg, tmp_path / "run", progress=False, plots=False)
     assert rec.test_metrics is not None and 0.0 <= rec.test_metrics["accuracy"] <= 1.0
-    model = load_run_model(rec.output_dir)
+    # The run directory alone rebuilds the model: its config and the best weights.
+    mcfg = ModelConfig.model_validate_json((rec.output_dir / "model_config.json").read_text(encoding="utf-8"))
+    model = build_model(mcfg)
+    model.load_state_dict(ck.load_weights(rec.output_dir / "best" / "model.safetensors"))
     assert isinstance(model.fusion, PoolingFusion) and model.fusion.kind == kind

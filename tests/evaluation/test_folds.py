@@ -10,7 +10,7 @@ from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 from sseft.core.errors import DataError
-from sseft.core.evaluation.folds import FoldsConfig, make_folds, pooled_items, selected
+from sseft.core.training.folds import FoldsConfig, make_folds, pooled_items, selected
 
 
 def _items(sessions: list[int], speakers: list[int]) -> tuple[list[str], list[dict]]:

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from evalhelpers import run_cli, write_config
 
 from sseft.core.errors import ConfigError, DataError
-from sseft.core.evaluation import adapter
-from sseft.core.evaluation.runner import run_protocol
+from sseft.core.experiment import runner
+from sseft.core.experiment.runner import ExperimentOptions, run_experiment
 from sseft.core.training.experiment import load_experiment
+
+
+def run_protocol(cfg: Any, out: Path, seeds: list[int], **opts: Any) -> dict[str, Any] | None:
+    """The seeds x folds experiment of `cfg` in `out`; its summary (summary.json's data)."""
+    return run_experiment(cfg, out, ExperimentOptions(seeds=seeds, **opts)).summary
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +58,7 @@ def test_finished_runs_are_reused(seeds_run: tuple[Path, Path], monkeypatch: pyt
     def boom(*a, **k):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(adapter, "train_run", boom)
+    monkeypatch.setattr(runner, "train", boom)
     s = run_protocol(load_experiment(cfg_path), out, seeds=[0, 1], progress=False)
     assert s is not None and s["metrics"]["accuracy"]["n"] == 2
 

@@ -13,12 +13,13 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.mark.slow
 def test_sseft_beats_unimodal_and_no_ima(tmp_path: Path) -> None:
-    from sseft.core.training.ablate import run_ablation
+    from sseft.core.experiment import ExperimentOptions, run_experiment
     from sseft.core.training.experiment import load_experiment
 
     cfg = load_experiment(REPO / "configs" / "synthetic.yaml", [f"data.store={tmp_path / 'store'}"])
     presets = ["full", "text-only", "speech-only", "face-only", "no-ima"]
-    table = run_ablation(cfg, tmp_path / "abl", only=presets, progress=False)
+    opts = ExperimentOptions(ablate=True, only=presets, progress=False)
+    table = run_experiment(cfg, tmp_path / "abl", opts).report
     assert table is not None and all(p in table for p in presets)
     runs = json.loads((tmp_path / "abl" / "ablation.json").read_text())["runs"]
     assert list(runs) == presets  # the full model heads the table

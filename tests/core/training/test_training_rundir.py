@@ -7,12 +7,14 @@ from __future__ import annotations
 import errno
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from trainhelpers import write_config
 
 from sseft.cli.main import cli
+from sseft.core.errors import storage_error
 from sseft.core.training import checkpoint as ck
 
 
@@ -122,18 +124,19 @@ def test_disk_full_or_read_only_while_checkpointing(
         tmp_path / "c.yaml", tiny_store, train={"epochs": 2, "checkpoint_every": 2, "keep_checkpoints": 10}
     )
     out = tmp_path / "run"
-    real = ck._write_json_durable
+    real = ck.atomic_write_json
     calls = {"n": 0}
 
-    def fail_second_checkpoint(path: Path, data: object) -> None:
+    def fail_second_checkpoint(path: Path, data: object, **kwargs: Any) -> Path:
         if path.name == ck.STATE_FILE:
             calls["n"] += 1
             if calls["n"] == 2:  # the second checkpoint's state file: the disk refuses
-                raise OSError(code, "simulated", str(path))
-        real(path, data)
+                err = OSError(code, "simulated", str(path))
+                raise storage_error(err, path) from err  # as core/files.py reports it
+        return real(path, data, **kwargs)
 
     with monkeypatch.context() as m:
-        m.setattr(ck, "_write_json_durable", fail_second_checkpoint)
+        m.setattr(ck, "atomic_write_json", fail_second_checkpoint)
         err = one_line(run_train(cfg, out), code=1)
     assert ck.STATE_FILE in err and hint in err and "--resume` continues from ckpt-e0000-b0000002" in err, err
     ckpts = out / "checkpoints"
@@ -148,12 +151,10 @@ def test_disk_full_or_read_only_while_checkpointing(
 def test_disk_full_while_writing_the_best_weights(
     tiny_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import safetensors.torch
-
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    monkeypatch.setattr(ck, "atomic_write_bytes", full)
     cfg = write_config(tmp_path / "c.yaml", tiny_store, train={"epochs": 1})
     out = tmp_path / "run"
     err = one_line(run_train(cfg, out), code=1)

@@ -68,7 +68,7 @@ class FoldsConfig(StrictModel):
 Fold = dict[str, list[str]]  # {"train": ids, "valid": ids, "test": ids}
 
 
-def _key(g: Any) -> tuple[int, Any]:
+def _group_order(g: Any) -> tuple[int, Any]:
     # Numbers sort numerically (sessions 1..5), strings alphabetically, numbers first.
     return (0, g) if isinstance(g, (int, float)) and not isinstance(g, bool) else (1, str(g))
 
@@ -105,7 +105,7 @@ def make_folds(
 ) -> list[Fold]:
     """Every fold (fold f = element f-1) as item-id lists per part; see the module docstring."""
     groups = [_group_of(m, cfg.by, i, where) for i, m in zip(ids, metas, strict=True)]
-    distinct = sorted(set(groups), key=_key)
+    distinct = sorted(set(groups), key=_group_order)
     if cfg.kind == "leave-one-group-out":
         test_sets = [{g} for g in distinct]
     else:
@@ -141,7 +141,7 @@ def _grouped_kfold(groups: list[Any], distinct: list[Any], k: int, by: str) -> l
         sizes[g] = sizes.get(g, 0) + 1
     folds: list[set[Any]] = [set() for _ in range(k)]
     load = [0] * k
-    for g in sorted(distinct, key=lambda g: (-sizes[g], _key(g))):
+    for g in sorted(distinct, key=lambda g: (-sizes[g], _group_order(g))):
         j = min(range(k), key=lambda j: (load[j], j))
         folds[j].add(g)
         load[j] += sizes[g]
@@ -161,7 +161,7 @@ def _split_valid(
     vby = cfg.valid.by or cfg.by
     vgroups = [_group_of(m, vby, i, where) for i, m in pool]
     in_test = {_group_of(m, vby, i, where) for i, m in test} if vby != cfg.by else set()
-    distinct = sorted(set(vgroups) - in_test, key=_key)
+    distinct = sorted(set(vgroups) - in_test, key=_group_order)
     if len(distinct) < 2:
         raise DataError(
             f"{where}: fold {fold}: the training part has {len(distinct)} {vby!r} group(s) that are not in "

@@ -1,5 +1,5 @@
-"""Summaries over seeds/folds and their tables (Markdown, CSV, LaTeX; MMSA style "mean ± std") and
-the dots-per-seed picture.
+"""An experiment's summary over its runs (seeds, folds) and its tables (Markdown, CSV, LaTeX; MMSA
+style "mean ± std") and the dots-per-seed picture.
 
 A *row* is one model/preset: {metric: describe(values over runs)} (stats.describe).
 """
@@ -8,31 +8,28 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .stats import describe
+from ..evaluation.stats import describe
+from ..files import atomic_write_text
+from ..training.evaluate import scalar_metrics
+from ..training.report import pyplot, save_figure
 
 SKIP = frozenset({"n_items", "best_epoch", "n", "split"})  # bookkeeping, not metrics
 
 
-def scalar(metrics: dict[str, Any] | None) -> dict[str, float]:
-    """The scalar metrics of a metrics dict (numbers only, bookkeeping dropped; None kept out)."""
-    out = {}
-    for k, v in (metrics or {}).items():
-        if k in SKIP or isinstance(v, bool) or not isinstance(v, (int, float)):
-            continue
-        out[k] = float(v)
-    return out
+def run_metrics(metrics: dict[str, Any] | None) -> dict[str, float]:
+    """The scalar metrics of a metrics dict as floats (bookkeeping dropped; None kept out)."""
+    return {k: float(v) for k, v in scalar_metrics(metrics or {}).items() if k not in SKIP}
 
 
 def metric_names(runs: Sequence[dict[str, Any]]) -> list[str]:
     """Metric names in first-seen order, loss last."""
     names: list[str] = []
     for r in runs:
-        for k in scalar(r.get("test") or r.get("valid")):
+        for k in run_metrics(r.get("test") or r.get("valid")):
             if k not in names:
                 names.append(k)
     return [n for n in names if n != "loss"] + (["loss"] if "loss" in names else [])
@@ -46,7 +43,7 @@ def summarise(runs: Sequence[dict[str, Any]], part: str = "test") -> dict[str, A
     def stats(rs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         out = {}
         for m in names:
-            vals = [scalar(r.get(part)).get(m) for r in rs]
+            vals = [run_metrics(r.get(part)).get(m) for r in rs]
             out[m] = describe([v for v in vals if v is not None])
         return out
 
@@ -142,9 +139,9 @@ def details_md(title: str, summary: dict[str, Any], protocol: dict[str, Any]) ->
     for m, d in summary["metrics"].items():
         ci = d.get("ci95")
         lines.append(
-            f"| {m} | {d['n']} | {_f(d['mean'])} | {_f(d['std'])} | "
+            f"| {m} | {d['n']} | {fmt4(d['mean'])} | {fmt4(d['std'])} | "
             + (f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "-")
-            + f" | {_f(d['min'])} | {_f(d['max'])} | {', '.join(f'{v:.4f}' for v in d['values'])} |"
+            + f" | {fmt4(d['min'])} | {fmt4(d['max'])} | {', '.join(f'{v:.4f}' for v in d['values'])} |"
         )
     if "per_fold" in summary:
         lines += ["", "## Per fold (over seeds)", ""]
@@ -162,17 +159,14 @@ def details_md(title: str, summary: dict[str, Any], protocol: dict[str, Any]) ->
     return "\n".join(lines) + "\n"
 
 
-def _f(v: Any) -> str:
+def fmt4(v: float | None) -> str:
+    """A number with four decimals, '-' for none."""
     return "-" if v is None else f"{v:.4f}"
 
 
 def plot_dots(rows: dict[str, dict[str, Any]], metrics: Sequence[str], path: str | Path) -> Path:
     """One panel per metric; per model one dot per run (seed/fold) and a bar at the mean."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     metrics = list(metrics) or ["-"]
     names = list(rows)
     fig, axes = plt.subplots(1, len(metrics), figsize=(max(3.5, 0.8 * len(names) + 1.5) * len(metrics), 3.6),
@@ -194,25 +188,16 @@ def plot_dots(rows: dict[str, dict[str, Any]], metrics: Sequence[str], path: str
         )
         ax.set_title(m)
         ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")  # atomic: never half a picture
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, p)
-    return p
+    return save_figure(fig, path)
 
 
 def write_tables(
     out_dir: Path, stem: str, rows: dict[str, dict[str, Any]], columns: Sequence[str], md: str
 ) -> list[Path]:
     """<stem>.md (given text), .csv, .tex and .png in out_dir."""
-    from .io import write_text
-
     return [
-        write_text(out_dir / f"{stem}.md", md),
-        write_text(out_dir / f"{stem}.csv", table(rows, columns, "csv")),
-        write_text(out_dir / f"{stem}.tex", table(rows, columns, "tex")),
+        atomic_write_text(out_dir / f"{stem}.md", md),
+        atomic_write_text(out_dir / f"{stem}.csv", table(rows, columns, "csv")),
+        atomic_write_text(out_dir / f"{stem}.tex", table(rows, columns, "tex")),
         plot_dots(rows, [c for c in columns if c != "loss"], out_dir / f"{stem}.png"),
     ]

@@ -1,0 +1,51 @@
+"""Exporting a plain run's model as an artifact directory and publishing it to the registry.
+
+Core imports no registry (tests/core/test_layering.py): the caller hands over one that has
+`save` and `publish` with the signatures of registry/api.py (the module itself fits).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..training.state import TrainResult
+
+
+class ModelRegistry(Protocol):
+    """What publishing needs from the registry (registry/api.py's `save` and `publish`)."""
+
+    def save(
+        self,
+        model: Any,
+        directory: str | os.PathLike[str],
+        metrics: dict[str, Any] | None = None,
+        training: dict[str, Any] | None = None,
+        *,
+        overwrite: bool = False,
+    ) -> Path: ...
+
+    def publish(
+        self,
+        source: Any,
+        name: str,
+        metrics: dict[str, Any] | None = None,
+        training: dict[str, Any] | None = None,
+    ) -> str: ...
+
+
+def export_and_publish(
+    res: TrainResult, registry: ModelRegistry | None, export: bool, name: str | None
+) -> list[str]:
+    """Write <run>/model (unless `export` is off and nothing is published), publish it under `name`;
+    the lines to report. Without a registry nothing is written."""
+    if registry is None or not (export or name):
+        return []
+    artifact = registry.save(
+        res.model, res.output_dir / "model", res.artifact_metrics, res.training, overwrite=True
+    )
+    lines = [f"model: {artifact}"]
+    if name:
+        lines.append(f"registered: {registry.publish(artifact, name)}")
+    return lines
