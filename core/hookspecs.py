@@ -42,6 +42,14 @@ def register_heads(register: Register) -> None:
 
 
 @hookspec
+def register_fusions(register: Register) -> None:
+    """Register fusion plugins (`FusionPlugin`, core/fusion/protocol.py): a `name`, a pydantic
+    `config_model` and `build(specs, config)` returning a `FusionModule` (core/fusion/base.py) that
+    turns the prepared modality sequences into one vector per item. Optional: `description`,
+    `min_modalities`, `max_modalities`, `handles_missing`."""
+
+
+@hookspec
 def register_models(register: Register) -> None:
     """Register pretrained model artifacts shipped by a plugin (`ModelPlugin`: `name`, `path`).
     They are listed beside the local registry's models and load by name."""

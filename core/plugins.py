@@ -1,4 +1,4 @@
-"""Plugin discovery and the per-kind registries (modality, dataset, head, model).
+"""Plugin discovery and the per-kind registries (modality, dataset, head, model, fusion).
 
 Plugins are loaded lazily, on the first lookup, each in its own try/except: a broken plugin is
 recorded with its error and every other plugin still works. `SSEFT_STRICT_PLUGINS=1` makes a load
@@ -21,6 +21,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError, UnknownNameError
+from .fusion.protocol import FusionPlugin
 from .protocols import DatasetPlugin, HeadPlugin, ModalityPlugin, ModelPlugin
 
 KINDS = {
@@ -28,6 +29,7 @@ KINDS = {
     "dataset": "register_datasets",
     "head": "register_heads",
     "model": "register_models",
+    "fusion": "register_fusions",
 }
 # The contract of each kind is its Protocol (core/protocols.py); what a registered object must
 # have is derived from it (see `contract`), never repeated here.
@@ -36,6 +38,7 @@ PROTOCOLS: dict[str, type] = {
     "dataset": DatasetPlugin,
     "head": HeadPlugin,
     "model": ModelPlugin,
+    "fusion": FusionPlugin,
 }
 COMMANDS_HOOK = "register_commands"
 HOOKS = (*KINDS.values(), COMMANDS_HOOK)
@@ -316,3 +319,7 @@ def get_dataset(name: str) -> Any:
 
 def get_head(name: str) -> Any:
     return get_manager().get("head", name)
+
+
+def get_fusion(name: str) -> Any:
+    return get_manager().get("fusion", name)

@@ -4,9 +4,10 @@ fusion hyper-parameters. Pure pydantic (no torch), so configs load without impor
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .config import StrictModel
 
@@ -106,8 +107,9 @@ class ModalitySpec(StoredFeatures):
         return self.provides_cls
 
 
-class FusionConfig(StrictModel):
-    """SSE-FT hyper-parameters. Defaults: the authors' released training commands."""
+class SSEFTConfig(StrictModel):
+    """SSE-FT hyper-parameters (the `sseft` fusion plugin's config). Defaults: the authors' released
+    training commands."""
 
     n_self: int = Field(default=2, ge=0, description="self-attention layers after the CLS prepend")
     n_ima: int = Field(default=1, ge=1, description="layers per inter-modality-attention block")
@@ -120,6 +122,51 @@ class FusionConfig(StrictModel):
     # How the N-1 cross tokens of a query modality are combined (Eq. 3 uses the Hadamard product).
     reduce: Literal["hadamard", "concat", "mean"] = "hadamard"
     init_std: float = Field(default=0.02, gt=0.0)
-    # The fusion itself: SSE-FT, or a pooling baseline trained in the same protocol
-    # (core/fusion/baselines.py: late-fusion, concat-pool; they use dropout and init_std only).
-    kind: Literal["sseft", "late-fusion", "concat-pool"] = "sseft"
+
+
+class FusionConfig(BaseModel):
+    """Which fusion plugin and its options, as one flat mapping: `fusion: {name: mult, layers: 4}`.
+
+    `name` picks a registered fusion (`sseft plugins`; default `sseft`); every other key is an option
+    of that fusion, validated by the plugin's own config model (`extra="forbid"`), so a typo is an
+    error naming the fusion. Validation fills in the plugin's defaults, so an artifact records the
+    complete config it rebuilds from. The options are readable as attributes (`cfg.fusion.heads`).
+
+    Configs written before fusions were plugins keep working: a mapping without `name` is SSE-FT's,
+    and `kind: late-fusion` is read as `name: late-fusion` (keeping only the options that fusion has,
+    as the old baselines ignored the rest).
+    """
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    name: str = "sseft"
+
+    if TYPE_CHECKING:  # the options are extra fields: let the type checker accept them
+
+        def __init__(self, **data: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve(cls, data: Any) -> Any:
+        if isinstance(data, FusionConfig):
+            return {"name": data.name, **data.options()}
+        if isinstance(data, BaseModel):  # a plugin config object (SSEFTConfig(...)): its fields
+            data = data.model_dump()
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a mapping like {{name: sseft, ...}}, got {type(data).__name__}")
+        from .fusion.options import resolve_options
+
+        name, options = resolve_options(dict(data))
+        return {"name": name, **options}
+
+    def options(self) -> dict[str, Any]:
+        """The fusion's options (everything but `name`), with the plugin's defaults filled in."""
+        return dict(self.__pydantic_extra__ or {})
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> FusionConfig:
+        """A copy with `update` applied to the options and validated again (an ablation preset)."""
+        if not update:
+            return super().model_copy(deep=deep)
+        return FusionConfig.model_validate({"name": self.name, **self.options(), **dict(update)})

@@ -13,14 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..specs import FusionConfig, ModalitySpec
+from ..specs import ModalitySpec, SSEFTConfig
 from .layers import SelfAttentionLayer
 
 
 class CLSEncoder(nn.Module):
     """(B, L, D) features + (B, L) mask -> (B, 1 + L, D) modified sequence, CLS at position 0."""
 
-    def __init__(self, spec: ModalitySpec, cfg: FusionConfig) -> None:
+    def __init__(self, spec: ModalitySpec, cfg: SSEFTConfig) -> None:
         super().__init__()
         d = spec.width  # the projected width when the modality has an input projection
         self.dropout = cfg.dropout

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..specs import FusionConfig, ModalitySpec
+from ..specs import ModalitySpec, SSEFTConfig
 from .layers import StackedCrossAttentionLayer
 
 Pair = tuple[str, str]  # (query modality i, key/value modality j)
@@ -40,7 +40,7 @@ IMAMode = Literal["batched", "loop", "full_query"]
 class IMAGroup(nn.Module):
     """The N-1 IMA blocks with query modality i: block p lets CLS_i attend over modality keys[p]."""
 
-    def __init__(self, query: ModalitySpec, others: Sequence[ModalitySpec], cfg: FusionConfig) -> None:
+    def __init__(self, query: ModalitySpec, others: Sequence[ModalitySpec], cfg: SSEFTConfig) -> None:
         super().__init__()
         self.keys = [s.name for s in others]  # pair axis order = declared order of the other modalities
         # D_i, D_j: the modalities' working widths (projected, when they have an input projection)
@@ -90,7 +90,7 @@ class IMAGroup(nn.Module):
 class InterModalityAttention(nn.Module):
     """All N(N-1) IMA blocks: `groups[i]` holds the N-1 blocks whose query is modality i."""
 
-    def __init__(self, specs: Sequence[ModalitySpec], cfg: FusionConfig) -> None:
+    def __init__(self, specs: Sequence[ModalitySpec], cfg: SSEFTConfig) -> None:
         super().__init__()
         self.names = [s.name for s in specs]
         self.n_layers = cfg.n_ima

@@ -15,6 +15,8 @@ Empty items (length 0 in a modality) never give NaN: a prepended CLS is always a
 modality that brings its own CLS, an empty item gets a zero vector at position 0, kept as a valid key
 (so it contributes only the key/value biases, and a zero CLS query).
 
+Step 0 (standardise, project, mask) is the input path every fusion shares (base.py).
+
 Widths: D_m below is a modality's working width, `ModalitySpec.width` (the projected width when it
 has `project`, else its feature width); heads are per modality (`ModalitySpec.heads`, default
 `fusion.heads`). Without projections and per-modality heads the model is exactly the authors'.
@@ -23,71 +25,61 @@ has `project`, else its feature width); heads are per modality (`ModalitySpec.he
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from ..errors import ConfigError, DataError
-from ..specs import FusionConfig, ModalitySpec
+from ..errors import ConfigError
+from ..specs import FusionConfig, ModalitySpec, SSEFTConfig
+from .base import FusionModule
 from .encoder import CLSEncoder
 from .ima import IMAMode, InterModalityAttention, Pair
-from .inputs import modality_input
 from .layers import StackedCrossAttentionLayer
-from .projection import InputProjection
-from .standardize import Standardize
 
 
-class SSEFTFusion(nn.Module):
+class SSEFTFusion(FusionModule):
     """N embedding sequences -> one fused vector of width `out_dim` (see the module docstring)."""
 
-    def __init__(self, specs: Sequence[ModalitySpec], cfg: FusionConfig | None = None) -> None:
-        super().__init__()
-        cfg = cfg or FusionConfig()
+    def __init__(self, specs: Sequence[ModalitySpec], cfg: SSEFTConfig | FusionConfig | None = None) -> None:
+        cfg = _sseft_config(cfg)
         specs = list(specs)
         _check_specs(specs, cfg)
-        self.specs, self.cfg = specs, cfg
-        self.names = [s.name for s in specs]
-        # Empty without projections: then the parameters (and state-dict keys) are exactly the authors'.
-        self.projections = nn.ModuleDict({s.name: InputProjection(s) for s in specs if s.project is not None})
-        # Fixed per-feature standardisation (buffers rebuilt from the specs; no parameters).
-        self.standardizers = nn.ModuleDict(
-            {s.name: Standardize(s) for s in specs if s.standardize is not None}
-        )
+        # step 0 (the shared input path): projections (empty without: then the parameters and state-dict
+        # keys are exactly the authors') and fixed standardisers (buffers, no parameters)
+        super().__init__(specs)
+        self.cfg = cfg
         self.encoders = nn.ModuleDict({s.name: CLSEncoder(s, cfg) for s in specs if not s.uses_own_cls})
         self.ima = InterModalityAttention(specs, cfg) if cfg.ima and len(specs) > 1 else None
         # "batched" (fast) or "loop" (one block at a time); both CLS-only and numerically equal.
         self.ima_impl: IMAMode = "batched"
-        # Cut every batch to its longest item (True) or compute over the given padding, as the authors'
-        # fixed-length batches did (False; benchmarks and masking tests only: same outputs, slower).
-        self.trim_padding = True
         n, dims = len(specs), [s.width for s in specs]
         self.out_dim = sum(dims) * (n - 1) if self.ima is not None and cfg.reduce == "concat" else sum(dims)
         self.apply(functools.partial(_init_bert, std=cfg.init_std))
 
-    def forward(
+    def fuse(
         self,
-        features: Mapping[str, torch.Tensor],
-        lengths: Mapping[str, torch.Tensor],
-        return_attention: bool = False,
+        seqs: dict[str, torch.Tensor],
+        frames: dict[str, torch.Tensor],
+        need_weights: bool = False,
         *,
         full_query: bool = False,
-    ) -> torch.Tensor | tuple[torch.Tensor, dict[Pair, torch.Tensor]]:
-        """features[m]: (B, L_m, D_m) float, lengths[m]: (B,) long -> (B, out_dim).
+    ) -> tuple[torch.Tensor, dict[Pair, torch.Tensor]]:
+        """Steps 1-3 on the prepared sequences -> ((B, out_dim), attn).
 
-        Extra modalities in `features` are ignored (a model on a subset reads a full batch).
-        `return_attention=True` returns (fused, attn), attn[(i, j)]: (B, L_j incl. CLS), where CLS_i
-        attended over j's modified sequence in the last IMA layer, averaged over heads (empty dict
-        when there is no IMA). `full_query=True` runs the authors' formulation (whole query sequence
-        through each IMA block, position 0 read): same result, much slower; for parity tests/benchmarks.
+        attn[(i, j)]: (B, L_j incl. CLS), where CLS_i attended over j's modified sequence in the last
+        IMA layer, averaged over heads (empty when there is no IMA or `need_weights` is False).
+        `full_query=True` runs the authors' formulation (whole query sequence through each IMA block,
+        position 0 read): same result, much slower; for parity tests/benchmarks.
         """
-        seqs, masks, frames = self._prepare(features, lengths)
-        # Step 0 (optional): standardise with training-split statistics, then lift low-dimensional
-        # features to the modality's working width.
-        for m, std in self.standardizers.items():
-            seqs[m] = std(seqs[m], frames[m])
-        for m, proj in self.projections.items():
-            seqs[m] = proj(seqs[m], frames[m])  # (B, L_m, project.dim), padding still zero
+        masks = {}
+        for s in self.specs:
+            mask = frames[s.name]
+            if s.uses_own_cls:
+                mask = mask.clone()
+                mask[:, 0] = True  # the CLS position is always a valid key (zero vector if the item is empty)
+            masks[s.name] = mask
+        seqs = dict(seqs)
         # Step 1: a CLS at position 0 of every sequence.
         for m, enc in self.encoders.items():
             seqs[m], masks[m] = enc(seqs[m], masks[m])  # (B, 1 + L_m, D_m)
@@ -96,9 +88,9 @@ class SSEFTFusion(nn.Module):
             fused = torch.cat([seqs[m][:, 0] for m in self.names], dim=-1)
         else:
             mode: IMAMode = "full_query" if full_query else self.ima_impl
-            cross, attn = self.ima(seqs, masks, need_weights=return_attention, mode=mode)
+            cross, attn = self.ima(seqs, masks, need_weights=need_weights, mode=mode)
             fused = self._reduce(cross)
-        return (fused, attn) if return_attention else fused
+        return fused, attn
 
     def _reduce(self, cross: dict[Pair, torch.Tensor]) -> torch.Tensor:
         """Step 3 (Eq. 3): group the cross tokens by query modality, reduce, concatenate -> (B, out_dim)."""
@@ -113,53 +105,6 @@ class SSEFTFusion(nn.Module):
                 parts.append(functools.reduce(torch.mul, tokens))
         return torch.cat(parts, dim=-1)
 
-    @torch.compiler.disable
-    def _prepare(
-        self, features: Mapping[str, torch.Tensor], lengths: Mapping[str, torch.Tensor]
-    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """Validate inputs; cut each modality to the batch's longest item; zero the padding.
-
-        Returns seqs[m] (B, L_m, D_m), masks[m] (B, L_m) bool (key masks: True = attendable) and
-        frames[m] (B, L_m) bool (True = a real frame; differs from the key mask only at an empty item's
-        own-CLS position). Zeroing padding keeps garbage (even NaN) in padded frames from leaking
-        through 0-weight attention (and through an input projection).
-        """
-        seqs, masks, frames = {}, {}, {}
-        batch = None
-        for s in self.specs:
-            m = s.name
-            x, n = modality_input(s, features, lengths, self.names)
-            if batch is not None and x.shape[0] != batch:
-                raise DataError(f"fusion input {m!r}: batch size {x.shape[0]} differs from {batch}")
-            batch = x.shape[0]
-            longest = int(n.max()) if n.numel() else 0
-            if n.numel() and int(n.min()) < 0:
-                raise DataError(f"fusion input {m!r}: negative length {int(n.min())}")
-            if longest > s.max_len:
-                raise DataError(
-                    f"fusion input {m!r}: sequence of {longest} exceeds max_len {s.max_len} of the modality "
-                    f"spec; crop the features or raise max_len"
-                )
-            if longest > x.shape[1]:
-                raise DataError(
-                    f"fusion input {m!r}: length {longest} exceeds the padded length {x.shape[1]}"
-                )
-            # an own-CLS sequence always keeps position 0 (its CLS, zero if the item is empty)
-            keep = max(longest if self.trim_padding else x.shape[1], 1 if s.uses_own_cls else 0)
-            x = (
-                x[:, :keep]
-                if x.shape[1] >= keep
-                else torch.nn.functional.pad(x, (0, 0, 0, keep - x.shape[1]))
-            )
-            mask = torch.arange(keep, device=x.device)[None, :] < n[:, None]  # (B, L)
-            seqs[m] = x.masked_fill(~mask[..., None], 0.0)
-            frames[m] = mask
-            if s.uses_own_cls:
-                mask = mask.clone()
-                mask[:, 0] = True  # the CLS position is always a valid key (zero vector if the item is empty)
-            masks[m] = mask
-        return seqs, masks, frames
-
     def parameter_count(self, trainable_only: bool = True) -> int:
         from .summary import parameter_count
 
@@ -171,7 +116,20 @@ class SSEFTFusion(nn.Module):
         return summary(self)
 
 
-def _check_specs(specs: list[ModalitySpec], cfg: FusionConfig) -> None:
+def _sseft_config(cfg: SSEFTConfig | FusionConfig | None) -> SSEFTConfig:
+    """SSE-FT's own config from any form (None: the defaults; a generic `fusion:` section: its options)."""
+    if cfg is None:
+        return SSEFTConfig()
+    if isinstance(cfg, FusionConfig):
+        if cfg.name != "sseft":
+            raise ConfigError(
+                f"SSEFTFusion got the config of fusion {cfg.name!r}; build it with build_fusion"
+            )
+        return SSEFTConfig.model_validate(cfg.options())
+    return cfg
+
+
+def _check_specs(specs: list[ModalitySpec], cfg: SSEFTConfig) -> None:
     if not specs:
         raise ConfigError("fusion: at least one modality is needed")
     names = [s.name for s in specs]
