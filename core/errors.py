@@ -51,6 +51,11 @@ class IntegrityError(RegistryError):
     """An artifact failed verification (checksum, truncation, missing or unexpected keys)."""
 
 
+class ExportError(SseftError):
+    """A model (or a part of it) cannot be written to another runtime's format (ONNX), or the written
+    graph does not reproduce PyTorch's outputs."""
+
+
 class ExtractionError(SseftError):
     """An encoder could not be built (missing weights, unknown model id offline...)."""
 
