@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
-
 import robhelpers as rh
+import torch
 
 ORDINAL_PKG = Path(__file__).resolve().parents[1] / "fixtures" / "sseft-ordinal"
 
