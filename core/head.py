@@ -185,3 +185,16 @@ def method(head: Any, name: str) -> Callable[..., Any]:
         return fn  # type: ignore[no-any-return]
     default = getattr(HeadDefaults, name)
     return lambda *a, **k: default(head, *a, **k)
+
+
+def head_for_task(task: str, label_names: list[str]) -> Any:
+    """A built head (tiny input width) of the first registered head plugin declaring `task`."""
+    from .errors import UnknownNameError
+    from .plugins import get_manager
+
+    pm = get_manager()
+    for name in pm.names("head"):
+        plugin = pm.get("head", name)
+        if getattr(plugin, "task", None) == task:
+            return plugin.build(1, list(label_names), plugin.config_model())
+    raise UnknownNameError(f"no installed head declares the task {task!r}")

@@ -6,16 +6,21 @@ turns it into an `SseftModel` (weights random until loaded).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from pydantic import Field
 from torch import nn
 
+from .artifact_info import ArtifactInfo
 from .config import StrictModel
 from .plugins import get_head
 from .protocols import TaskType
 from .specs import FusionConfig, ModalitySpec
+
+if TYPE_CHECKING:  # core/inference never imports this module: the dependency runs one way
+    from .inference.prediction import Prediction
+    from .inference.predictor import Predictor
 
 
 class HeadSpec(StrictModel):
@@ -40,8 +45,77 @@ class ModelConfig(StrictModel):
     input_kinds: dict[str, list[str]] = Field(default_factory=dict)
 
 
-class SseftModel(nn.Module):
-    """fusion (N modalities -> one vector) followed by the head (vector -> outputs)."""
+class ArtifactModel:
+    """What every runtime of a model artifact offers on top of its forward pass: the names from its
+    `config` (a ModelConfig) and prediction, which core/inference/predictor.py owns (these methods
+    only forward to it). SseftModel is one; core/export/runtime.py's ONNX model can be another."""
+
+    config: ModelConfig
+
+    @property
+    def modality_names(self) -> list[str]:
+        return [m.name for m in self.config.modalities]
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.config.label_names)
+
+    # -- prediction: core/inference/predictor.py owns it; these only forward -------------------
+    def predictor(
+        self, *, allow_missing: bool | None = None, overrides: tuple[str, ...] = (), device: str | None = None
+    ) -> Predictor:
+        """A `sseft.core.inference.Predictor` of this model for these options (extractors are
+        shared between predictors, core/inference/inputs.py, so making one is cheap)."""
+        from .inference.predictor import predictor_for
+
+        return predictor_for(self, allow_missing=allow_missing, overrides=overrides, device=device)
+
+    def predict(
+        self,
+        text: str | None = None,
+        audio: Any = None,
+        video: Any = None,
+        *,
+        allow_missing: bool | None = None,
+        overrides: tuple[str, ...] = (),
+        explain: Any = None,
+        **inputs: Any,
+    ) -> Prediction:
+        """Predict from raw inputs with the encoders this model was trained on (rebuilt from its
+        fingerprints, once per process, then shared). Returns a `Prediction` (`.label`,
+        `.probabilities`, `.score`, `.acc7_class`, `.labels`, `.modalities_used`, `.missing`,
+        `.to_dict()`).
+
+        text -> text, audio (or the video's audio track) -> speech, video -> face; other plugins
+        declare their own input kind (`model.predict(eeg="rec.npy")`). A modality without input is
+        an error unless the model was trained with modality dropout or `allow_missing=True`.
+        `overrides=("text.model=/models/roberta-large",)` points at a local copy of an encoder;
+        `explain="dir"` writes an attention plot per item there.
+
+            >>> m = sseft.load("meld-emotion")                                   # doctest: +SKIP
+            >>> m.predict(text="Oh my God!", video="clip.mp4").label             # doctest: +SKIP
+            'surprise'
+        """
+        p = self.predictor(allow_missing=allow_missing, overrides=tuple(overrides))
+        return p.predict(text=text, audio=audio, video=video, explain=explain, **inputs)
+
+    def predict_features(self, batch: Any, *, allow_missing: bool | None = None) -> list[Prediction]:
+        """Predictions (one `Prediction` per item) from features: a `Batch`, a mapping
+        {"features": {m: (B, L, D)}, "lengths": {m: (B,)}}, or feature-store items
+        [{"id", "features": {m: (L, D)}}, ...].
+
+            >>> preds = m.predict_features([store.get(i) for i in store.ids("test")[:4]])  # doctest: +SKIP
+        """
+        return self.predictor(allow_missing=allow_missing).predict_features(batch)
+
+
+class SseftModel(nn.Module, ArtifactModel):
+    """fusion (N modalities -> one vector) followed by the head (vector -> outputs).
+
+    `artifact_info` holds what the artifact it was loaded from says about itself (set by
+    `sseft.load`; None for a model built or trained in this process)."""
+
+    artifact_info: ArtifactInfo | None = None
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -53,14 +127,6 @@ class SseftModel(nn.Module):
         head_plugin = get_head(config.head.name)
         head_cfg = head_plugin.config_model.model_validate(config.head.config)
         self.head = head_plugin.build(self.fusion.out_dim, config.label_names, head_cfg)
-
-    @property
-    def modality_names(self) -> list[str]:
-        return [m.name for m in self.config.modalities]
-
-    @property
-    def label_names(self) -> list[str]:
-        return list(self.config.label_names)
 
     def forward(
         self,
@@ -76,56 +142,6 @@ class SseftModel(nn.Module):
             return self.head(self.fusion(features, lengths))
         fused, attn = self.fusion(features, lengths, return_attention=True)
         return self.head(fused), attn
-
-    # -- prediction (implemented in core/inference) ---------------------------------------------
-    def predictor(
-        self, *, allow_missing: bool | None = None, overrides: tuple[str, ...] = (), device: str | None = None
-    ) -> Any:
-        """The (cached) `sseft.core.inference.Predictor` of this model for these options."""
-        from .inference import Predictor
-
-        key = (allow_missing, tuple(overrides), device)
-        cache = self.__dict__.setdefault("_predictors", {})
-        if key not in cache:
-            cache[key] = Predictor(self, overrides, allow_missing=allow_missing, device=device)
-        return cache[key]
-
-    def predict(
-        self,
-        text: str | None = None,
-        audio: Any = None,
-        video: Any = None,
-        *,
-        allow_missing: bool | None = None,
-        overrides: tuple[str, ...] = (),
-        explain: Any = None,
-        **inputs: Any,
-    ) -> Any:
-        """Predict from raw inputs with the encoders this model was trained on (rebuilt from its
-        fingerprints, once, then cached). Returns a `Prediction` (`.label`, `.probabilities`,
-        `.score`, `.acc7_class`, `.labels`, `.modalities_used`, `.missing`, `.to_dict()`).
-
-        text -> text, audio (or the video's audio track) -> speech, video -> face; other plugins
-        declare their own input kind (`model.predict(eeg="rec.npy")`). A modality without input is
-        an error unless the model was trained with modality dropout or `allow_missing=True`.
-        `overrides=("text.model=/models/roberta-large",)` points at a local copy of an encoder;
-        `explain="dir"` writes an attention plot per item there.
-
-            >>> m = sseft.load("meld-emotion")                                   # doctest: +SKIP
-            >>> m.predict(text="Oh my God!", video="clip.mp4").label             # doctest: +SKIP
-            'surprise'
-        """
-        p = self.predictor(allow_missing=allow_missing, overrides=tuple(overrides))
-        return p.predict(text=text, audio=audio, video=video, explain=explain, **inputs)
-
-    def predict_features(self, batch: Any, *, allow_missing: bool | None = None) -> list[Any]:
-        """Predictions (one `Prediction` per item) from features: a `Batch`, a mapping
-        {"features": {m: (B, L, D)}, "lengths": {m: (B,)}}, or feature-store items
-        [{"id", "features": {m: (L, D)}}, ...].
-
-            >>> preds = m.predict_features([store.get(i) for i in store.ids("test")[:4]])  # doctest: +SKIP
-        """
-        return self.predictor(allow_missing=allow_missing).predict_features(batch)
 
 
 def build_model(config: ModelConfig | dict[str, Any]) -> SseftModel:

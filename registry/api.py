@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from sseft.core.errors import UnknownNameError
 
@@ -45,9 +45,9 @@ def load(ref: str | os.PathLike[str], device: str = "cpu", *, verify: bool = Tru
             ) from None
         raise
     model = load_artifact(entry.path, device, verify=verify)
-    # set by load_artifact; Module.__getattr__ is typed Tensor | Module, hence the cast
-    info = cast(ArtifactInfo, model.artifact_info)
-    info.name, info.version, info.source = entry.name, entry.version, entry.source
+    if model.artifact_info is not None:  # always set by load_artifact
+        model.artifact_info.name = entry.name
+        model.artifact_info.version, model.artifact_info.source = entry.version, entry.source
     return model
 
 
@@ -57,16 +57,9 @@ def list_models(pattern: str = "*") -> list[ModelEntry]:
     return Registry().list(pattern)
 
 
-def save(
-    model: SseftModel,
-    directory: str | os.PathLike[str],
-    metrics: dict[str, Any] | None = None,
-    training: dict[str, Any] | None = None,
-    *,
-    overwrite: bool = False,
-) -> Path:
-    """Write `model` as an artifact directory (config.json, model.safetensors, README.md, checksums)."""
-    return save_artifact(model, directory, metrics, training, overwrite=overwrite)
+# `sseft.save(model, directory, metrics=None, training=None, *, overwrite=False)`: the artifact
+# writer itself (registry/artifact.py), atomic, refusing a non-empty directory unless overwrite.
+save = save_artifact
 
 
 def publish(

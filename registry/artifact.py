@@ -23,7 +23,6 @@ import os
 import shutil
 import sys
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from sseft.core.artifact_info import ArtifactInfo
 from sseft.core.config import format_validation_error
 from sseft.core.errors import IntegrityError, PluginError, RegistryError, os_errors
 from sseft.core.files import to_plain
@@ -43,26 +43,6 @@ if TYPE_CHECKING:
     from sseft.core.model import ModelConfig, SseftModel
 
 _PACKAGES = ("sseft", "torch", "safetensors", "pydantic", "numpy", "transformers")
-
-
-@dataclass
-class ArtifactInfo:
-    """What an artifact says about itself; attached to a loaded model as `model.artifact_info`."""
-
-    path: Path
-    format_version: int
-    created: str
-    metrics: dict[str, Any] = field(default_factory=dict)
-    training: dict[str, Any] = field(default_factory=dict)
-    packages: dict[str, str] = field(default_factory=dict)
-    plugins: dict[str, str] = field(default_factory=dict)
-    checksums: dict[str, str] = field(default_factory=dict)
-    label_names: list[str] = field(default_factory=list)
-    task: str = ""
-    # Set when the artifact was loaded from the registry by name.
-    name: str | None = None
-    version: int | None = None
-    source: str = "directory"
 
 
 # -- saving ---------------------------------------------------------------------------------------
@@ -293,7 +273,8 @@ def load_artifact(path: str | os.PathLike[str], device: str = "cpu", *, verify: 
     """Rebuild the model of an artifact directory, load its weights, return it in eval mode.
 
     Checks checksums first (unless verify=False), then the config, the plugins it names, and
-    the weights' keys and shapes. The result carries `model.artifact_info` (ArtifactInfo).
+    the weights' keys and shapes. The result carries its metadata in `model.artifact_info`
+    (core/artifact_info.py ArtifactInfo).
     """
     from sseft.core import model as core_model
 
@@ -312,8 +293,7 @@ def load_artifact(path: str | os.PathLike[str], device: str = "cpu", *, verify: 
     model.to(device)
     load_weights(model, d / WEIGHTS, device=device)
     model.eval()
-    # torch types Module.__setattr__ as Tensor | Module only; plain attributes are fine at runtime
-    model.artifact_info = ArtifactInfo(  # type: ignore[assignment]
+    model.artifact_info = ArtifactInfo(
         path=d.absolute(),
         format_version=data["format_version"],
         created=str(data.get("created", "")),

@@ -73,7 +73,7 @@ def label_problem(task: TaskInfo, label: Any) -> str | None:
     """Why `label` does not fit `task` for the first installed head of that task type (None: it
     fits). A convenience for dataset tests; the writer itself only asks `json_problem`."""
     from ..errors import DataError
-    from ..inference.prediction import head_for_task
+    from ..head import head_for_task
 
     plain = plain_label(label)
     why = json_problem(plain)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the lazy names, typed for mypy
     from .prediction import csv_columns as csv_columns
     from .predictor import Predictor as Predictor
     from .predictor import model_ref as model_ref
+    from .predictor import predictor_for as predictor_for
     from .predictor import trained_with_modality_dropout as trained_with_modality_dropout
     from .requests import item_inputs as item_inputs
     from .requests import manifest_rows as manifest_rows
@@ -37,21 +38,17 @@ if TYPE_CHECKING:  # the lazy names, typed for mypy
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        "Predictor": ".predictor",
-        "model_ref": ".predictor",
-        "trained_with_modality_dropout": ".predictor",
-        "Prediction": ".prediction",
-        "csv_columns": ".prediction",
-        "RowInput": ".batch",
-        "BatchSummary": ".batch",
-        "predict_rows": ".batch",
-        "build_extractor": ".inputs",
-        "clear_extractor_cache": ".inputs",
-        "input_kinds": ".inputs",
-        "route_inputs": ".inputs",
-        "FALLBACK_INPUT_KINDS": ".inputs",
-        "axis_for": ".explain",
-        "item_inputs": ".requests",
-        "manifest_rows": ".requests",
+        ".predictor": ("Predictor", "model_ref", "predictor_for", "trained_with_modality_dropout"),
+        ".prediction": ("Prediction", "csv_columns"),
+        ".batch": ("RowInput", "BatchSummary", "predict_rows"),
+        ".inputs": (
+            "build_extractor",
+            "clear_extractor_cache",
+            "input_kinds",
+            "route_inputs",
+            "FALLBACK_INPUT_KINDS",
+        ),
+        ".explain": ("axis_for",),
+        ".requests": ("item_inputs", "manifest_rows"),
     },
 )

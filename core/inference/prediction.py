@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..head import LEADING_COLUMNS, TRAILING_COLUMNS, method
+from ..head import LEADING_COLUMNS, TRAILING_COLUMNS, head_for_task, method
 
 
 @dataclass
@@ -95,16 +95,3 @@ def csv_columns(head: Any, label_names: list[str] | None = None) -> list[str]:
     if isinstance(head, str):
         head = head_for_task(head, label_names or [])
     return [*LEADING_COLUMNS, *method(head, "csv_columns")(), *TRAILING_COLUMNS]
-
-
-def head_for_task(task: str, label_names: list[str]) -> Any:
-    """A built head (tiny input width) of the first registered head plugin declaring `task`."""
-    from ..errors import UnknownNameError
-    from ..plugins import get_manager
-
-    pm = get_manager()
-    for name in pm.names("head"):
-        plugin = pm.get("head", name)
-        if getattr(plugin, "task", None) == task:
-            return plugin.build(1, list(label_names), plugin.config_model())
-    raise UnknownNameError(f"no installed head declares the task {task!r}")

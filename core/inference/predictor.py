@@ -292,3 +292,16 @@ class Predictor:
                 else:
                     p.notes["explain"] = "no IMA blocks in this model: nothing to plot"
         return out
+
+
+def predictor_for(
+    model: Any,
+    *,
+    allow_missing: bool | None = None,
+    overrides: Iterable[str] = (),
+    device: str | torch.device | None = None,
+) -> Predictor:
+    """The Predictor behind `model.predict` / `model.predict_features` / `model.predictor()`
+    (core/model.py ArtifactModel forwards here). A new one per call: the model keeps no reference to
+    it, and the extractors it rebuilds are shared by every Predictor (inputs.py), so this is cheap."""
+    return Predictor(model, overrides, allow_missing=allow_missing, device=device)
