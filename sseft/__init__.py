@@ -15,13 +15,9 @@ from typing import TYPE_CHECKING
 
 from sseft.core.lazy import lazy_exports
 
-if TYPE_CHECKING:
-    from sseft.api import compare_robustness as compare_robustness
-    from sseft.api import robustness as robustness
-    from sseft.registry.api import list_models as list_models
-    from sseft.registry.api import load as load
-    from sseft.registry.api import publish as publish
-    from sseft.registry.api import save as save
+if TYPE_CHECKING:  # the lazy names, typed for mypy (the table below is what runs)
+    from sseft.api import compare_robustness, robustness  # noqa: F401
+    from sseft.registry.api import list_models, load, publish, save  # noqa: F401
 
 __version__ = "0.1.0"
 

@@ -13,28 +13,16 @@ from typing import TYPE_CHECKING
 
 from ..lazy import lazy_exports
 
-if TYPE_CHECKING:  # the lazy names, typed for mypy
-    from .distributed import DistContext as DistContext
-    from .distributed import dist_context as dist_context
-    from .distributed import threads_per_process as threads_per_process
-    from .engine import ExtractionSummary as ExtractionSummary
-    from .engine import extract_items as extract_items
-    from .engine import record_failure as record_failure
-    from .engine import run_batch as run_batch
-    from .job import extract_dataset as extract_dataset
-    from .job import resolve_dataset as resolve_dataset
+if TYPE_CHECKING:  # the lazy names, typed for mypy (the table below is what runs)
+    from .distributed import DistContext, dist_context, threads_per_process  # noqa: F401
+    from .engine import ExtractionSummary, extract_items, record_failure, run_batch  # noqa: F401
+    from .job import extract_dataset, resolve_dataset  # noqa: F401
 
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        "extract_items": ".engine",
-        "ExtractionSummary": ".engine",
-        "run_batch": ".engine",
-        "record_failure": ".engine",
-        "extract_dataset": ".job",
-        "resolve_dataset": ".job",
-        "DistContext": ".distributed",
-        "dist_context": ".distributed",
-        "threads_per_process": ".distributed",
+        ".engine": ("extract_items", "ExtractionSummary", "run_batch", "record_failure"),
+        ".job": ("extract_dataset", "resolve_dataset"),
+        ".distributed": ("DistContext", "dist_context", "threads_per_process"),
     },
 )

@@ -26,10 +26,9 @@ from .index import (
 )
 from .sampler import LengthBucketSampler as LengthBucketSampler
 
-if TYPE_CHECKING:
-    from .store import FeatureDataset as FeatureDataset
-    from .store import FeatureStore as FeatureStore
-    from .writer import FeatureStoreWriter as FeatureStoreWriter
+if TYPE_CHECKING:  # the lazy names, typed for mypy (the table below is what runs)
+    from .store import FeatureDataset, FeatureStore  # noqa: F401
+    from .writer import FeatureStoreWriter  # noqa: F401
 
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,

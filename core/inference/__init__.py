@@ -16,24 +16,19 @@ from typing import TYPE_CHECKING
 
 from ..lazy import lazy_exports
 
-if TYPE_CHECKING:  # the lazy names, typed for mypy
-    from .batch import BatchSummary as BatchSummary
-    from .batch import RowInput as RowInput
-    from .batch import predict_rows as predict_rows
-    from .explain import axis_for as axis_for
-    from .inputs import FALLBACK_INPUT_KINDS as FALLBACK_INPUT_KINDS
-    from .inputs import build_extractor as build_extractor
-    from .inputs import clear_extractor_cache as clear_extractor_cache
-    from .inputs import input_kinds as input_kinds
-    from .inputs import route_inputs as route_inputs
-    from .prediction import Prediction as Prediction
-    from .prediction import csv_columns as csv_columns
-    from .predictor import Predictor as Predictor
-    from .predictor import model_ref as model_ref
-    from .predictor import predictor_for as predictor_for
-    from .predictor import trained_with_modality_dropout as trained_with_modality_dropout
-    from .requests import item_inputs as item_inputs
-    from .requests import manifest_rows as manifest_rows
+if TYPE_CHECKING:  # the lazy names, typed for mypy (the table below is what runs)
+    from .batch import BatchSummary, RowInput, predict_rows  # noqa: F401
+    from .explain import axis_for  # noqa: F401
+    from .inputs import (  # noqa: F401
+        FALLBACK_INPUT_KINDS,
+        build_extractor,
+        clear_extractor_cache,
+        input_kinds,
+        route_inputs,
+    )
+    from .prediction import Prediction, csv_columns  # noqa: F401
+    from .predictor import Predictor, model_ref, predictor_for, trained_with_modality_dropout  # noqa: F401
+    from .requests import item_inputs, manifest_rows  # noqa: F401
 
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,

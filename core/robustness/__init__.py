@@ -20,20 +20,14 @@ from typing import TYPE_CHECKING
 
 from ..lazy import lazy_exports
 
-if TYPE_CHECKING:  # the lazy names, typed for mypy
-    from .api import RobustnessResult as RobustnessResult
-    from .api import compare_robustness as compare_robustness
-    from .api import robustness as robustness
-    from .bootstrap import paired_bootstrap_area as paired_bootstrap_area
-    from .config import RobustnessConfig as RobustnessConfig
-    from .noise import FEATURE_KINDS as FEATURE_KINDS
-    from .noise import perturb as perturb
-    from .raw_inputs import RawNoise as RawNoise
-    from .raw_inputs import TextNoise as TextNoise
-    from .summary import effective_robustness as effective_robustness
-    from .summary import relative_robustness as relative_robustness
-    from .summary import trapezoid as trapezoid
-    from .text_noise import perturb_text as perturb_text
+if TYPE_CHECKING:  # the lazy names, typed for mypy (the table below is what runs)
+    from .api import RobustnessResult, compare_robustness, robustness  # noqa: F401
+    from .bootstrap import paired_bootstrap_area  # noqa: F401
+    from .config import RobustnessConfig  # noqa: F401
+    from .noise import FEATURE_KINDS, perturb  # noqa: F401
+    from .raw_inputs import RawNoise, TextNoise  # noqa: F401
+    from .summary import effective_robustness, relative_robustness, trapezoid  # noqa: F401
+    from .text_noise import perturb_text  # noqa: F401
 
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,

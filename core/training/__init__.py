@@ -11,24 +11,20 @@ from typing import TYPE_CHECKING
 
 from ..lazy import lazy_exports
 
-if TYPE_CHECKING:  # the lazy names, typed for mypy
-    from .config import DataConfig as DataConfig
-    from .config import ExperimentConfig as ExperimentConfig
-    from .config import TrainConfig as TrainConfig
-    from .experiment import load_experiment as load_experiment
-    from .run_eval import evaluate_model as evaluate_model
-    from .state import TrainResult as TrainResult
-    from .trainer import train as train
+if TYPE_CHECKING:  # the lazy names, typed for mypy (the table below is what runs)
+    from .config import DataConfig, ExperimentConfig, TrainConfig  # noqa: F401
+    from .experiment import load_experiment  # noqa: F401
+    from .run_eval import evaluate_model  # noqa: F401
+    from .state import TrainResult  # noqa: F401
+    from .trainer import train  # noqa: F401
 
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        "ExperimentConfig": ".config",
-        "DataConfig": ".config",
-        "TrainConfig": ".config",
-        "load_experiment": ".experiment",
-        "train": ".trainer",
-        "TrainResult": ".state",
-        "evaluate_model": ".run_eval",
+        ".config": ("ExperimentConfig", "DataConfig", "TrainConfig"),
+        ".experiment": ("load_experiment",),
+        ".trainer": ("train",),
+        ".state": ("TrainResult",),
+        ".run_eval": ("evaluate_model",),
     },
 )
