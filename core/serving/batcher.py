@@ -77,6 +77,7 @@ class DynamicBatcher(Generic[In, Out]):
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sseft-{name}")
+        self._closed = False
 
     @property
     def waiting(self) -> int:
@@ -104,6 +105,11 @@ class DynamicBatcher(Generic[In, Out]):
         if self._task is not None and self._loop is loop and not self._task.done():
             return
         # A new event loop (a test client per test, a restarted server): start over on it.
+        if self._closed:
+            self._pool, self._closed = (
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sseft-{self.name}"),
+                False,
+            )
         self._loop, self._wake = loop, asyncio.Event()
         self._task = loop.create_task(self._run(), name=f"sseft-{self.name}")
 
@@ -161,7 +167,8 @@ class DynamicBatcher(Generic[In, Out]):
         s.sizes[n] = s.sizes.get(n, 0) + 1
 
     def close(self) -> None:
-        """Stop the loop task and the worker thread (pending callers get CancelledError)."""
+        """Stop the loop task and the worker thread (pending callers get CancelledError); a later
+        `submit` on a new event loop starts both again."""
         if self._task is not None:
             self._task.cancel()
         for _, fut in self._pending:
@@ -169,3 +176,4 @@ class DynamicBatcher(Generic[In, Out]):
                 fut.cancel()
         self._pending.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._closed = True

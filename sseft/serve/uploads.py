@@ -87,7 +87,7 @@ async def parse_predict(request: Request, settings: ServeSettings, parsed: Parse
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
         await _parse_json(request, settings, parsed)
-    elif ctype == "multipart/form-data":
+    elif ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):  # the latter: fields only
         await _parse_form(request, settings, parsed)
     else:
         raise FieldError(

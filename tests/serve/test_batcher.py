@@ -1,0 +1,110 @@
+"""The dynamic batcher: batches fill under concurrency up to max_batch, one caller waits at most
+max_wait, every caller gets its own item's result or error, a full queue refuses at once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sseft.core.serving.batcher import DynamicBatcher, Overloaded
+
+
+def _doubler(sizes: list[int], delay: float = 0.0) -> Any:
+    def run(items: list[int]) -> list[Any]:
+        assert threading.current_thread() is not threading.main_thread()  # never on the event loop's thread
+        sizes.append(len(items))
+        time.sleep(delay)
+        return [ValueError(f"bad {i}") if i < 0 else i * 2 for i in items]
+
+    return run
+
+
+@settings(max_examples=25, deadline=None)
+@given(items=st.lists(st.integers(-3, 50), min_size=1, max_size=40), max_batch=st.integers(1, 9))
+def test_every_caller_gets_its_own_result_and_batches_respect_max(items: list[int], max_batch: int) -> None:
+    sizes: list[int] = []
+    b = DynamicBatcher(_doubler(sizes), max_batch=max_batch, max_wait_ms=2, max_queue=100)
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(*(b.submit(i) for i in items), return_exceptions=True)
+
+    out = asyncio.run(main())
+    b.close()
+    for i, o in zip(items, out, strict=True):
+        if i < 0:
+            assert isinstance(o, ValueError) and str(o) == f"bad {i}"
+        else:
+            assert o == i * 2
+    assert sum(sizes) == len(items) and max(sizes) <= max_batch
+
+
+def test_concurrent_callers_share_batches() -> None:
+    sizes: list[int] = []
+    b = DynamicBatcher(_doubler(sizes, delay=0.02), max_batch=8, max_wait_ms=20, max_queue=100)
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(*(b.submit(i) for i in range(32)))
+
+    assert asyncio.run(main()) == [i * 2 for i in range(32)]
+    b.close()
+    assert max(sizes) == 8 and len(sizes) <= 6  # batched, not one by one
+
+
+def test_one_caller_waits_at_most_max_wait() -> None:
+    sizes: list[int] = []
+    b = DynamicBatcher(_doubler(sizes), max_batch=64, max_wait_ms=30, max_queue=100)
+
+    async def main() -> float:
+        t0 = time.perf_counter()
+        await b.submit(1)
+        return time.perf_counter() - t0
+
+    took = asyncio.run(main())
+    b.close()
+    assert 0.025 <= took < 0.5 and sizes == [1]
+
+
+def test_batching_off_runs_items_one_by_one() -> None:
+    sizes: list[int] = []
+    b = DynamicBatcher(_doubler(sizes, delay=0.005), max_batch=1, max_wait_ms=0, max_queue=100)
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(*(b.submit(i) for i in range(10)))
+
+    assert asyncio.run(main()) == [i * 2 for i in range(10)]
+    b.close()
+    assert sizes == [1] * 10
+
+
+def test_a_full_queue_refuses_at_once_and_a_failing_batch_fails_only_its_items() -> None:
+    calls: list[int] = []
+
+    def run(items: list[int]) -> list[int]:
+        calls.append(len(items))
+        time.sleep(0.05)
+        if 13 in items:
+            raise RuntimeError("model broke")
+        return items
+
+    b = DynamicBatcher(run, max_batch=1, max_wait_ms=0, max_queue=2)
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(*(b.submit(i) for i in (13, 1, 2, 3, 4, 5)), return_exceptions=True)
+
+    out = asyncio.run(main())
+    b.close()
+    refused = [o for o in out if isinstance(o, Overloaded)]
+    assert refused and all(o.retry_after >= 1 and "queue limit 2" in str(o) for o in refused)
+    assert isinstance(out[0], RuntimeError) and 1 in out  # the next batch still ran
+    assert b.stats.rejected == len(refused) and len(calls) <= 3
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError):
+        DynamicBatcher(lambda x: x, max_batch=0)
