@@ -12,8 +12,10 @@ just above it, `<!-- doctest: MODE -->`:
 | ```toml | `toml`: parses | |
 | ```text | output shown to the reader, not code | |
 
-The workspace holds clip.mp4, clip.wav, clip.txt, items.csv (+ clips/) and a tiny model published
-as `meld-emotion` (a stand-in trained on generated media: tests/cli/predict_fixture.py).
+Runnable blocks run in a temp folder outside the repository. docs/quickstart.md starts from an empty
+one, as a new user does; for the other pages it holds clip.mp4, clip.wav, clip.txt, items.csv (+
+clips/) and a tiny model published as `meld-emotion` and `my-first-model` (a stand-in trained on
+generated media: tests/cli/predict_fixture.py).
 """
 
 from __future__ import annotations
@@ -185,17 +187,25 @@ def test_static_blocks() -> None:
 
 
 # -- runnable blocks ------------------------------------------------------------------------------
+# Docs followed as written from an empty folder outside the repository, as a user would.
+FROM_EMPTY = {"docs/quickstart.md"}
+
+
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
+    monkeypatch.chdir(tmp_path)
+    assert not tmp_path.resolve().is_relative_to(REPO)
+    if str(request.node.callspec.params["doc"].relative_to(REPO)) in FROM_EMPTY:
+        return tmp_path  # nothing prepared: configs/*.yaml are the shipped ones (core/shipped.py)
     sys.path.insert(0, str(REPO / "tests" / "cli"))
     import predict_fixture as pf
 
     pf.tiny_model()
     pf.publish("meld-emotion")
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "configs").symlink_to(REPO / "configs")  # commands name configs/*.yaml as in the repo
+    pf.publish("my-first-model")  # the README's example name (the quickstart trains the real one)
     it = pf.media_item(tmp_path, "clip", 3)
     (tmp_path / "clip.txt").write_text(it["text"] + "\n", encoding="utf-8")
+    pf.media_item(tmp_path / "my_clips" / "clips", "c06", 6)
     rows = ["id,text,video"]
     for i in range(3):
         c = pf.media_item(tmp_path / "clips", f"c{i}", i)

@@ -9,7 +9,7 @@ options: `robustness()` takes them beside the config.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -51,7 +51,7 @@ class RobustnessConfig(StrictModel):
             raise ValueError(str(e)) from None
 
     @model_validator(mode="after")
-    def _raw_options_need_raw(self) -> Self:
+    def _raw_options_need_raw(self) -> RobustnessConfig:
         given = [f for f in ("raw_dataset", "raw_kinds", "raw_split", "limit") if getattr(self, f)]
         given += [f for f in ("raw_options", "overrides") if getattr(self, f)]
         if self.raw is None and given:

@@ -88,7 +88,16 @@ def convert() -> None:
     commands come from plugins: the CMU plugin's `convert pickle`)."""
 
 
-# `sseft data make-demo-clips` (sseft/cli/clips.py, click only at import): the offline quickstart's clips.
-from .clips import make_demo_clips_cmd  # noqa: E402
+@data.command("make-demo-clips")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--items", "n_items", default=24, show_default=True, help="How many clips.")
+@click.option("--seed", default=0, show_default=True, help="Varies the clips' content.")
+def make_demo_clips(directory: Path, n_items: int, seed: int) -> None:
+    """Write short demo clips (mp4 + wav + transcript), their manifest items.csv and a tiny
+    speech encoder into the new DIRECTORY: the raw material of the offline quickstart."""
+    from sseft.plugins.datasets.demo_clips import make_demo_clips as make
 
-data.add_command(make_demo_clips_cmd)
+    manifest = make(directory, n_items, seed)
+    click.echo(
+        f"wrote {n_items} clips, {manifest}, {directory / 'experiment.yaml'} and {directory / 'speech-encoder'}"
+    )

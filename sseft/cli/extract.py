@@ -14,90 +14,46 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from .groups import PluginGroup
 
+PATH = click.Path(path_type=Path)
 
+
+# fmt: off
 @click.group(cls=PluginGroup, invoke_without_command=True)
 @click.option("--dataset", "dataset", metavar="NAME", help="Dataset plugin (see `sseft plugins`).")
-@click.option("--root", type=click.Path(path_type=Path), help="Dataset location (its config's `root`).")
-@click.option(
-    "--dataset-config", type=click.Path(path_type=Path), help="YAML/JSON options of the dataset plugin."
-)
+@click.option("--root", type=PATH, help="Dataset location (its config's `root`).")
+@click.option("--dataset-config", type=PATH, help="YAML/JSON options of the dataset plugin.")
 @click.option("--modalities", help="Comma-separated modalities (default: every modality the items have).")
-@click.option(
-    "--modality-config",
-    type=click.Path(path_type=Path),
-    help="YAML/JSON mapping modality -> extractor options.",
-)
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="MOD.FIELD=VALUE",
-    help="An extractor option (text.model=...) or a dataset option (field=... or dataset.field=...).",
-)
-@click.option(
-    "--preset",
-    metavar="NAME",
-    help="Encoder preset: lite = MiniLM text + eGeMAPS speech + MTCNN/FER face (offline, CPU).",
-)
-@click.option("--out", type=click.Path(path_type=Path), help="Feature store directory (created or resumed).")
+@click.option("--modality-config", type=PATH, help="YAML/JSON mapping modality -> extractor options.")
+@click.option("--set", "sets", multiple=True, metavar="MOD.FIELD=VALUE",
+              help="An extractor option (text.model=...) or a dataset option (field=... or dataset.field=...).")
+@click.option("--preset", metavar="NAME",
+              help="Encoder preset: lite = MiniLM text + eGeMAPS speech + MTCNN/FER face (offline, CPU).")
+@click.option("--out", type=PATH, help="Feature store directory (created or resumed).")
 @click.option("--batch-size", default=8, show_default=True, help="Items per batch.")
 @click.option("--shard-size", default=256, show_default=True, help="Items per shard file.")
-@click.option("--device", default=None, help="torch device (default: accelerate's choice for this process).")
-@click.option(
-    "--threads", type=int, default=None, help="torch CPU threads per process (default: cores / processes)."
-)
-@click.option(
-    "--dtype",
-    type=click.Choice(["float32", "float16", "bfloat16"]),
-    default="float32",
-    show_default=True,
-    help="How the store keeps features (float16/bfloat16: half the disk; training reads them as float32).",
-)
-@click.option(
-    "--mixed-precision",
-    type=click.Choice(["no", "bf16", "fp16"]),
-    default="no",
-    show_default=True,
-    help="Autocast the encoders' forward passes (bf16: AVX512-BF16 CPUs, recent GPUs).",
-)
-@click.option(
-    "--input-order", is_flag=True, help="Batch items in input order (default: by length, less padding)."
-)
-@click.option(
-    "--no-prefetch",
-    is_flag=True,
-    help="Decode/resample each batch when it runs, not one batch ahead in a background thread "
-    "(faster only for toy encoders on few cores).",
-)
-@click.option("--limit", type=int, default=None, help="Only the first N items (smoke runs).")
+@click.option("--device", help="torch device (default: accelerate's choice for this process).")
+@click.option("--threads", type=int, help="torch CPU threads per process (default: cores / processes).")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16"]), default="float32", show_default=True,
+              help="How the store keeps features (float16/bfloat16: half the disk; training reads them as float32).")
+@click.option("--mixed-precision", type=click.Choice(["no", "bf16", "fp16"]), default="no", show_default=True,
+              help="Autocast the encoders' forward passes (bf16: AVX512-BF16 CPUs, recent GPUs).")
+@click.option("--input-order", is_flag=True, help="Batch items in input order (default: by length, less padding).")
+@click.option("--no-prefetch", is_flag=True, help="Decode/resample each batch when it runs, not one batch ahead "
+              "in a background thread (faster only for toy encoders on few cores).")
+@click.option("--limit", type=int, help="Only the first N items (smoke runs).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.pass_context
+# fmt: on
 def extract(
-    ctx: click.Context,
-    dataset: str | None,
-    root: Path | None,
-    dataset_config: Path | None,
-    modalities: str | None,
-    modality_config: Path | None,
-    sets: tuple[str, ...],
-    preset: str | None,
-    out: Path | None,
-    batch_size: int,
-    shard_size: int,
-    device: str | None,
-    threads: int | None,
-    dtype: str,
-    mixed_precision: str,
-    input_order: bool,
-    no_prefetch: bool,
-    limit: int | None,
-    no_progress: bool,
-) -> None:
+    ctx: click.Context, dataset: str | None, out: Path | None, modalities: str | None, modality_config: Path | None,
+    preset: str | None, input_order: bool, no_prefetch: bool, no_progress: bool, **job: Any,
+) -> None:  # fmt: skip
     """Extract features of a dataset into a feature store (resumable; multi-process under accelerate)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -111,11 +67,10 @@ def extract(
         from sseft.plugins.modalities.presets import merged_options
 
         options = merged_options(preset, options)
+    mods = [m.strip() for m in modalities.split(",") if m.strip()] if modalities else None
     summary = extract_dataset(
-        dataset, out, root=root, dataset_config=dataset_config, sets=sets, options=options, limit=limit,
-        modalities=[m.strip() for m in modalities.split(",") if m.strip()] if modalities else None,
-        batch_size=batch_size, shard_size=shard_size, device=device, threads=threads, progress=not no_progress,
-        sort_by_length=not input_order, mixed_precision=mixed_precision, dtype=dtype, prefetch=not no_prefetch,
+        dataset, out, options=options, modalities=mods, progress=not no_progress, sort_by_length=not input_order,
+        prefetch=not no_prefetch, **job,
     )  # fmt: skip
     if dist_context().is_main:
         click.echo(summary.line())

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import platform
-import sys
 from dataclasses import asdict
 from typing import Any
 
@@ -110,39 +108,11 @@ def _version(dist: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def env(as_json: bool) -> None:
     """Versions, devices and plugins: what a bug report needs."""
+    from sseft.core.environment import environment_report
 
-    from sseft.core.plugins import get_manager
-
-    info: dict[str, object] = {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-    }
-    for dist in (
-        "sseft",
-        "torch",
-        "torchaudio",
-        "torchvision",
-        "transformers",
-        "accelerate",
-        "safetensors",
-        "pydantic",
-        "pluggy",
-        "av",
-        "soundfile",
-    ):
-        info[dist] = _version(dist)
-    try:
-        import torch
-
-        info["cuda_available"] = torch.cuda.is_available()
-        info["devices"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] or ["cpu"]
-        info["torch_threads"] = torch.get_num_threads()
-    except Exception as e:  # report, do not fail: this command exists to diagnose broken installs
-        info["torch_error"] = f"{type(e).__name__}: {e}"
-    pm = get_manager().load()
-    info["plugins"] = {n: (p.error or "ok") for n, p in pm.plugins.items()}
+    info = environment_report()
     if as_json:
         click.echo(json.dumps(info, indent=2))
-    else:
-        for k, v in info.items():
-            click.echo(f"{k:<16} {v}")
+        return
+    for k, v in info.items():
+        click.echo(f"{k:<16} {v}")

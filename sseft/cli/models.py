@@ -22,10 +22,11 @@ def Registry():  # noqa: N802 - reads like the class it returns an instance of
     return _Registry()
 
 
-def _fmt_metrics(metrics: dict) -> str:
-    from sseft.registry.storage import headline_metrics
-
-    return headline_metrics(metrics)
+def _table(rows: list[tuple[str, ...]]) -> None:
+    """Rows as left-aligned columns, the first row the header."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
 @click.group()
@@ -45,24 +46,17 @@ def list_cmd(pattern: str, as_json: bool) -> None:
     if not entries:
         click.echo(f"no models match {pattern!r} in {Registry().root}")
         return
+    from sseft.registry.storage import headline_metrics
+
     rows = [("REF", "ALIASES", "TASK", "HEAD", "MODALITIES", "METRICS", "SOURCE")]
     for e in entries:
-        s = e.summary
-        aliases = ",".join((["latest"] if e.latest and e.version is not None else []) + e.aliases)
-        rows.append(
-            (
-                e.ref,
-                aliases or "-",
-                s.get("task", "?"),
-                s.get("head", "?"),
-                ",".join(s.get("modalities", [])) or "?",
-                _fmt_metrics(s.get("metrics", {})) or "-",
-                e.source if "error" not in s else f"{e.source} (BROKEN)",
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        s, latest = e.summary, ["latest"] if e.latest and e.version is not None else []
+        rows.append((
+            e.ref, ",".join(latest + e.aliases) or "-", s.get("task", "?"), s.get("head", "?"),
+            ",".join(s.get("modalities", [])) or "?", headline_metrics(s.get("metrics", {})) or "-",
+            e.source if "error" not in s else f"{e.source} (BROKEN)",
+        ))  # fmt: skip
+    _table(rows)
 
 
 @models.command()

@@ -22,109 +22,76 @@ import click
 
 from sseft.core.errors import DataError
 
+FILE = click.Path(dir_okay=False, path_type=Path)
 
+
+# fmt: off
 @click.command()
-@click.option(
-    "--model",
-    "model_ref",
-    required=True,
-    metavar="NAME",
-    help="Registry name (name, name@3) or artifact dir.",
-)
+@click.option("--model", "model_ref", required=True, metavar="NAME", help="Registry name (name, name@3) or artifact dir.")
 @click.option("--text", help="The utterance's transcript.")
-@click.option(
-    "--text-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Read the transcript from a UTF-8 file.",
-)
-@click.option(
-    "--audio", type=click.Path(dir_okay=False, path_type=Path), help="Audio file (wav/flac/...) for speech."
-)
-@click.option(
-    "--video",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Video for face (and speech, if no --audio).",
-)
-@click.option(
-    "--input",
-    "extra_inputs",
-    multiple=True,
-    metavar="KIND=VALUE",
-    help="Input of another kind a plugin declares (eeg=rec.npy).",
-)
-@click.option(
-    "--manifest",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="CSV/JSONL of items (id + one column per modality or input kind).",
-)
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Predictions CSV for --manifest (resumed if it exists).",
-)
+@click.option("--text-file", type=FILE, help="Read the transcript from a UTF-8 file.")
+@click.option("--audio", type=FILE, help="Audio file (wav/flac/...) for speech.")
+@click.option("--video", type=FILE, help="Video for face (and speech, if no --audio).")
+@click.option("--input", "extra_inputs", multiple=True, metavar="KIND=VALUE",
+              help="Input of another kind a plugin declares (eeg=rec.npy).")
+@click.option("--manifest", type=FILE, help="CSV/JSONL of items (id + one column per modality or input kind).")
+@click.option("--out", type=FILE, help="Predictions CSV for --manifest (resumed if it exists).")
 @click.option("--json", "as_json", is_flag=True, help="Print the prediction as JSON.")
-@click.option(
-    "--allow-missing",
-    is_flag=True,
-    help="Predict without a modality that has no input (fed as an empty sequence).",
-)
-@click.option(
-    "--explain",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Write an attention plot (PNG) per item here.",
-)
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="MOD.FIELD=VALUE",
-    help="Extractor override, e.g. text.model=/models/roberta-large.",
-)
-@click.option(
-    "--preset",
-    metavar="NAME",
-    help="Encoder preset the model was trained on (lite); checked against its fingerprints.",
-)
-@click.option("--device", default=None, help="torch device (default cpu).")
+@click.option("--allow-missing", is_flag=True,
+              help="Predict without a modality that has no input (fed as an empty sequence).")
+@click.option("--explain", type=click.Path(file_okay=False, path_type=Path),
+              help="Write an attention plot (PNG) per item here.")
+@click.option("--set", "sets", multiple=True, metavar="MOD.FIELD=VALUE",
+              help="Extractor override, e.g. text.model=/models/roberta-large.")
+@click.option("--preset", metavar="NAME",
+              help="Encoder preset the model was trained on (lite); checked against its fingerprints.")
+@click.option("--device", help="torch device (default cpu).")
+@click.option("--runtime", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True,
+              help="onnx: --model is a folder from `sseft models export --format onnx` (onnxruntime).")
 @click.option("--batch-size", default=8, show_default=True, help="Items per forward pass (--manifest).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (--manifest).")
+# fmt: on
 def predict(
     model_ref: str, text: str | None, text_file: Path | None, audio: Path | None, video: Path | None,
     extra_inputs: tuple[str, ...], manifest: Path | None, out: Path | None, as_json: bool, allow_missing: bool,
-    explain: Path | None, sets: tuple[str, ...], preset: str | None, device: str | None, batch_size: int,
-    no_progress: bool,
+    explain: Path | None, sets: tuple[str, ...], preset: str | None, device: str | None, runtime: str,
+    batch_size: int, no_progress: bool,
 ) -> None:  # fmt: skip
     """Predict emotion/sentiment of a clip (text, audio, video) or of every item of a manifest."""
     from sseft.core.inference.requests import item_inputs
 
     raw = item_inputs(text, text_file, audio, video, extra_inputs)
-    if manifest is not None:
-        if raw:
-            raise click.UsageError(
-                "--manifest reads the inputs from the manifest: drop --text/--audio/--video/--input"
-            )
-        if out is None:
-            raise click.UsageError("--manifest needs --out FILE.csv (the predictions; resumed if it exists)")
-    elif not raw:
-        raise click.UsageError(
-            "give at least one input (--text, --text-file, --audio, --video, --input) or --manifest"
-        )
+    if manifest is not None and raw:
+        raise click.UsageError("--manifest reads the inputs from the manifest: drop --text/--audio/--video/--input")
+    if manifest is not None and out is None:
+        raise click.UsageError("--manifest needs --out FILE.csv (the predictions; resumed if it exists)")
+    if manifest is None and not raw:
+        raise click.UsageError("give at least one input (--text, --text-file, --audio, --video, --input) or --manifest")
     if batch_size < 1:
         raise click.UsageError("--batch-size must be >= 1")
     import sseft
     from sseft.core.inference import Predictor
 
-    model = sseft.load(model_ref, device=device or "cpu")
+    if runtime == "onnx":  # extractors in PyTorch, fusion + head in onnxruntime (core/export)
+        from sseft.core.export import load_onnx
+
+        model = load_onnx(model_ref, device=device or "cpu")
+    else:
+        model = sseft.load(model_ref, device=device or "cpu")
     if preset:  # the preset's options as overrides: a model trained on other encoders is refused
         from sseft.plugins.modalities.presets import override_strings
 
         names = set(model.modality_names)
         sets = (*(s for s in override_strings(preset) if s.split(".", 1)[0] in names), *sets)
     predictor = Predictor(model, sets, allow_missing=True if allow_missing else None, device=device)
-    if manifest is not None:
-        assert out is not None
-        _batch(predictor, manifest, out, batch_size, not no_progress, explain)
-        return
+    if manifest is not None and out is not None:
+        from sseft.core.inference import manifest_rows, predict_rows
+
+        rows, extra = manifest_rows(predictor, manifest)
+        summary = predict_rows(predictor, rows, out, batch_size=batch_size, progress=False if no_progress else None,
+                               explain=explain, extra_columns=extra)  # fmt: skip
+        click.echo(summary.line())
+        sys.exit(summary.exit_code)
     item_id = next((p.stem for p in (video, audio, text_file) if p is not None), "input")
     (res,) = predictor.predict_items([raw], ids=[item_id], explain=explain)
     if not hasattr(res, "task"):  # an ItemError: one line, exit code 2
@@ -155,22 +122,3 @@ def _report(predictor: Any, res: Any) -> str:
     if "explain" in res.notes:
         lines.append(f"\nexplain: {res.notes['explain']}")
     return "\n".join(lines)
-
-
-def _batch(
-    predictor: Any, manifest: Path, out: Path, batch_size: int, progress: bool, explain: Path | None
-) -> None:
-    from sseft.core.inference import manifest_rows, predict_rows
-
-    rows, extra = manifest_rows(predictor, manifest)
-    summary = predict_rows(
-        predictor,
-        rows,
-        out,
-        batch_size=batch_size,
-        progress=None if progress else False,
-        explain=explain,
-        extra_columns=extra,
-    )
-    click.echo(summary.line())
-    sys.exit(summary.exit_code)

@@ -48,7 +48,7 @@ def test_clips_manifest_experiment_and_encoder(tmp_path: Path) -> None:
 
 
 def test_refuses_a_used_directory_and_too_few_items(tmp_path: Path) -> None:
-    from sseft.cli.clips import make_demo_clips
+    from sseft.plugins.datasets.demo_clips import make_demo_clips
 
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "x").write_text("")

@@ -5,7 +5,6 @@ set-up / test scripts saying what they do."""
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 import subprocess
@@ -73,24 +72,23 @@ class _NoFaceDetector:
         return []
 
 
-def test_slow_face_warning_is_for_jobs_not_for_one_clip(monkeypatch, caplog) -> None:
+def test_slow_face_warning_is_for_jobs_not_for_one_clip(monkeypatch) -> None:
     import sseft.plugins.modalities._face_impl as fi
     from sseft.plugins.modalities.face import FaceConfig
 
     monkeypatch.setattr(fi, "SLOW_SECONDS_PER_VIDEO_SECOND", 0.0)  # any measured cost is "slow"
-    logging.getLogger("sseft").propagate = True
+    warned: list[str] = []
+    monkeypatch.setattr(fi.log, "warning", lambda msg, *args: warned.append(msg % args))
     clip = np.zeros((4, 32, 32, 3), np.uint8)
-    with caplog.at_level(logging.WARNING, logger="sseft"):
-        ex = fi.FaceExtractor(
-            FaceConfig(random_init=True, fps=2, detector_max_size=96), detector=_NoFaceDetector()
-        )
-        ex.progress = False
-        ex([clip])  # one clip: `sseft predict`
-        assert not [r for r in caplog.records if "face extraction" in r.getMessage()]
-        ex([clip, clip])  # a job: warned once
-        ex([clip])
-    warned = [r.getMessage() for r in caplog.records if "face extraction" in r.getMessage()]
+    cfg = FaceConfig(random_init=True, fps=2, detector_max_size=96)
+    ex = fi.FaceExtractor(cfg, detector=_NoFaceDetector())
+    ex.progress = False
+    ex([clip])  # one clip: `sseft predict`
+    assert warned == []
+    ex([clip, clip])  # a job: warned once
+    ex([clip])
     assert len(warned) == 1 and "detector_max_size=320" not in warned[0] and "fps=2 " not in warned[0]
+    assert "--set face.fps=1" in warned[0]
 
 
 # -- 4. a model trained on synthetic features ---------------------------------------------------------

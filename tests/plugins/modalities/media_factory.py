@@ -57,21 +57,9 @@ def tiny_roberta(d: Path, max_positions: int = 40) -> Path:
 
 def tiny_wav2vec2(d: Path) -> Path:
     """A 2-layer wav2vec2 (hidden 32) with the standard conv front end (400-sample field, 320 hop)."""
-    import torch
-    from transformers import Wav2Vec2Config, Wav2Vec2Model
+    from sseft.plugins.modalities.tiny import tiny_wav2vec2 as build
 
-    torch.manual_seed(0)
-    cfg = Wav2Vec2Config(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        conv_dim=(16,) * 7,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-    )
-    Wav2Vec2Model(cfg).save_pretrained(d)
-    return d
+    return build(d, seed=0)
 
 
 def noise(seconds: float, sr: int, channels: int = 2, seed: int = 0, amp: float = 0.1) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""`sseft data make-demo-clips DIR`: raw material for the offline quickstart, made on the spot.
+"""Demo clips: raw material for the offline quickstart, made on the spot (`sseft data make-demo-clips DIR`).
 
     DIR/clips/cNN.mp4      1 s video (a drawn face, 5 fps, 96x64) with an AAC audio track
     DIR/clips/cNN.wav      the same audio as a wav file
@@ -12,7 +12,7 @@ something to learn from every modality. Nothing is downloaded: with `text.model=
 `speech.model=DIR/speech-encoder` and `face.random_init=true` the whole route from these clips
 to `sseft predict` runs offline (docs/quickstart.md).
 
-click only at import: numpy, PyAV, soundfile and transformers load inside the command.
+Nothing heavy at import: numpy, PyAV, soundfile and transformers load inside the functions.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 from typing import Any
-
-import click
 
 from sseft.core.errors import DataError, os_errors
 
@@ -102,27 +100,6 @@ def write_clip(mp4: Path, wav: Path, label: str, k: int) -> None:
             c.mux(p)
 
 
-def tiny_speech_encoder(d: Path, seed: int = 0) -> Path:
-    """A 2-layer wav2vec2 (hidden 32) with random weights: a stand-in encoder for smoke runs."""
-    import torch
-    from transformers import Wav2Vec2Config, Wav2Vec2Model
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    torch.manual_seed(seed)
-    cfg = Wav2Vec2Config(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        conv_dim=(16,) * 7,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-    )
-    Wav2Vec2Model(cfg).save_pretrained(d)
-    return d
-
-
 def make_demo_clips(out: Path, n_items: int = 24, seed: int = 0) -> Path:
     """Write the clips, the manifest and the speech encoder under `out`; returns the manifest."""
     if n_items < 8:
@@ -140,7 +117,9 @@ def make_demo_clips(out: Path, n_items: int = 24, seed: int = 0) -> Path:
             name = f"c{k:02d}"
             write_clip(clips / f"{name}.mp4", clips / f"{name}.wav", label, seed * 1000 + k)
             rows.append([name, split, label, transcript(label, k), f"clips/{name}.wav", f"clips/{name}.mp4"])
-        tiny_speech_encoder(out / "speech-encoder", seed)
+        from sseft.plugins.modalities.tiny import tiny_wav2vec2
+
+        tiny_wav2vec2(out / "speech-encoder", seed)
         (out / "experiment.yaml").write_text(EXPERIMENT, encoding="utf-8")
         manifest = out / "items.csv"
         with open(manifest, "w", newline="", encoding="utf-8") as f:
@@ -148,16 +127,3 @@ def make_demo_clips(out: Path, n_items: int = 24, seed: int = 0) -> Path:
             w.writerow(["id", "split", "label", "text", "speech", "face"])
             w.writerows(rows)
     return manifest
-
-
-@click.command("make-demo-clips")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--items", "n_items", default=24, show_default=True, help="How many clips.")
-@click.option("--seed", default=0, show_default=True, help="Varies the clips' content.")
-def make_demo_clips_cmd(directory: Path, n_items: int, seed: int) -> None:
-    """Write short demo clips (mp4 + wav + transcript), their manifest items.csv and a tiny
-    speech encoder into the new DIRECTORY: the raw material of the offline quickstart."""
-    manifest = make_demo_clips(directory, n_items, seed)
-    click.echo(
-        f"wrote {n_items} clips, {manifest}, {directory / 'experiment.yaml'} and {directory / 'speech-encoder'}"
-    )
