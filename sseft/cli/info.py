@@ -37,7 +37,7 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
             plural = "modalities" if kind == "modality" else kind + "s"
             click.echo(f"    {plural:<11} {', '.join(names)}")
         for name in i.registers.get("modality", []) if not i.error else []:
-            for note in getattr(pm.get("modality", name), "notes", ()):  # licences, optional encoders (#18)
+            for note in getattr(pm.get("modality", name), "notes", ()):  # licences, optional encoders
                 click.echo(f"    note        {name}: {note}")
         if i.error:
             click.echo(f"    error       {i.error}")
@@ -93,15 +93,6 @@ def show(name: str, kind: str | None, as_json: bool) -> None:
 def _short(text: str, n: int = 40) -> str:
     """A long default (a list of models) cut for the table; `--json` has it whole."""
     return text if len(text) <= n else text[: n - 3] + "..."
-
-
-def _version(dist: str) -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 @click.command()
