@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/fusion.py [--quick] [--steps 3] [--batches 4] [--lengths meld|lognormal] [--threads N] [--no-compile]
 
-Shapes (paper Sec. III, DESIGN.md 3): batch 8; text RoBERTa-large 1024-d up to 512 tokens with its own
+Shapes (the SSE-FT paper, Sec. III): batch 8; text RoBERTa-large 1024-d up to 512 tokens with its own
 <s> CLS; speech wav2vec context features 512-d, up to 935 frames (9.375 s at 100 frames/s); face
 FAb-Net 256-d, up to 300 frames. Length model (`--lengths`): by default real MELD utterances (Poria
 et al. 2019; (words, seconds) of every train + dev utterance from ../shared/data/meld, the same model

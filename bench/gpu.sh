@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# #17's benchmarks on one GPU in under 5 minutes of device time, then one table:
+# The performance benchmarks on one GPU in under 5 minutes of device time, then one table:
 #   1. bench/fusion.py   fusion step fp32 / bf16 vs the authors' fixed padding, matmul peaks (~1 min)
 #   2. bench/pipeline.py the whole job both ways at paper sizes, fp32 and bf16 (~1.5 min)
 #   3. bench/gpu_e2e.py  extract (paper-size random-init encoders on the GPU) -> train one epoch ->
@@ -62,7 +62,7 @@ stage pipeline-bf16 "$PY" bench/pipeline.py --device "$DEVICE" --bf16 "${PIPE[@]
 stage e2e "$PY" bench/gpu_e2e.py --device "$DEVICE" "${E2E[@]}"
 
 echo
-echo "#17 on $DEVICE$([ "$TINY" = 1 ] && echo ' (TINY smoke sizes: not figures)'): $(tr '\n' ' ' < "$OUT/gpu.txt")"
+echo "benchmarks on $DEVICE$([ "$TINY" = 1 ] && echo ' (TINY smoke sizes: not figures)'): $(tr '\n' ' ' < "$OUT/gpu.txt")"
 echo "stage          status           time"
 cat "$OUT/stages"
 echo

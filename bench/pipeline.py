@@ -1,4 +1,4 @@
-"""The whole job at the paper's scale, both ways: the authors' pipeline vs sseft (issue #17.1).
+"""The whole job at the paper's scale, both ways: the authors' pipeline vs sseft.
 
     .venv/bin/python bench/pipeline.py [--tiny] [--bf16] [--device cpu|cuda] [--items 32] [--steps 2]
 

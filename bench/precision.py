@@ -1,5 +1,5 @@
 """Test metrics on the synthetic task: fp32 vs bf16 training (Accelerate `mixed_precision: bf16`)
-and a float32 vs a float16 feature store, same seed, side by side (issue #17.2/#17.3).
+and a float32 vs a float16 feature store, same seed, side by side.
 
     .venv/bin/python bench/precision.py [--tiny] [--seeds 0,1]
 
@@ -14,7 +14,7 @@ Runtime: ~1 min per training on a quiet 2-core CPU: ~6-7 min with 2 seeds (`--se
 `--meld-store DIR` adds MELD text: the text-only SSE-FT of bench/protocol_meld.py (MiniLM features;
 DIR is that script's work/meld-protocol store: train/valid = MELD train dialogues, test = MELD dev)
 trained in fp32 and in bf16 per seed (`--meld-epochs`, default 4), test accuracy and weighted F1
-side by side. Target (#17.2): bf16 within 0.5 points of fp32.
+side by side. Target: bf16 within 0.5 points of fp32.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """MELD text over seeds: text-only SSE-FT vs the late-fusion and concat-pool baselines, mean ± std of
-accuracy and weighted F1 over 5 seeds, and `sseft compare` between them (issue 15's real-data figures).
+accuracy and weighted F1 over 5 seeds, and `sseft compare` between them.
 
     .venv/bin/python bench/protocol_meld.py [--meld /work/shared/data/meld] [--work runs/bench-meld-text]
     .venv/bin/python bench/protocol_meld.py --tiny          # smoke run: 300 items, 2 seeds, 1 epoch

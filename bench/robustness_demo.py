@@ -1,4 +1,4 @@
-"""The robustness figures of issue #16, on the built-in synthetic data and on MELD text.
+"""The robustness figures of docs/robustness.md, on the built-in synthetic data and on MELD text.
 
     .venv/bin/python bench/robustness_demo.py --size tiny                 # a smoke run (minutes)
     .venv/bin/python bench/robustness_demo.py --size full                 # the figures (a quiet machine)

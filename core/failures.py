@@ -2,7 +2,7 @@
 append, fsync.
 
 A rerun retries every item that is not stored yet; one that fails again for the same reason must
-not add a second identical line (#13.8), so a line whose (id, modality, reason) is already in the
+not add a second identical line, so a line whose (id, modality, reason) is already in the
 file is skipped. The keys already in the file are cached per file and only the bytes appended
 since the last call are read, so a long job does not re-read its whole failures file per item.
 """

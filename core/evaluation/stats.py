@@ -1,4 +1,4 @@
-"""The statistics of the evaluation protocols (FORMATS.md "Evaluation protocols").
+"""The statistics of the evaluation protocols (docs/evaluation.md).
 
 - `describe(values)`: per-seed values, mean, sample std (ddof=1), min, max, n and the 95% interval
   mean +- t(0.975, n-1) * std / sqrt(n).

@@ -127,7 +127,7 @@ def _empty(dim: int) -> Any:
 
 
 def _naming_the_file(reason: str, raw: Any) -> str:
-    """A failure reason always names the file it concerns (#13.7): prefixed when it does not."""
+    """A failure reason always names the file it concerns: prefixed when it does not."""
     path = getattr(raw, "path", raw)
     if isinstance(path, str | os.PathLike) and not isinstance(raw, str) and str(path) not in reason:
         return f"{path}: {reason}"

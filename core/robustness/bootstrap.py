@@ -1,4 +1,4 @@
-"""Paired bootstrap over items of the difference of two models' curve areas (FORMATS.md "Paired
+"""Paired bootstrap over items of the difference of two models' curve areas (docs/robustness.md "Paired
 comparison"): resample the item indices with replacement (the same resamples for both models and
 every level), recompute each level's metric for A and for B, take the trapezoid areas' difference.
 

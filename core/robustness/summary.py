@@ -1,4 +1,4 @@
-"""MultiBench's summary numbers (Liang et al. 2021; definitions in FORMATS.md "Robustness") and the
+"""MultiBench's summary numbers (Liang et al. 2021; definitions in docs/robustness.md "Summary numbers") and the
 paired bootstrap of two models' curve areas (bootstrap.py).
 
 * relative robustness: trapezoid area under metric-vs-level, step 1/n (0.1 for 10 levels):

@@ -69,7 +69,7 @@ def modality_specs(cfg: ExperimentConfig, store: Any, source: str = "config") ->
 def standardized(
     cfg: ExperimentConfig, store: Any, specs: list[ModalitySpec], train_ids: Sequence[str]
 ) -> list[ModalitySpec]:
-    """`specs` with training statistics for the modalities that ask for `standardize` (H8, #18)."""
+    """`specs` with training statistics for the modalities that ask for `standardize`."""
     from ..fusion.standardize import with_statistics
 
     names = [c.name for c in modality_choices(cfg, store) if c.standardize]

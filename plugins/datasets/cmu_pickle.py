@@ -1,7 +1,7 @@
 """MMSA / MulT feature pickles: read only behind an explicit opt-in, and converted once into the
 safe feature store (`sseft convert pickle FILE --out STORE --trust-pickle`).
 
-Layout (FORMATS.md): a dict `train/valid/test`, each with `text`, `audio`, `vision` (N, L, D),
+Layout (MMSA's; docs/recipes.md "MMSA features"): a dict `train/valid/test`, each with `text`, `audio`, `vision` (N, L, D),
 optional `audio_lengths`/`vision_lengths`, labels as `regression_labels` (N,) (MMSA) or `labels`
 (N, 1, 1) sentiment / (N, 4, 2) one-hot [absent, present] IEMOCAP emotions (MulT), `id` strings
 ("video$_$clip") and `raw_text`.

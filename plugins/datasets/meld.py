@@ -141,7 +141,7 @@ class MeldDataset:
     config_model = MeldConfig
 
     def task(self, config: MeldConfig) -> TaskInfo:
-        """Both label sets; `labels` picks the default one. One extraction serves both (#13.9)."""
+        """Both label sets; `labels` picks the default one. One extraction serves both."""
         sets = {"emotion": TaskInfo("multiclass", EMOTIONS), "sentiment": TaskInfo("multiclass", SENTIMENTS)}
         return TaskInfo.several(config.labels, sets)
 

@@ -1,4 +1,4 @@
-"""Evaluation metrics, exactly as FORMATS.md ("Metrics") defines them; usable outside training.
+"""Evaluation metrics, as the SSE-FT paper and the CMU-MOSI protocol define them (each function says how); usable outside training.
 
 Every function takes numpy arrays, torch tensors (any device/dtype) or nested lists, and works on a
 WHOLE split at once (never average these per batch). scikit-learn does the counting where its

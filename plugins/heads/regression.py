@@ -1,7 +1,7 @@
 """Regression head (CMU-MOSI/MOSEI sentiment in [-3, 3]; any K real-valued labels).
 
 outputs: (B, K) floats, K = number of label names (1 for sentiment). Loss: L1 (MulT/MMSA) or MSE.
-Metrics (FORMATS.md "Metrics", see metrics.py): mae, corr, acc7, acc7_cmu, acc5, acc5_cmu,
+Metrics (defined in metrics.py): mae, corr, acc7, acc7_cmu, acc5, acc5_cmu,
 acc2_has0, f1_has0, acc2_non0, f1_non0, n. With K > 1 the plain keys are means over the labels
 and `<metric>/<label name>` holds each label's own value.
 """

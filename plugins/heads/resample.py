@@ -1,6 +1,6 @@
 """The built-in heads' metrics over many bootstrap resamples at once: (R, n) item positions -> (R,).
 
-The definitions are metrics.py's (FORMATS.md "Metrics"); these compute them for every resample in
+The definitions are metrics.py's; these compute them for every resample in
 one pass instead of calling `metrics` 10,000 times: per-resample confusion counts give accuracy
 and F1 with sklearn's conventions (classes present in truth or prediction, zero_division=0,
 weighted by true support, or by predicted support under compat "mult"); the sentiment bins and the

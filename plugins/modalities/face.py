@@ -39,7 +39,7 @@ class FaceConfig(StrictModel):
         ge=256,
         description="FAb-Net input side (256 as trained; eight stride-2 convs need >= 256)",
     )
-    # Offline alternatives with real weights inside their wheels (#18, `--preset lite`):
+    # Offline alternatives with real weights inside their wheels (`--preset lite`):
     detector: Literal["retinaface", "mtcnn"] = Field(
         default="retinaface", description="retinaface (detector_weights) | mtcnn (facenet-pytorch, offline)"
     )

@@ -1,4 +1,4 @@
-"""`sseft data make-demo-clips`: the offline quickstart's raw material (#13.15)."""
+"""`sseft data make-demo-clips`: the offline quickstart's raw material."""
 
 from __future__ import annotations
 

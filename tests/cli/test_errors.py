@@ -1,4 +1,4 @@
-"""The CLI boundary: OS errors, `--debug` tracebacks, Ctrl-C (#13.12, #19.5).
+"""The CLI boundary: OS errors, `--debug` tracebacks, Ctrl-C.
 
 An OSError that reaches `sseft` (not turned into an sseft error deeper down) is one line
 `error: FILE: what happened; what to do`, exit 1; `--debug` shows the traceback instead;

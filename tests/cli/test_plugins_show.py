@@ -1,4 +1,4 @@
-"""`sseft plugins show NAME`: a plugin's config schema (field, type, default, description), #13.16."""
+"""`sseft plugins show NAME`: a plugin's config schema (field, type, default, description)."""
 
 from __future__ import annotations
 

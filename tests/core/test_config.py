@@ -93,7 +93,7 @@ def test_duplicate_keys_are_an_error_naming_key_and_file(tmp_path) -> None:
     assert read_mapping(p) == {"a": {"k": 1}, "b": {"k": 1, "j": 2}}
 
 
-# -- did-you-mean and blaming the override (#13.16) --------------------------------------------------
+# -- did-you-mean and blaming the override ----------------------------------------------------------
 def test_unknown_fields_get_a_did_you_mean_at_every_depth(tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text("name: a\nnmae: b\ninner: {layres: 3, zzz: 1}\n")
     with pytest.raises(ConfigError) as e:

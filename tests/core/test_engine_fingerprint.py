@@ -23,7 +23,7 @@ class Plugin:
 
 
 class Ex:
-    """An extractor whose own fingerprint records neither `modality` nor `config` (like #13.18's EEG)."""
+    """An extractor whose own fingerprint records neither `modality` nor `config` (like the EEG example plugin's)."""
 
     dim = 3
     calls = 0

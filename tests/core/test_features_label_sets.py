@@ -1,4 +1,4 @@
-"""Label sets (#13.9): one extraction keeps every label set of a corpus; the set is chosen when reading."""
+"""Label sets: one extraction keeps every label set of a corpus; the set is chosen when reading."""
 
 from __future__ import annotations
 

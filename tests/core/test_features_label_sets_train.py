@@ -1,4 +1,4 @@
-"""#13.9 end to end: a MELD-like store extracted ONCE (emotion and sentiment label sets) trains an
+"""Label sets end to end: a MELD-like store extracted ONCE (emotion and sentiment label sets) trains an
 emotion model and a sentiment model (`data.labels`), and the store is not touched in between."""
 
 from __future__ import annotations

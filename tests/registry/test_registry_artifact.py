@@ -153,7 +153,7 @@ def test_broken_plugin_is_reported_as_failed_to_load_with_its_package(
     engine, tmp_path: Path, monkeypatch
 ) -> None:
     """A plugin that is installed but raises on import: not "not installed" but "installed but failed
-    to load: <error>", naming the package the artifact records (#13.18); `sseft predict` says the same."""
+    to load: <error>", naming the package the artifact records; `sseft predict` says the same."""
     import sys
 
     from click.testing import CliRunner

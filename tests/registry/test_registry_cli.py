@@ -80,7 +80,7 @@ def test_cli_module_does_not_import_torch() -> None:
 
 
 def test_nested_metrics_are_listed_and_in_the_model_card(engine, tmp_path: Path) -> None:
-    """What training records: metrics grouped by split ({"test": {...}}), #13.18."""
+    """What training records: metrics grouped by split ({"test": {...}})."""
     metrics = {"test": {"accuracy": 0.875, "weighted_f1": 0.8612, "n": 8}, "valid": {"accuracy": 0.5}}
     art = sseft.save(make_model(engine, "multiclass", 2), tmp_path / "nested", metrics=metrics)
     card = (art / "README.md").read_text()

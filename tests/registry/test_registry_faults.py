@@ -1,7 +1,7 @@
 """The registry under OS faults: a full disk (ENOSPC), a read-only filesystem (EROFS) and missing
 permissions (EACCES) at each write step of publish, export, rm, gc and save. Each ends in one line
 `error: FILE: what happened; what to do` with exit code 1 and nothing half-written; a failure after
-a version is in place is not a failure (#13.12, #13.13).
+a version is in place is not a failure.
 
 The tests run as root, where chmod cannot make a directory read-only, so the faults are injected
 with monkeypatch (the publish steps through the registry's FAULT_HOOK); one test uses a real

@@ -303,7 +303,7 @@ def test_text_only_rows_are_stored_with_their_text(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # builds a tiny text encoder and runs a real extraction (~20 s on 2 cores)
 def test_one_extraction_serves_both_label_sets(tmp_path: Path) -> None:
-    """#13.9: a MELD store holds emotion and sentiment; the label set is chosen when reading it."""
+    """A MELD store holds emotion and sentiment; the label set is chosen when reading it."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "modalities"))

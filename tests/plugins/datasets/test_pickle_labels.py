@@ -1,5 +1,5 @@
-"""MMSA/MulT pickles: the label set in the file must be the declared one (#13.2), and the opt-in
-hint of the pickle refusal works under the command that printed it (#13.8)."""
+"""MMSA/MulT pickles: the label set in the file must be the declared one, and the opt-in
+hint of the pickle refusal works under the command that printed it."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def test_pickle_refusal_hint_works_under_the_command_that_printed_it(tmp_path: P
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 2 and "arbitrary code" in res.output, res.output
     again = CliRunner().invoke(cli, [*args, "--set", _hint(res.output)])
-    # The opt-in is accepted: the file is now read (and refused for its label set, #13.2).
+    # The opt-in is accepted: the file is now read (and refused for its label set).
     assert "arbitrary code" not in again.output and "declares multilabel" in again.output, again.output
 
 

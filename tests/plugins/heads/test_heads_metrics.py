@@ -1,4 +1,4 @@
-"""Metric definitions (FORMATS.md "Metrics"): hand-computed values on small vectors, edge cases,
+"""Metric definitions (plugins/heads/metrics.py): hand-computed values on small vectors, edge cases,
 and property tests against scikit-learn and an independent re-derivation of MMSA's code."""
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ def test_classification_matches_sklearn(case: tuple[int, list[tuple[int, int]]])
 
 
 def test_float64_inputs_are_not_cast_to_float32() -> None:
-    """#13.19: Acc7 of [2.5000001, 0.5000001, -1.4999999] vs [3, 1, -1] is 1.0 in float64 (float32
+    """Acc7 of [2.5000001, 0.5000001, -1.4999999] vs [3, 1, -1] is 1.0 in float64 (float32
     would round the predictions onto the half-to-even boundaries 2.5, 0.5, -1.5 -> 2, 0, -2)."""
     pred = torch.tensor([2.5000001, 0.5000001, -1.4999999], dtype=torch.float64)
     truth = torch.tensor([3.0, 1.0, -1.0], dtype=torch.float64)

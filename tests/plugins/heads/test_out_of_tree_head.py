@@ -1,4 +1,4 @@
-"""#14.1 shown: a head with a task type sseft does not know (ordinal regression over 5 levels), from
+"""Shown: a head with a task type sseft does not know (ordinal regression over 5 levels), from
 a package outside the tree (tests/fixtures/sseft-ordinal), found through its `sseft` entry point,
 trains on a tiny store, publishes, loads, predicts and evaluates; core, registry and CLI unchanged.
 

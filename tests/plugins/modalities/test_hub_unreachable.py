@@ -1,4 +1,4 @@
-"""A hub id with no network fails at once with the offline hint (#13.15), instead of transformers'
+"""A hub id with no network fails at once with the offline hint, instead of transformers'
 half a minute of retries per file; a model in the local cache is still used; a hub that answers
 (even 404) is left to transformers."""
 
