@@ -150,6 +150,7 @@ async function predict(event) {
   const subs = $("subtitles").files[0];
   if (subs) form.append("transcript", subs, subs.name);
   form.append("segments", $("segments").value);
+  if ($("segment-seconds").value) form.append("segment_seconds", $("segment-seconds").value);
   if ($("attention").checked) form.append("attention", "true");
   $("predict").disabled = true;
   $("busy").textContent = "predicting...";
