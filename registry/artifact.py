@@ -55,12 +55,12 @@ def _versions() -> dict[str, str]:
 
 
 def _plugin_providers(cfg: ModelConfig) -> dict[str, str]:
-    """Which installed package provided the head and each named modality (for the model card)."""
+    """Which installed package (and version) provided the head, the fusion and each named modality."""
     from sseft.core.plugins import get_manager
 
     pm = get_manager()
     out: dict[str, str] = {}
-    wanted = [("head", cfg.head.name)] + [
+    wanted = [("head", cfg.head.name), ("fusion", cfg.fusion.name)] + [
         ("modality", m.fingerprint["modality"])
         for m in cfg.modalities
         if m.fingerprint and "modality" in m.fingerprint

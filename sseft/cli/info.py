@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-KINDS = ("modality", "dataset", "head")
+KINDS = ("modality", "dataset", "head", "fusion")
 
 
 @click.group(invoke_without_command=True)
@@ -17,7 +17,7 @@ KINDS = ("modality", "dataset", "head")
 def plugins(ctx: click.Context, as_json: bool) -> None:
     """List every plugin: package, version, what it registers, load errors.
 
-    `sseft plugins show NAME` lists the options of one modality, dataset or head."""
+    `sseft plugins show NAME` lists the options of one modality, dataset, head or fusion."""
     if ctx.invoked_subcommand is not None:
         return
     from sseft.core.plugins import get_manager
@@ -41,7 +41,7 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
                 click.echo(f"    note        {name}: {note}")
         if i.error:
             click.echo(f"    error       {i.error}")
-    click.echo("\n`sseft plugins show NAME` lists the options of a modality, dataset or head.")
+    click.echo("\n`sseft plugins show NAME` lists the options of a modality, dataset, head or fusion.")
 
 
 @plugins.command()
@@ -76,9 +76,13 @@ def show(name: str, kind: str | None, as_json: bool) -> None:
         "modality": f"sseft extract ... --set {name}.FIELD=VALUE",
         "dataset": "sseft extract/data ... --set FIELD=VALUE",
         "head": "head: {name: " + name + ", config: {FIELD: VALUE}} in an experiment config",
+        "fusion": "fusion: {name: " + name + ", FIELD: VALUE} in an experiment config",
     }
     for block in out:
         click.echo(f"{block['kind']} {name}  (package {block['package']}; set with: {usage[block['kind']]})")
+        about = getattr(dict(found)[block["kind"]], "description", "") if block["kind"] == "fusion" else ""
+        if about:
+            click.echo(f"  {about}")
         rows: list[tuple[str, str, str, str]] = [("FIELD", "TYPE", "DEFAULT", "DESCRIPTION")]
         rows += [(r["field"], r["type"], _short(r["default"]), r["description"]) for r in block["fields"]]
         if len(rows) == 1:
