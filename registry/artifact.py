@@ -239,7 +239,7 @@ def check_plugins(cfg: ModelConfig, path: Path, recorded: dict[str, str] | None 
             )
 
 
-def _short(keys: list[str], n: int = 8) -> str:
+def _some_keys(keys: list[str], n: int = 8) -> str:
     keys = sorted(keys)
     more = f" (+{len(keys) - n} more)" if len(keys) > n else ""
     return ", ".join(keys[:n]) + more
@@ -261,9 +261,9 @@ def load_weights(model: Any, path: Path, device: str = "cpu") -> None:
     if missing or unexpected:
         parts = []
         if missing:
-            parts.append(f"missing keys: {_short(list(missing))}")
+            parts.append(f"missing keys: {_some_keys(list(missing))}")
         if unexpected:
-            parts.append(f"unexpected keys: {_short(list(unexpected))}")
+            parts.append(f"unexpected keys: {_some_keys(list(unexpected))}")
         raise IntegrityError(
             f"{path}: weights do not match the model described by config.json; {'; '.join(parts)}"
         )

@@ -14,6 +14,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from sseft.core.errors import IntegrityError
+from sseft.core.head import is_number
 
 from .integrity import CHECKSUMS, read_checksums
 
@@ -119,8 +120,8 @@ def metric_rows(metrics: Any) -> list[tuple[str, str, Any]]:
     rows: list[tuple[str, str, Any]] = []
     for k, v in (metrics or {}).items() if isinstance(metrics, dict) else []:
         if isinstance(v, dict):
-            rows += [(str(k), str(m), x) for m, x in v.items() if _is_number(x)]
-        elif _is_number(v):
+            rows += [(str(k), str(m), x) for m, x in v.items() if is_number(x)]
+        elif is_number(v):
             rows.append(("", str(k), v))
     return rows
 
@@ -130,7 +131,3 @@ def headline_metrics(metrics: Any, n: int = 3) -> str:
     rows = [r for r in metric_rows(metrics) if isinstance(r[2], float)]
     rows.sort(key=lambda r: (r[0] not in ("", "test"), r[0]))
     return " ".join(f"{m if s in ('', 'test') else f'{s}.{m}'}={v:.4g}" for s, m, v in rows[:n])
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)

@@ -115,7 +115,7 @@ def iter_samples(cfg: SyntheticConfig, splits: tuple[str, ...] = SPLITS) -> Iter
             yield sample(cfg, split, i, dirs)
 
 
-def _meta(s: Sample) -> dict[str, Any]:
+def _item_meta(s: Sample) -> dict[str, Any]:
     # The hidden cues: for tests and for checking where a fusion model attends (never a model input).
     return {"cues": {m: {"pos": s.positions[m], "sign": s.signs[m]} for m in s.features}}
 
@@ -136,4 +136,4 @@ def iter_items(cfg: SyntheticConfig) -> Iterator[Item]:
         inputs: dict[str, Any] = {
             m: Precomputed(x, max_len=max_len[m], identity=ident) for m, x in s.features.items()
         }
-        yield Item(id=s.id, split=s.split, label=s.label, inputs=inputs, meta=_meta(s))
+        yield Item(id=s.id, split=s.split, label=s.label, inputs=inputs, meta=_item_meta(s))

@@ -102,7 +102,7 @@ def pitch_track(model: CrepeTiny, wave: np.ndarray, batch: int = 512) -> np.ndar
     return torch.stack([semitones, periodicity], dim=1).numpy().astype(np.float32)
 
 
-def aligned(track: np.ndarray, n_frames: int) -> np.ndarray:
+def frames_aligned(track: np.ndarray, n_frames: int) -> np.ndarray:
     """CREPE frames t + 1 for eGeMAPS frames t = 0 .. n_frames - 1 (the last frame repeated if short)."""
     idx = np.minimum(np.arange(n_frames) + 1, len(track) - 1)
     return track[idx]

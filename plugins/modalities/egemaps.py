@@ -155,13 +155,13 @@ class OpenSmileExtractor:
                 if not np.isfinite(x).all():
                     raise DataError(f"{source_name(r)}: openSMILE gave non-finite descriptors")
                 if self.crepe is not None:
-                    from .crepe import aligned, pitch_track
+                    from .crepe import frames_aligned, pitch_track
 
                     if self.cfg.sample_rate != 16000:
                         raise DataError(
                             "speech.model=...+crepe needs speech.sample_rate=16000 (CREPE's rate)"
                         )
-                    x = np.concatenate([x, aligned(pitch_track(self.crepe, wave), len(x))], axis=1)
+                    x = np.concatenate([x, frames_aligned(pitch_track(self.crepe, wave), len(x))], axis=1)
                 out.append(Extracted(torch.from_numpy(np.ascontiguousarray(x)), notes))
             except Exception as e:
                 out.append(e)

@@ -11,7 +11,6 @@ with `convert_checkpoint` (only `torch.load(weights_only=True)`: no pickle code 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +130,3 @@ def convert_checkpoint(ckpt: str | Path, out: str | Path) -> dict[str, Any]:
     }
     dst = atomic_write_bytes(out, save(model.state_dict(), metadata=meta))
     return {**meta, "tensors": len(model.state_dict()), "out": str(dst)}
-
-
-def describe(meta: dict[str, Any]) -> str:
-    return json.dumps(meta, sort_keys=True)

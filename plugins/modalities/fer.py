@@ -61,7 +61,7 @@ class SeparableConv(nn.Module):
         return self.pointwise(self.depthwise(x))
 
 
-class Block(nn.Module):
+class ResidualModule(nn.Module):
     """One residual module: 1x1/2 conv + BN beside sep-conv BN ReLU sep-conv BN, 3x3/2 max pool, add."""
 
     def __init__(self, cin: int, cout: int) -> None:
@@ -85,7 +85,7 @@ class MiniXception(nn.Module):
         super().__init__()
         self.conv1, self.bn1 = nn.Conv2d(1, 8, 3, bias=False), nn.BatchNorm2d(8, eps=BN_EPS)
         self.conv2, self.bn2 = nn.Conv2d(8, 8, 3, bias=False), nn.BatchNorm2d(8, eps=BN_EPS)
-        self.blocks = nn.ModuleList(Block(a, b) for a, b in zip([8, *WIDTHS[:-1]], WIDTHS, strict=True))
+        self.blocks = nn.ModuleList(ResidualModule(a, b) for a, b in zip([8, *WIDTHS[:-1]], WIDTHS, strict=True))
         self.classifier = nn.Conv2d(WIDTHS[-1], len(EXPRESSIONS), 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -156,7 +156,7 @@ def load_keras_weights(model: MiniXception, path: str | Path) -> None:
         conv(model.conv2, "conv2d_2")
         bn(model.bn2, "batch_normalization_2")
         for block, (rc, rb, s1, b1, s2, b2) in zip(model.blocks, MODULES, strict=True):
-            assert isinstance(block, Block)
+            assert isinstance(block, ResidualModule)
             conv(block.res_conv, f"conv2d_{rc}")
             bn(block.res_bn, f"batch_normalization_{rb}")
             sep(block.sep1, f"separable_conv2d_{s1}")

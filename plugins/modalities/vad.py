@@ -21,7 +21,7 @@ from .wheels import wheel_file
 SILERO_RATE = 16000
 
 
-def method(cfg: Any) -> str | None:
+def vad_method(cfg: Any) -> str | None:
     """'energy', 'silero' or None (no trimming) from `speech.vad` (True means 'energy')."""
     if cfg.vad is True or cfg.vad == "energy":
         return "energy"
@@ -30,7 +30,7 @@ def method(cfg: Any) -> str | None:
 
 def record(cfg: Any) -> dict[str, Any] | None:
     """The fingerprint's `vad` entry (unchanged for the energy gate)."""
-    m = method(cfg)
+    m = vad_method(cfg)
     if m == "energy":
         return {"method": "energy", "threshold_db": cfg.vad_threshold_db}
     if m == "silero":
@@ -40,7 +40,7 @@ def record(cfg: Any) -> dict[str, Any] | None:
 
 def trim(wave: np.ndarray, sr: int, cfg: Any) -> np.ndarray:
     """`wave` without leading/trailing non-speech per `cfg.vad` (unchanged when nothing is found)."""
-    m = method(cfg)
+    m = vad_method(cfg)
     if m == "energy":
         from ._speech_impl import energy_trim
 
