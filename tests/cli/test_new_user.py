@@ -145,6 +145,16 @@ def test_docs_lead_with_a_model_the_quickstart_makes() -> None:
         assert not text[first:].startswith("--model meld-emotion"), f"{doc.name} leads with meld-emotion"
 
 
+def test_quickstart_lite_clips_do_not_overwrite_the_earlier_manifest() -> None:
+    text = (REPO / "docs" / "quickstart.md").read_text(encoding="utf-8")
+    lite = text[text.index("## Your own clips, offline: the `lite` preset") :]
+    assert (
+        "make-demo-clips my_clips" in text
+        and "my_clips" not in lite
+        and 'Path("lite_clips/items.csv")' in lite
+    )
+
+
 # -- 3. shipped configs ----------------------------------------------------------------------------
 def test_configs_resolve_from_any_folder(tmp_path: Path, monkeypatch) -> None:
     from sseft.core.errors import ConfigError
