@@ -142,10 +142,14 @@ class FeatureStore:
         mods = self._check_modalities(modalities)
         return FeatureDataset(self, split, mods, check_finite=check_finite, cache=cache, labels=labels)
 
-    def get(self, item_id: str, modalities: list[str] | None = None) -> dict[str, Any]:
+    def locate(self, item_id: str) -> tuple[str, int]:
+        """(split, row): where item `item_id` sits in the split tables (`ids`, `labels`, `lengths`)."""
         if item_id not in self._row:
             raise FeatureStoreError(f"{self.root}: item {item_id!r} is not in the store")
-        split, row = self._row[item_id]
+        return self._row[item_id]
+
+    def get(self, item_id: str, modalities: list[str] | None = None) -> dict[str, Any]:
+        split, row = self.locate(item_id)
         return self.dataset(split, modalities)[row]
 
     # -- integrity --------------------------------------------------------------------------------------

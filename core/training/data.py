@@ -131,7 +131,7 @@ def item_labels(store: Any, ids: Sequence[str], label_set: str | None) -> list[A
     for i in ids:
         if i not in store:
             raise DataError(f"{getattr(store, 'root', 'feature store')}: item {i!r} is not in the store")
-        rows[i] = store._row[i]  # (split, row)
+        rows[i] = store.locate(i)  # (split, row)
     tables = {sp: split_labels(store, sp, label_set) for sp in sorted({sp for sp, _ in rows.values()})}
     return [tables[sp][r] for sp, r in (rows[i] for i in ids)]
 
@@ -251,7 +251,7 @@ class ItemsDataset(torch.utils.data.Dataset):
     ) -> None:
         self.ids = list(ids)
         self.labels = item_labels(store, self.ids, label_set)
-        self._where = [store._row[i] for i in self.ids]  # (split, row)
+        self._where = [store.locate(i) for i in self.ids]  # (split, row)
         self._ds = {
             sp: store.dataset(sp, modalities=list(modalities)) for sp in sorted({sp for sp, _ in self._where})
         }
