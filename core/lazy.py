@@ -2,6 +2,10 @@
 importing their (heavy) modules until first use.
 
     __getattr__, __dir__, __all__ = lazy_exports(__name__, {"train": ".trainer", ...})
+    __getattr__, __dir__, __all__ = lazy_exports(__name__, {".trainer": ("train", "TrainResult")})
+
+The table maps an exported name to its module (a string value), or a module to the names it
+exports (a tuple value); both spellings may be mixed.
 
 A name the package already defines itself (a constant, a light class imported at the top) goes in
 `eager`, so that `__all__` and `dir()` list it too. Type checkers do not follow `__getattr__`: a
@@ -17,12 +21,18 @@ from typing import Any
 
 
 def lazy_exports(
-    package: str, names: Mapping[str, str], eager: Iterable[str] = ()
+    package: str, names: Mapping[str, str | tuple[str, ...]], eager: Iterable[str] = ()
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
     """`(__getattr__, __dir__, __all__)` for `package`: `names` maps an exported name to the
-    module that defines it (relative to `package` or absolute); the module is imported on first
-    access only. `eager` names are defined by the package already and are only listed."""
-    table = dict(names)
+    module that defines it, or a module to a tuple of its exported names (modules relative to
+    `package` or absolute); a module is imported on first access only. `eager` names are defined
+    by the package already and are only listed."""
+    table: dict[str, str] = {}
+    for key, value in names.items():
+        if isinstance(value, str):
+            table[key] = value
+        else:
+            table.update(dict.fromkeys(value, key))
     exported = sorted({*table, *eager})
 
     def __getattr__(name: str) -> Any:
