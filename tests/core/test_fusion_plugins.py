@@ -155,6 +155,13 @@ def test_parameter_counts_match_mmsa(model: str, dataset: str) -> None:
     specs = [ModalitySpec(**s) for s in modality_specs(dataset)]
     fusion = build_fusion(specs, fusion_options(model, dataset))
     assert fusion.parameter_count() == total - output_layer
+    # the shipped config reproduces exactly these settings
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / "configs" / f"{dataset}-{model}.yaml"
+    assert yaml.safe_load(path.read_text())["fusion"] == fusion_options(model, dataset)
 
 
 def test_tfn_refuses_past_its_limit_with_the_size_it_would_need() -> None:
