@@ -159,12 +159,12 @@ def is_number(value: Any) -> bool:
 def metric_value(metrics: Mapping[str, Any], name: str, where: str) -> float:
     """metrics[name] as a float; ConfigError naming the numbers there are when it is not one."""
     value = metrics.get(name)
-    if not is_number(value):
-        have = sorted(k for k, v in metrics.items() if is_number(v))
-        raise ConfigError(
-            f"{where}: metric {name!r} is not a number the head reports; choose from {', '.join(have)}"
-        )
-    return float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    have = sorted(k for k, v in metrics.items() if is_number(v))
+    raise ConfigError(
+        f"{where}: metric {name!r} is not a number the head reports; choose from {', '.join(have)}"
+    )
 
 
 def resample_scorer(head: Any, metric: str, outputs: Any, labels: Any) -> Callable[[Any], Any]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..files import read_json, read_jsonl
-from .stats import describe, paired_bootstrap, paired_tests
+from .stats import Scorer, describe, paired_bootstrap, paired_tests
 
 PREDICTIONS = "test_predictions.jsonl"  # per test item, written by the trainer (core/training/finish.py)
 
@@ -159,7 +159,9 @@ def compare_runs(
                 )
         va.append(float(ra.test[metric]))
         vb.append(float(rb.test[metric]))
-    sizes, sa, sb = [], [], []
+    sizes: list[int] = []
+    sa: list[Scorer] = []
+    sb: list[Scorer] = []
     for ra, rb in pairs:
         oa, ta, ob, tb = aligned(ra, rb, names)
         sizes.append(len(ta))

@@ -11,10 +11,11 @@ every one against the head's `metrics` on resamples, ties and degenerate splits 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
-from .metrics import binary_targets, sentiment_classes
+from .metrics import Rounding, binary_targets, sentiment_classes
 
 Resampled = Callable[[np.ndarray], np.ndarray]  # (R, n) item positions -> (R,) values
 
@@ -71,8 +72,10 @@ def _pearson(pred: np.ndarray, truth: np.ndarray) -> Resampled:
     return corr
 
 
-def _binary(pred: np.ndarray, truth: np.ndarray, mode: str, compat: str) -> dict[str, Resampled]:
-    yt, yp, keep = binary_targets(pred, truth, mode)  # type: ignore[arg-type]
+def _binary(
+    pred: np.ndarray, truth: np.ndarray, mode: Literal["has0", "non0"], compat: str
+) -> dict[str, Resampled]:
+    yt, yp, keep = binary_targets(pred, truth, mode)
     yt, yp, k = yt.astype(np.int64), yp.astype(np.int64), keep.astype(np.float64)
 
     def acc(idx: np.ndarray) -> np.ndarray:
@@ -88,24 +91,29 @@ def _binary(pred: np.ndarray, truth: np.ndarray, mode: str, compat: str) -> dict
     return {f"acc2_{mode}": acc, f"f1_{mode}": f1}
 
 
+def _binned(pred: np.ndarray, truth: np.ndarray, bound: int, rounding: Rounding) -> Resampled:
+    pb, tb = sentiment_classes(pred, bound, rounding), sentiment_classes(truth, bound, rounding)
+    return lambda idx: (pb[idx] == tb[idx]).mean(axis=1)
+
+
 def regression_scorers(pred: np.ndarray, truth: np.ndarray, compat: str) -> dict[str, Resampled]:
     """Every metric of metrics.regression_metrics for (n,) float64 scores and labels."""
     err = np.abs(pred - truth)
     out: dict[str, Resampled] = {"mae": lambda idx: err[idx].mean(axis=1), "corr": _pearson(pred, truth)}
-    for name, bound, rounding in (("acc7", 3, "half_even"), ("acc7_cmu", 3, "cmu"),
-                                  ("acc5", 2, "half_even"), ("acc5_cmu", 2, "cmu")):  # fmt: skip
-        pb, tb = sentiment_classes(pred, bound, rounding), sentiment_classes(truth, bound, rounding)  # type: ignore[arg-type]
-        out[name] = lambda idx, pb=pb, tb=tb: (pb[idx] == tb[idx]).mean(axis=1)
-    for mode in ("has0", "non0"):
-        out.update(_binary(pred, truth, mode, compat))
+    out["acc7"], out["acc7_cmu"] = _binned(pred, truth, 3, "half_even"), _binned(pred, truth, 3, "cmu")
+    out["acc5"], out["acc5_cmu"] = _binned(pred, truth, 2, "half_even"), _binned(pred, truth, 2, "cmu")
+    out.update(_binary(pred, truth, "has0", compat))
+    out.update(_binary(pred, truth, "non0", compat))
     return out
 
 
 def mean_over(parts: Sequence[Mapping[str, Resampled]], names: Sequence[str]) -> dict[str, Resampled]:
     """Each of `names` averaged over several labels' scorers (multi-label heads' plain keys)."""
-    return {
-        name: (lambda idx, name=name: np.mean([part[name](idx) for part in parts], axis=0)) for name in names
-    }
+
+    def mean(name: str) -> Resampled:
+        return lambda idx: np.mean([part[name](idx) for part in parts], axis=0)
+
+    return {name: mean(name) for name in names}
 
 
 def scores(
