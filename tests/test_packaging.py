@@ -34,7 +34,7 @@ def test_built_wheel_layout_and_entry_points(tmp_path: Path) -> None:
     for name in ("pyproject.toml", "README.md"):
         if (REPO / name).exists():
             shutil.copy(REPO / name, src / name)
-    for d in ROOTS:
+    for d in (*ROOTS, "configs"):
         shutil.copytree(REPO / d, src / d, ignore=shutil.ignore_patterns("__pycache__"))
     res = subprocess.run(
         [
@@ -60,6 +60,8 @@ def test_built_wheel_layout_and_entry_points(tmp_path: Path) -> None:
     assert top == {"sseft"}, f"wheel installs more than the sseft namespace: {top}"
     packages = {n.rsplit("/", 1)[0] for n in names if n.endswith("/__init__.py")}
     assert _source_packages() <= packages, f"missing from the wheel: {_source_packages() - packages}"
+    shipped = {f"sseft/configs/{p.name}" for p in (REPO / "configs").glob("*.yaml")}
+    assert shipped and shipped <= set(names), f"configs missing from the wheel: {shipped - set(names)}"
     eps_txt = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     parser = configparser.ConfigParser()
     parser.read_string(zipfile.ZipFile(wheel).read(eps_txt).decode())

@@ -21,25 +21,27 @@ from .noise import FEATURE_KINDS, check_kinds
 class RobustnessConfig(StrictModel):
     """Options of `robustness()` and `sseft robustness` (the CLI flags are these names, dashed)."""
 
-    split: str = Field("test", description="store split to evaluate")
-    metric: str | None = Field(None, description="metric (default: the head's primary metric)")
+    split: str = Field(default="test", description="store split to evaluate")
+    metric: str | None = Field(default=None, description="metric (default: the head's primary metric)")
     kinds: list[str] = Field(default_factory=lambda: list(FEATURE_KINDS), description="feature noise kinds")
-    n_levels: int = Field(10, ge=2, description="noise levels i/n, i = 0..n-1")
-    seed: int = Field(0, description="noise and bootstrap seed")
-    batch_size: int = Field(64, ge=1)
-    std_split: str | None = Field(
-        None, description="split whose std scales gaussian noise (default: training)"
-    )
-    n_boot: int = Field(1000, ge=0, description="bootstrap resamples of the `compare` model")
+    n_levels: int = Field(default=10, ge=2, description="noise levels i/n, i = 0..n-1")
+    seed: int = Field(default=0, description="noise and bootstrap seed")
+    batch_size: int = Field(default=64, ge=1)
+    std_split: str | None = Field(default=None, description="split whose std scales gaussian noise")
+    n_boot: int = Field(default=1000, ge=0, description="bootstrap resamples of the `compare` model")
     device: str = "cpu"
-    out: Path | None = Field(None, description="write robustness.json, .md and PNGs here")
+    out: Path | None = Field(default=None, description="write robustness.json, .md and PNGs here")
     # raw-level noise: re-extract perturbed media through each model's own encoders
-    raw: Path | None = Field(None, description="manifest or dataset root for raw-level noise")
-    raw_dataset: str | None = Field(None, description="dataset plugin of `raw` (default: manifest)")
-    raw_kinds: list[str] | None = Field(None, description="raw noise kinds (default: per input kind)")
-    raw_split: str | None = Field(None, description="split name in `raw` when it differs from `split`")
+    raw: Path | None = Field(default=None, description="manifest or dataset root for raw-level noise")
+    raw_dataset: str | None = Field(default=None, description="dataset plugin of `raw` (default: manifest)")
+    raw_kinds: list[str] | None = Field(default=None, description="raw noise kinds (default: per input kind)")
+    raw_split: str | None = Field(
+        default=None, description="split name in `raw` when it differs from `split`"
+    )
     raw_options: list[str] = Field(default_factory=list, description="options of the raw dataset, KEY=VALUE")
-    limit: int | None = Field(None, ge=1, description="raw-level noise on the first N items of the split")
+    limit: int | None = Field(
+        default=None, ge=1, description="raw-level noise on the first N items of the split"
+    )
     overrides: list[str] = Field(default_factory=list, description="extractor overrides MOD.FIELD=VALUE")
 
     @field_validator("kinds")

@@ -7,6 +7,7 @@ model, so none of these commands imports torch (publishing a directory only copi
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -22,7 +23,7 @@ def Registry():  # noqa: N802 - reads like the class it returns an instance of
     return _Registry()
 
 
-def _table(rows: list[tuple[str, ...]]) -> None:
+def _table(rows: Sequence[tuple[str, ...]]) -> None:
     """Rows as left-aligned columns, the first row the header."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:

@@ -94,7 +94,9 @@ def predict(
         sys.exit(summary.exit_code)
     item_id = next((p.stem for p in (video, audio, text_file) if p is not None), "input")
     (res,) = predictor.predict_items([raw], ids=[item_id], explain=explain)
-    if not hasattr(res, "task"):  # an ItemError: one line, exit code 2
+    from sseft.core.errors import ItemError
+
+    if isinstance(res, ItemError):  # one line, exit code 2
         raise DataError(res.reason)
     if as_json:
         click.echo(json.dumps({"model": predictor.ref, **res.to_dict()}, indent=2, ensure_ascii=False))

@@ -55,7 +55,9 @@ def robustness(
         value = options.pop(key)
         if value:
             options[key] = [v.strip() for v in value.split(",") if v.strip()]
-    given = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items() if v not in (None, ())}
+    given: dict[str, Any] = {
+        k: list(v) if isinstance(v, tuple) else v for k, v in options.items() if v not in (None, ())
+    }
     progress = lambda s: click.echo(f"  {s}", err=True)  # noqa: E731
     res = run(model_ref, store, baseline=baseline, compare=compare_ref, progress=progress, **given)
     click.echo(res.summary())  # the files were written to --out by the run
