@@ -26,13 +26,15 @@ class Segment:
         return self.end - self.start
 
 
-def fixed_windows(duration: float, window: float, min_last: float = 0.25) -> list[Segment]:
+def fixed_windows(duration: float, window: float, min_last: float | None = None) -> list[Segment]:
     """Back-to-back windows of `window` seconds covering [0, duration]; a last piece shorter than
-    `min_last` seconds joins the window before it (so no segment is a sliver)."""
+    `min_last` seconds (default: a quarter window) joins the window before it, so no segment is a
+    sliver and none is longer than 1.25 windows."""
     if window <= 0:
         raise ConfigError(f"segment window must be > 0 seconds, got {window}")
     if duration <= 0:
         return []
+    min_last = window / 4 if min_last is None else min_last
     n = max(1, math.ceil(duration / window - 1e-9))
     bounds = [min(duration, k * window) for k in range(n + 1)]
     segs = [Segment(round(a, 6), round(b, 6)) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
@@ -42,7 +44,9 @@ def fixed_windows(duration: float, window: float, min_last: float = 0.25) -> lis
     return segs
 
 
-def split_long(spans: Iterable[tuple[float, float]], window: float, min_last: float = 0.25) -> list[Segment]:
+def split_long(
+    spans: Iterable[tuple[float, float]], window: float, min_last: float | None = None
+) -> list[Segment]:
     """Speech spans (start, end seconds), sorted and overlaps merged, each cut into windows of at
     most `window` seconds."""
     merged: list[list[float]] = []

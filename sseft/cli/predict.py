@@ -22,11 +22,14 @@ import click
 
 from sseft.core.errors import DataError
 
+from .predict_segments import with_segments
+
 FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 # fmt: off
 @click.command()
+@with_segments
 @click.option("--model", "model_ref", required=True, metavar="NAME", help="Registry name (name, name@3) or artifact dir.")
 @click.option("--text", help="The utterance's transcript.")
 @click.option("--text-file", type=FILE, help="Read the transcript from a UTF-8 file.")
