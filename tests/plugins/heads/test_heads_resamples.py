@@ -142,3 +142,24 @@ def test_direction_of_each_metric() -> None:
     head = _head("regression", ["score"])
     assert head.greater_is_better_for("corr") and not head.greater_is_better_for("mae")
     assert not head.greater_is_better_for("mae/score") and not head.greater_is_better_for("loss")
+
+
+class MetricsOnly:
+    """A head with `metrics` and nothing else of the resampling API (no HeadDefaults)."""
+
+    primary_metric, greater_is_better = "hits", False
+
+    def metrics(self, outputs, labels) -> dict:
+        return {"hits": float(np.mean(outputs == labels)), "n": len(labels), "note": "text"}
+
+
+def test_a_head_with_only_metrics_gets_the_defaults() -> None:
+    from sseft.core.head import method
+
+    head, out, lab = MetricsOnly(), np.array([1, 0, 1, 1]), np.array([1, 1, 1, 0])
+    idx = np.array([[0, 0, 2, 2], [1, 3, 1, 3], [0, 1, 2, 3]])
+    assert resample_scorer(head, "hits", out, lab)(idx).tolist() == [1.0, 0.0, 0.5]
+    every = method(head, "score_resamples")(out, lab, idx)
+    assert set(every) == {"hits", "n"} and every["n"].tolist() == [4.0, 4.0, 4.0]
+    better = method(head, "greater_is_better_for")
+    assert not better("hits") and better("recall") and not better("loss")
