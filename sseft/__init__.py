@@ -18,6 +18,7 @@ from sseft.core.lazy import lazy_exports
 if TYPE_CHECKING:  # the lazy names, typed for mypy (the table below is what runs)
     from sseft.api import compare_robustness, robustness  # noqa: F401
     from sseft.registry.api import list_models, load, publish, save  # noqa: F401
+    from sseft.serve.media import predict_timeline  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -26,6 +27,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
     {
         "sseft.registry.api": ("load", "list_models", "save", "publish"),
         "sseft.api": ("robustness", "compare_robustness"),
+        "sseft.serve.media": ("predict_timeline",),
     },
     eager=("__version__",),
 )
