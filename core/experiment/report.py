@@ -62,7 +62,7 @@ def format_runs_summary(summary: dict[str, Any]) -> str:
 
 def ablation_of_runs(
     cfg: ExperimentConfig, out: Path, presets: dict[str, dict[str, Any]], results: dict[str, TrainResult]
-) -> str:
+) -> tuple[str, dict[str, Any]]:
     """Presets trained once each: ablation.json (per preset its run) and ablation.md; the table."""
     rows = {
         name: {
@@ -80,7 +80,7 @@ def ablation_of_runs(
         for n, r in rows.items()
     }
     columns = [c for c in next(iter(scal.values()), {}) if c != "loss"] + ["loss"]
-    data = {"experiment": cfg.name, "split": cfg.data.test_split, "runs": rows}
+    data: dict[str, Any] = {"experiment": cfg.name, "split": cfg.data.test_split, "runs": rows}
     atomic_write_json(out / "ablation.json", data, indent=2)
     md = metrics_table(scal, columns, markdown=True)
     atomic_write_text(out / "ablation.md", f"# Ablation of {cfg.name} (test split)\n\n" + md)
@@ -103,7 +103,12 @@ def ablation_over_seeds(
             if name != "full":
                 comparisons[name] = compare_runs(out / name, out / "full", resamples=resamples)
     md = ablation_md(cfg.name, seeds, rows, columns, comparisons)
-    data = {"experiment": cfg.name, "seeds": seeds, "presets": summaries, "vs_full": comparisons}
+    data: dict[str, Any] = {
+        "experiment": cfg.name,
+        "seeds": seeds,
+        "presets": summaries,
+        "vs_full": comparisons,
+    }
     atomic_write_json(out / "ablation.json", data, indent=2)
     write_tables(out, "ablation", rows, columns, md)
     return md, data

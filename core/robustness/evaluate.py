@@ -17,6 +17,7 @@ import torch
 from ..batch import collate
 from ..errors import DataError
 from ..head import method, metric_value
+from ..training.data import split_labels
 
 Features = dict[str, torch.Tensor]
 
@@ -41,18 +42,6 @@ def load_split(store: Any, split: str, modalities: Sequence[str], label_set: str
         raise DataError(f"{store.root}: split {split!r} is empty")
     labels = split_labels(store, split, label_set)
     return SplitData(split=split, ids=list(ds.ids), features=feats, labels=labels)
-
-
-def split_labels(store: Any, split: str, label_set: str | None) -> list[Any]:
-    """The split's labels of `label_set` (None: the store's default set)."""
-    if label_set is None:
-        return list(store.labels(split))
-    try:
-        return list(store.labels(split, label_set=label_set))
-    except TypeError:  # a store without label sets
-        raise DataError(
-            f"{store.root}: the model was trained on label set {label_set!r} but this store has one label set"
-        ) from None
 
 
 def model_modalities(model: Any) -> list[str]:

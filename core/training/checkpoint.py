@@ -8,7 +8,7 @@ a run killed at any moment leaves the previous checkpoints or the new one, never
 directory under a checkpoint name. Names sort in training order:
 `ckpt-e<epoch to continue in>-b<batches already done in it>`.
 
-Accelerate unpickles the RNG and custom-state files with `weights_only=False`; `verify` therefore
+Accelerate unpickles the RNG and custom-state files with `weights_only=False`; `verify_checkpoint` therefore
 refuses, before `load_state`, any file the checksums do not list or whose content changed.
 """
 
@@ -131,7 +131,7 @@ def _damaged(path: Path, what: str) -> RunError:
     return RunError(f"{path}: {what}; {todo}")
 
 
-def verify(path: Path) -> None:
+def verify_checkpoint(path: Path) -> None:
     """Refuse a checkpoint whose files differ from the checksums written with it."""
     try:
         sums = json.loads((path / SUMS_FILE).read_text(encoding="utf-8"))
@@ -157,7 +157,7 @@ def verify(path: Path) -> None:
 
 def load_checkpoint(accelerator: Any, path: Path) -> None:
     """Check the files, then restore model/optimizer/scheduler/RNG and the registered TrainState."""
-    verify(path)
+    verify_checkpoint(path)
     try:
         accelerator.load_state(str(path))
     except RunError as e:
@@ -188,7 +188,7 @@ def save_weights(state_dict: dict[str, Any], path: str | Path, meta: dict[str, A
     atomic_write_json(p.with_suffix(".json"), meta, indent=1)
 
 
-def load_weights(path: str | Path) -> dict[str, Any]:
+def read_weights(path: str | Path) -> dict[str, Any]:
     from safetensors.torch import load_file
 
     return load_file(str(path))

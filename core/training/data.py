@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch.utils.data import Sampler
@@ -20,6 +20,9 @@ from ..batch import collate
 from ..errors import ConfigError, DataError, FeatureStoreError
 from ..specs import ModalitySpec
 from .config import ExperimentConfig, ModalityChoice
+
+if TYPE_CHECKING:
+    from ..features.store import FeatureStore
 
 
 def open_store(root: str | Path) -> Any:
@@ -34,13 +37,14 @@ def open_store(root: str | Path) -> Any:
     return FeatureStore.open(p)
 
 
-def modality_choices(cfg: ExperimentConfig, store: Any) -> list[ModalityChoice]:
-    """The config's modality list (default: every store modality, in the store's order)."""
-    raw = cfg.modalities if cfg.modalities is not None else list(store.modalities)
+def modality_choices(cfg: ExperimentConfig, store: FeatureStore | None) -> list[ModalityChoice]:
+    """The config's modality list (default: every store modality, in the store's order; the store
+    may be None when the config lists them)."""
+    raw = cfg.modalities if cfg.modalities is not None else list(store.modalities) if store else []
     return [m if isinstance(m, ModalityChoice) else ModalityChoice(name=m) for m in raw]
 
 
-def modality_specs(cfg: ExperimentConfig, store: Any, source: str = "config") -> list[ModalitySpec]:
+def modality_specs(cfg: ExperimentConfig, store: FeatureStore, source: str = "config") -> list[ModalitySpec]:
     """ModalitySpecs for the model from the store's ModalityInfo, restricted to the config's list.
 
     Raises FeatureStoreError when a modality is missing from the store or its width disagrees
@@ -67,7 +71,7 @@ def modality_specs(cfg: ExperimentConfig, store: Any, source: str = "config") ->
 
 
 def standardized(
-    cfg: ExperimentConfig, store: Any, specs: list[ModalitySpec], train_ids: Sequence[str]
+    cfg: ExperimentConfig, store: FeatureStore, specs: list[ModalitySpec], train_ids: Sequence[str]
 ) -> list[ModalitySpec]:
     """`specs` with training statistics for the modalities that ask for `standardize`."""
     from ..fusion.standardize import with_statistics
@@ -76,11 +80,11 @@ def standardized(
     return with_statistics(specs, names, store, train_ids, cfg.data.train_split) if names else specs
 
 
-def check_specs_match(expected: Sequence[ModalitySpec], store: Any, what: str) -> None:
+def check_specs_match(expected: Sequence[ModalitySpec], store: FeatureStore, what: str) -> None:
     """Refuse a store whose modality dims/fingerprints differ from a trained model's (`what`)."""
     for spec in expected:
         info = store.modalities.get(spec.name)
-        where = getattr(store, "root", "feature store")
+        where = store.root
         if info is None:
             raise FeatureStoreError(
                 f"{where}: no modality {spec.name!r}, which {what} needs (store has {', '.join(store.modalities)})"
@@ -98,46 +102,53 @@ def check_specs_match(expected: Sequence[ModalitySpec], store: Any, what: str) -
             )
 
 
-def check_split(store: Any, split: str, field: str) -> None:
+def check_split(store: FeatureStore, split: str, field: str) -> None:
     if split not in store.splits:
         raise DataError(
-            f"{getattr(store, 'root', 'feature store')}: no split {split!r} (field {field}); the store has "
+            f"{store.root}: no split {split!r} (field {field}); the store has "
             f"{', '.join(store.splits) or 'no splits'}"
         )
     if not store.ids(split):
-        raise DataError(f"{getattr(store, 'root', 'feature store')}: split {split!r} is empty ({field})")
+        raise DataError(f"{store.root}: split {split!r} is empty ({field})")
 
 
-def store_task(store: Any, label_set: str | None) -> Any:
+def store_task(store: FeatureStore, label_set: str | None) -> Any:
     """The TaskInfo of the label set training uses (None: the store's default set)."""
     if label_set is None:
         return store.task
     if not hasattr(store, "label_set"):
         raise ConfigError(
-            f"{getattr(store, 'root', 'feature store')}: this store holds one label set; remove data.labels"
+            f"{store.root}: this store holds one label set; remove data.labels"
         )
     return store.label_set(label_set)
 
 
-def split_labels(store: Any, split: str, label_set: str | None) -> list[Any]:
+def split_labels(store: FeatureStore, split: str, label_set: str | None) -> list[Any]:
+    """The split's labels of `label_set` (None: the store's default set)."""
     if label_set is None:
         return list(store.labels(split))
-    return list(store.labels(split, label_set=label_set))
+    try:
+        return list(store.labels(split, label_set=label_set))
+    except TypeError:  # a store without label sets
+        raise DataError(
+            f"{store.root}: label set {label_set!r} was asked for (the model was trained on it) but this "
+            "store has one label set"
+        ) from None
 
 
-def item_labels(store: Any, ids: Sequence[str], label_set: str | None) -> list[Any]:
+def item_labels(store: FeatureStore, ids: Sequence[str], label_set: str | None) -> list[Any]:
     """The labels of `ids` (from any split) in the chosen label set, from the index alone."""
     rows = {}
     for i in ids:
         if i not in store:
-            raise DataError(f"{getattr(store, 'root', 'feature store')}: item {i!r} is not in the store")
+            raise DataError(f"{store.root}: item {i!r} is not in the store")
         rows[i] = store.locate(i)  # (split, row)
     tables = {sp: split_labels(store, sp, label_set) for sp in sorted({sp for sp, _ in rows.values()})}
     return [tables[sp][r] for sp, r in (rows[i] for i in ids)]
 
 
 def resolve_split_ids(
-    cfg: ExperimentConfig, store: Any, split_ids: Mapping[str, Sequence[str]] | None
+    cfg: ExperimentConfig, store: FeatureStore, split_ids: Mapping[str, Sequence[str]] | None
 ) -> dict[str, list[str]]:
     """Item ids per role (train, valid, test): the store's splits named in the config, or
     `split_ids` (folds) in their place. A role is never empty and no item serves two roles."""
@@ -170,12 +181,12 @@ def resolve_split_ids(
     return ids
 
 
-def check_labels(head: Any, store: Any, split: str, label_set: str | None = None) -> None:
+def check_labels(head: Any, store: FeatureStore, split: str, label_set: str | None = None) -> None:
     """Run the head's own check over a split's labels (from the index: no tensor reads)."""
     check_label_values(
         head,
         split_labels(store, split, label_set),
-        f"{getattr(store, 'root', 'feature store')} split {split!r}",
+        f"{store.root} split {split!r}",
     )
 
 
@@ -247,7 +258,7 @@ class ItemsDataset(torch.utils.data.Dataset):
     split_ids and the store's own splits go through the same code."""
 
     def __init__(
-        self, store: Any, ids: Sequence[str], modalities: Sequence[str], label_set: str | None
+        self, store: FeatureStore, ids: Sequence[str], modalities: Sequence[str], label_set: str | None
     ) -> None:
         self.ids = list(ids)
         self.labels = item_labels(store, self.ids, label_set)
@@ -281,7 +292,7 @@ def collate_items(items: Sequence[dict[str, Any]], modalities: Sequence[str], he
 
 
 def make_loader(
-    store: Any,
+    store: FeatureStore,
     ids: Sequence[str] | str,
     modalities: Sequence[str],
     batch_size: int,

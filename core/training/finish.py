@@ -25,7 +25,7 @@ def finish_run(run: Run, plots: bool = True) -> TrainResult:
     if not run.best_path.is_file():
         raise RunError(f"{run.best_path}: no best model was saved; the run has no finished epoch")
     raw: SseftModel = acc.unwrap_model(run.model)
-    raw.load_state_dict(ck.load_weights(run.best_path))
+    raw.load_state_dict(ck.read_weights(run.best_path))
     test_metrics = test(run, plots) if "test" in run.loaders else None
     best_valid = st.history[st.best_epoch - 1]["valid"] if st.history else {}
     result = TrainResult(

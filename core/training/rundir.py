@@ -38,6 +38,7 @@ def _acquire(out: Path) -> Any:
             f"{out}: another `sseft train` (PID {_holder(lock_file)}) is using this run directory; "
             "wait for it to finish or choose another --output-dir"
         ) from None
+    # In place, not by rename: the lock is held on this very file.
     lock_file.write_text(f"{os.getpid()} {socket.gethostname()}\n", encoding="utf-8")
     return lock
 

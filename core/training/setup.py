@@ -7,12 +7,13 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
 from ..config import write_resolved
 from ..extraction.generate import ensure_store
+from ..files import atomic_write_text
 from ..model import ModelConfig, SseftModel, build_model
 from . import checkpoint as ck
 from . import tracking
@@ -34,6 +35,9 @@ from .run import Run
 from .rundir import claim_run_dir, release
 from .state import TrainState
 
+if TYPE_CHECKING:
+    from ..features.store import FeatureStore
+
 
 def distributed_cpu() -> bool:
     """Launched as several processes (torchrun / accelerate launch) on a machine without CUDA.
@@ -47,7 +51,10 @@ def distributed_cpu() -> bool:
 def make_accelerator(cfg: ExperimentConfig | None = None, run_dir: Path | None = None) -> Any:
     from accelerate import Accelerator
 
+    from ..extraction.distributed import accelerator_handlers
+
     kwargs: dict[str, Any] = {"cpu": True} if distributed_cpu() else {}
+    kwargs["kwargs_handlers"] = accelerator_handlers()  # how long a collective waits for a lost process
     if cfg is None:
         return Accelerator(**kwargs)
     _forget_other_precision(cfg.train.mixed_precision)
@@ -78,7 +85,9 @@ def process_state() -> Any:
     so a plain PartialState() first would leave a CPU `accelerate launch` undistributed."""
     from accelerate import PartialState
 
-    return PartialState(cpu=True) if distributed_cpu() else PartialState()
+    from ..extraction.distributed import process_group_kwargs
+
+    return PartialState(cpu=distributed_cpu(), **process_group_kwargs())
 
 
 def setup(
@@ -130,7 +139,7 @@ def setup(
             restore(run)
         if accelerator.is_main_process:
             write_resolved(cfg, out / "config.yaml")
-            (out / "model_config.json").write_text(mcfg.model_dump_json(indent=1), encoding="utf-8")
+            atomic_write_text(out / "model_config.json", mcfg.model_dump_json(indent=1))
         tracking.start(accelerator, cfg, out)
     except BaseException:
         release(run.lock)
@@ -139,7 +148,7 @@ def setup(
     return run
 
 
-def model_config(cfg: ExperimentConfig, store: Any) -> ModelConfig:
+def model_config(cfg: ExperimentConfig, store: FeatureStore) -> ModelConfig:
     """The network to train, with what prediction needs to know: which modalities may be missing
     (all of them after modality dropout) and which raw inputs feed each (from its plugin)."""
     task = store_task(store, cfg.data.labels)
@@ -167,7 +176,7 @@ def raw_input_kinds(spec: Any) -> tuple[str, ...]:
 
 
 def check_roles(
-    cfg: ExperimentConfig, store: Any, head: Any, ids: dict[str, list[str]], custom: bool
+    cfg: ExperimentConfig, store: FeatureStore, head: Any, ids: dict[str, list[str]], custom: bool
 ) -> None:
     """The head's own label check over every role's items (train, valid, test)."""
     splits = {"train": cfg.data.train_split, "valid": cfg.data.valid_split, "test": cfg.data.test_split}
@@ -177,7 +186,7 @@ def check_roles(
 
 
 def make_loaders(
-    cfg: ExperimentConfig, store: Any, model: SseftModel, ids: dict[str, list[str]]
+    cfg: ExperimentConfig, store: FeatureStore, model: SseftModel, ids: dict[str, list[str]]
 ) -> dict[str, Any]:
     tc, mods, head = cfg.train, model.modality_names, model.head
     common = {"head": head, "label_set": cfg.data.labels, "num_workers": tc.num_workers}

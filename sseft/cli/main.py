@@ -26,7 +26,7 @@ from sseft.core.errors import SseftError, storage_error
 SUBCOMMANDS: dict[str, str] = {
     "plugins": "sseft.cli.info:plugins",
     "env": "sseft.cli.info:env",
-    "train": "sseft.cli.train:train",
+    "train": "sseft.cli.train:train_command",
     "evaluate": "sseft.cli.train:evaluate",
     "ablate": "sseft.cli.train:ablate",
     "features": "sseft.cli.features:features",

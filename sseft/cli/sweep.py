@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from .train import output_dir_option, overrides_option
+
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
@@ -22,12 +24,8 @@ import click
 @click.option(
     "--seeds", metavar="0,1,2", help="Afterwards re-run the best config over these seeds (test split)."
 )
-@click.option(
-    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a config field (repeatable)."
-)
-@click.option(
-    "--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Default runs/<name>-sweep."
-)
+@overrides_option
+@output_dir_option("Default runs/<name>-sweep.")
 @click.option("--seed", type=int, help="Seed of the TPE sampler (give each worker its own).")
 @click.option("--no-prune", is_flag=True, help="Run every trial to the end (no median pruning).")
 @click.option("--json", "as_json", is_flag=True, help="Print the study's trials as JSON.")

@@ -4,30 +4,34 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-
-@click.command()
-@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
+# Options every experiment command (train, ablate, sweep) takes.
+overrides_option = click.option(
     "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a config field (repeatable)."
 )
+
+
+def output_dir_option(help_text: str) -> Any:
+    return click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), help=help_text)
+
+
+@click.command("train")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@overrides_option
 @click.option("--resume", is_flag=True, help="Continue the run from its latest checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
 @click.option("--register", metavar="NAME", help="Publish the best model to the registry under NAME.")
-@click.option(
-    "--output-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Run directory (default runs/<name>).",
-)
+@output_dir_option("Run directory (default runs/<name>).")
 @click.option("--no-export", is_flag=True, help="Do not write the artifact directory <run>/model.")
 @click.option(
     "--seeds",
     metavar="0,1,2",
     help="One training per seed (and per fold with data.folds); summary over runs.",
 )
-def train(
+def train_command(
     config: Path,
     overrides: tuple[str, ...],
     resume: bool,
@@ -93,12 +97,8 @@ def evaluate(
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a config field (repeatable)."
-)
-@click.option(
-    "--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Default runs/<name>-ablate."
-)
+@overrides_option
+@output_dir_option("Default runs/<name>-ablate.")
 @click.option("--only", multiple=True, help="Run only these presets (repeatable).")
 @click.option("--overwrite", is_flag=True, help="Replace the presets' existing run directories.")
 @click.option(

@@ -105,5 +105,5 @@ def test_baseline_trains_and_reloads(grouped_store: Path, tmp_path: Path, kind: 
     # The run directory alone rebuilds the model: its config and the best weights.
     mcfg = ModelConfig.model_validate_json((rec.output_dir / "model_config.json").read_text(encoding="utf-8"))
     model = build_model(mcfg)
-    model.load_state_dict(ck.load_weights(rec.output_dir / "best" / "model.safetensors"))
+    model.load_state_dict(ck.read_weights(rec.output_dir / "best" / "model.safetensors"))
     assert isinstance(model.fusion, PoolingFusion) and model.fusion.kind == kind

@@ -143,7 +143,7 @@ def test_disk_full_or_read_only_while_checkpointing(
     assert not list(ckpts.glob(".tmp-*"))  # nothing half-written
     assert [p.name for p in ck.list_checkpoints(ckpts)] == ["ckpt-e0000-b0000002"]
     for p in ck.list_checkpoints(ckpts):
-        ck.verify(p)  # what carries a checkpoint name is complete
+        ck.verify_checkpoint(p)  # what carries a checkpoint name is complete
     res = run_train(cfg, out, "--resume")  # after freeing space: continues from the previous one
     assert res.exit_code == 0 and "resumed from ckpt-e0000-b0000002" in res.output, res.output
 
