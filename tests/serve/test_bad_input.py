@@ -287,3 +287,36 @@ def test_temp_folder_unchanged_after_bad_and_cut_off_requests(
         assert not any(m.get("status") == 200 for m in sent)
     assert listing() == before
     assert statuses <= {422, 413}
+
+
+def test_a_burst_past_the_queue_limit_gets_503_with_retry_after(
+    served_home: tm.Served, upload_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import httpx
+
+    app = tm.load_app(
+        served_home.home, ["tiny-text"], tmp_dir=str(upload_dir), max_batch=1, max_wait_ms=0, max_queue=2
+    )
+    predictor = app.app.state.served["tiny-text"].predictor
+    real = predictor.predict_items
+
+    def slow(*a: Any, **k: Any) -> Any:
+        time.sleep(0.2)
+        return real(*a, **k)
+
+    monkeypatch.setattr(predictor, "predict_items", slow)
+
+    async def burst() -> list[Any]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            return await asyncio.gather(
+                *(c.post("/v1/models/tiny-text/predict", json={"text": "hi"}) for _ in range(8))
+            )
+
+    answers = asyncio.run(burst())
+    codes = sorted(r.status_code for r in answers)
+    assert 200 in codes and 503 in codes and set(codes) <= {200, 503}, codes
+    busy = [r for r in answers if r.status_code == 503]
+    assert all(int(r.headers["retry-after"]) >= 1 and "queue limit 2" in r.json()["error"] for r in busy)
