@@ -6,7 +6,7 @@ heavy work (loading torch models) happens in `build_extractor`, `build` and `ite
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -129,9 +129,28 @@ class Prepared:
 
 @runtime_checkable
 class Extractor(Protocol):
-    """A frozen encoder: raw inputs of one modality -> embedding sequences."""
+    """A frozen encoder: raw inputs of one modality -> embedding sequences.
+
+    Members with a value are optional: core reads them with that default when an extractor lacks
+    them (`core/plugins.py` `contract` tells the two kinds apart)."""
 
     dim: int
+    # The longest sequence it returns (None: its modality plugin's `max_len`).
+    max_len: int | None = None
+    # `length_hint(raw) -> number`: a cheap size guess of one raw input, so that extraction batches
+    # items of similar length (core/extraction/batching.py); None: rows, characters, seconds or bytes.
+    length_hint: Callable[[Any], float] | None = None
+    # `prepare(raw) -> Prepared`: the model-free input stage, see `__call__`.
+    prepare: Callable[[Any], Prepared] | None = None
+    # Feature frames per second of a time-based modality (attention plots' time axis, raw robustness
+    # levels); None: derived from the fingerprint's settings (`fps`, `sample_rate` / `hop`).
+    frame_rate: float | None = None
+    # Audio samples per feature frame of a waveform encoder (None: wav2vec2's 320).
+    hop: int | None = None
+    # A HuggingFace tokenizer for text encoders: attention plots label the tokens with it.
+    tokenizer: Any = None
+    # The validated extractor config (raw robustness reads its `fps` when `frame_rate` is absent).
+    cfg: BaseModel | None = None
 
     def fingerprint(self) -> dict[str, Any]:
         """Identity of this extractor: model id/path, revision or weights sha256, settings."""
@@ -150,19 +169,34 @@ class Extractor(Protocol):
 
 @runtime_checkable
 class ModalityPlugin(Protocol):
+    """A modality: its defaults and how to build its extractor. Members with a value are optional
+    (core and the dataset plugins read them with that default)."""
+
     name: str
     dim: int  # width with the default extractor config; the extractor's `dim` is authoritative
     provides_cls: bool
     max_len: int
     config_model: type[BaseModel]
+    # The raw input kinds that feed it, best first (speech: ("audio", "video")); None: its name.
+    input_kinds: tuple[str, ...] | None = None
+    # The file suffixes its raw inputs come in (manifest columns of paths vs arrays); None: any path.
+    suffixes: tuple[str, ...] | None = None
+    # `probe(raw) -> note | None`: a quick check of one raw input for `sseft data check`, raising
+    # DataError for a bad one; None: containers are opened, other files only size-checked.
+    probe: Callable[[Any], str | None] | None = None
 
     def build_extractor(self, config: BaseModel, device: str = "cpu") -> Extractor: ...
 
 
 @runtime_checkable
 class DatasetPlugin(Protocol):
+    """A dataset: its task and items. `check` is optional (default: a generic pass over the items,
+    plugins/datasets/common.py `dataset_report`)."""
+
     name: str
     config_model: type[BaseModel]
+    # `check(config) -> DataReport`: the plugin's own `sseft data check` report.
+    check: Callable[[BaseModel], Any] | None = None
 
     def task(self, config: BaseModel) -> TaskInfo: ...
 

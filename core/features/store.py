@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ class FeatureStore:
         }
 
     @classmethod
-    def open(cls, root: str | Path) -> FeatureStore:
+    def open(cls, root: str | os.PathLike[str]) -> FeatureStore:
         root = Path(root)
         if not root.is_dir():
             raise FeatureStoreError(

@@ -12,13 +12,16 @@ prediction alike. Nothing is learned, so the parameter count does not change.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ..errors import DataError
 from ..specs import ModalitySpec, Standardization
+
+if TYPE_CHECKING:
+    from ..features.store import FeatureStore
 
 # A feature whose training values are (nearly) constant is centred but not scaled: dividing by a
 # std of ~0 would turn float noise into huge values.
@@ -85,7 +88,7 @@ class Standardize(nn.Module):
 
 
 def with_statistics(
-    specs: Sequence[ModalitySpec], names: Iterable[str], store: Any, train_ids: Sequence[str], split: str
+    specs: Sequence[ModalitySpec], names: Iterable[str], store: FeatureStore, train_ids: Sequence[str], split: str
 ) -> list[ModalitySpec]:
     """`specs` with training statistics attached to the modalities in `names` (read from the store)."""
     wanted = set(names)

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .bootstrap import compare_curves
@@ -34,6 +34,9 @@ from .evaluate import (
 from .features import Curves, missing_table, noise_curves
 from .noise import feature_stds
 from .summary import area_table, effective_table
+
+if TYPE_CHECKING:
+    from ..features.store import FeatureStore
 
 DEFINITIONS = {
     "relative_robustness": "trapezoid area under metric vs level, step 1/n_levels (raw, not min-max normalised)",
@@ -70,7 +73,7 @@ class _Run:
 
     models: dict[str, Any]  # role ("model", "baseline", "compare") -> SseftModel
     refs: dict[str, str]
-    store: Any
+    store: FeatureStore
     data: SplitData
     scorers: dict[str, Scorer]
     modalities: list[str]  # the union over the models, the main model's first
@@ -84,7 +87,7 @@ def _training_data(model: Any) -> dict[str, Any]:
     return dict(cfg.get("data") or {}) if isinstance(cfg, dict) else {}
 
 
-def _setup(models: dict[str, Any], store: Any, split: str, metric: str | None) -> _Run:
+def _setup(models: dict[str, Any], store: FeatureStore | str | os.PathLike[str], split: str, metric: str | None) -> _Run:
     from ..features import FeatureStore
     from ..inference import model_ref
     from ..training.data import check_specs_match
@@ -95,7 +98,7 @@ def _setup(models: dict[str, Any], store: Any, split: str, metric: str | None) -
                 f"{role} {m!r}: pass a loaded model here; sseft.robustness(...) accepts names and directories"
             )
     refs = {role: model_ref(m) for role, m in models.items()}
-    st: Any = store if hasattr(store, "dataset") else FeatureStore.open(store)
+    st = FeatureStore.open(store) if isinstance(store, (str, os.PathLike)) else store
     for role, m in models.items():
         check_specs_match(m.config.modalities, st, f"model {refs[role]}")
     union: list[str] = []
@@ -190,7 +193,7 @@ def robustness(
     roles = {"model": model, "baseline": baseline, "compare": compare}
     run = _setup({r: m for r, m in roles.items() if m is not None}, store, cfg.split, cfg.metric)
     result: dict[str, Any] = {
-        "model": run.refs["model"], "split": cfg.split, "store": str(getattr(run.store, "root", store)),
+        "model": run.refs["model"], "split": cfg.split, "store": str(run.store.root),
         "n_items": len(run.data.ids), "seed": cfg.seed, "kinds": list(cfg.kinds), "modalities": run.modalities,
     }  # fmt: skip
     result.update(_clean_and_missing(run, cfg.seed, cfg.batch_size))
@@ -224,7 +227,7 @@ def robustness(
 
 
 def compare_robustness(
-    model_a: Any, model_b: Any, store: Any, config: RobustnessConfig | None = None, **roles: Any
+    model_a: Any, model_b: Any, store: FeatureStore | str | os.PathLike[str], config: RobustnessConfig | None = None, **roles: Any
 ) -> dict[str, Any]:
     """Paired bootstrap (over items) of the curve-area difference A - B on the same noise; the
     `compare` part of `robustness(model_a, store, config, compare=model_b)`."""

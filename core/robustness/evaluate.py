@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -18,6 +18,9 @@ from ..batch import collate
 from ..errors import DataError
 from ..head import method, metric_value
 from ..training.data import split_labels
+
+if TYPE_CHECKING:
+    from ..features.store import FeatureStore
 
 Features = dict[str, torch.Tensor]
 
@@ -32,7 +35,7 @@ class SplitData:
     labels: list[Any]
 
 
-def load_split(store: Any, split: str, modalities: Sequence[str], label_set: str | None = None) -> SplitData:
+def load_split(store: FeatureStore, split: str, modalities: Sequence[str], label_set: str | None = None) -> SplitData:
     """Read `split` of `store` into memory (only `modalities`)."""
     if split not in store.splits:
         raise DataError(f"{store.root}: no split {split!r}; the store has {', '.join(store.splits)}")

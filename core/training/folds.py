@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
 from ..config import StrictModel
 from ..errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from ..features.store import FeatureStore
 
 
 class ValidConfig(StrictModel):
@@ -84,7 +87,7 @@ def _group_of(meta: dict[str, Any], by: str, item_id: str, where: str) -> Any:
     return tuple(g) if isinstance(g, list) else g
 
 
-def pooled_items(store: Any, cfg: FoldsConfig) -> tuple[list[str], list[dict[str, Any]]]:
+def pooled_items(store: FeatureStore, cfg: FoldsConfig) -> tuple[list[str], list[dict[str, Any]]]:
     """(ids, metas) of every item of the folded splits, in store order."""
     splits = cfg.splits or list(store.splits)
     ids: list[str] = []
@@ -92,7 +95,7 @@ def pooled_items(store: Any, cfg: FoldsConfig) -> tuple[list[str], list[dict[str
     for s in splits:
         if s not in store.splits:
             raise ConfigError(
-                f"data.folds.splits: the store {getattr(store, 'root', '')} has no split {s!r} "
+                f"data.folds.splits: the store {store.root} has no split {s!r} "
                 f"(it has {', '.join(store.splits)})"
             )
         ids += store.ids(s)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import FeatureStoreError
 from .data import check_labels, check_specs_match, check_split, make_loader, open_store, store_task
 from .evaluate import evaluate_loader
+
+if TYPE_CHECKING:
+    from ..features.store import FeatureStore
 
 
 def resolve_model_ref(ref: str) -> str | Path:
@@ -21,7 +24,7 @@ def resolve_model_ref(ref: str) -> str | Path:
     return ref
 
 
-def check_task_matches(model: Any, store: Any, label_set: str | None, what: str) -> None:
+def check_task_matches(model: Any, store: FeatureStore, label_set: str | None, what: str) -> None:
     """Refuse a store whose labels (type, names) are not the ones `model` was trained on."""
     task = store_task(store, label_set)
     names, want = list(task.label_names), list(model.config.label_names)
