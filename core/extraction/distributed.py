@@ -6,6 +6,11 @@ Work split: the item list, in the length order every process computes alike (bat
 into fixed batches (batch k = the k-th B items of that order) and batch k goes to the process with
 rank k % world_size. Batches are identical whatever the number of processes, so
 N processes compute exactly the tensors one process computes.
+
+Several machines: a lost process (a killed machine, a broken link) makes the other processes'
+next collective fail (gloo/NCCL raise at once on a closed connection) or, when nothing answers,
+time out after `SSEFT_DIST_TIMEOUT` seconds (default 600; `process_group_timeout`). `peer_lost`
+turns that error into one line for the command-line boundary.
 """
 
 from __future__ import annotations
@@ -15,12 +20,67 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError, RunError
 from ..files import atomic_write_json
 
 PROGRESS_DIR = ".extract"
+TIMEOUT_ENV = "SSEFT_DIST_TIMEOUT"
+DEFAULT_TIMEOUT_S = 600.0
+# Messages of the errors gloo, NCCL and the c10d store raise when another process is gone.
+_PEER_SIGNS = ("connection reset by peer", "connection closed by peer", "broken pipe", "timed out",
+               "timeout", "connection refused", "socket", "nccl communicator was aborted")  # fmt: skip
+
+
+def process_group_timeout() -> timedelta:
+    """How long a collective (all-reduce, barrier, broadcast) waits for the other processes before
+    it fails: `SSEFT_DIST_TIMEOUT` seconds, default 600 (torch's own default is 30 minutes)."""
+    raw = os.environ.get(TIMEOUT_ENV)
+    if raw is None or not raw.strip():
+        return timedelta(seconds=DEFAULT_TIMEOUT_S)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ConfigError(f"{TIMEOUT_ENV}={raw!r}: expected a number of seconds > 0, e.g. {TIMEOUT_ENV}=300")
+    return timedelta(seconds=seconds)
+
+
+def process_group_kwargs() -> dict[str, Any]:
+    """Keyword arguments for the first `PartialState(...)` of a process (it is a singleton: the
+    first one sets up the process group, later ones reuse it)."""
+    return {"timeout": process_group_timeout()}
+
+
+def accelerator_handlers() -> list[Any]:
+    """`Accelerator(kwargs_handlers=...)` carrying the same process-group timeout."""
+    from accelerate.utils import InitProcessGroupKwargs
+
+    return [InitProcessGroupKwargs(timeout=process_group_timeout())]
+
+
+def peer_lost(err: BaseException) -> RunError | None:
+    """One line for a collective that failed because another process of a multi-process job is
+    gone or silent; None for any other error (and in a single process)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not isinstance(err, RuntimeError):
+        return None
+    text = str(err)
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    if type(err).__module__.startswith("torch.distributed") or any(s in first.lower() for s in _PEER_SIGNS):
+        rank, world = os.environ.get("RANK", "?"), os.environ.get("WORLD_SIZE", "?")
+        # gloo prefixes its source file and line and appends advice that does not fit here
+        reason = first.split("] ", 1)[-1].split(". ", 1)[0][:200]
+        return RunError(
+            f"process {rank} of {world}: another process of this job stopped or stopped answering "
+            f"({reason}); nothing half-written is kept: start the same command again on every machine "
+            f"(sseft train: with --resume); collectives wait {process_group_timeout().total_seconds():g} s "
+            f"({TIMEOUT_ENV})"
+        )
+    return None
 
 
 @dataclass
@@ -62,7 +122,7 @@ def dist_context(device: str | None = None) -> DistContext:
 
     # Without a GPU, accelerate only forms a multi-process (gloo) group when told to use the CPU.
     on_cpu = device == "cpu" or (device is None and not torch.cuda.is_available())
-    state = PartialState(cpu=on_cpu)
+    state = PartialState(cpu=on_cpu, **process_group_kwargs())
     dev = device or str(state.device)  # accelerate already picks this process's own GPU
     return DistContext(rank=state.process_index, world=state.num_processes, device=dev, _state=state)
 
