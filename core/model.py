@@ -6,7 +6,7 @@ turns it into an `SseftModel` (weights random until loaded).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from pydantic import Field
@@ -21,6 +21,7 @@ from .specs import FusionConfig, ModalitySpec
 if TYPE_CHECKING:  # core/inference never imports this module: the dependency runs one way
     from .inference.prediction import Prediction
     from .inference.predictor import Predictor
+    from .protocols import PredictableModel
 
 
 class HeadSpec(StrictModel):
@@ -68,7 +69,8 @@ class ArtifactModel:
         shared between predictors, core/inference/inputs.py, so making one is cheap)."""
         from .inference.predictor import predictor_for
 
-        return predictor_for(self, allow_missing=allow_missing, overrides=overrides, device=device)
+        # self is an SseftModel or another runtime with a forward pass (see protocols.PredictableModel)
+        return predictor_for(cast("PredictableModel", self), allow_missing=allow_missing, overrides=overrides, device=device)
 
     def predict(
         self,
@@ -119,10 +121,10 @@ class SseftModel(nn.Module, ArtifactModel):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        from .fusion.baselines import build_fusion
+        from .fusion.build import build_fusion
 
         self.config = config
-        # SSE-FT, or a baseline of fusion.kind (late-fusion, concat-pool) behind the same interface
+        # the fusion plugin `fusion.name` (SSE-FT by default), behind the one input path
         self.fusion = build_fusion(config.modalities, config.fusion)
         head_plugin = get_head(config.head.name)
         head_cfg = head_plugin.config_model.model_validate(config.head.config)

@@ -82,10 +82,11 @@ def fusion_options(model: str, dataset: str) -> dict[str, Any]:
     c = MMSA[model][dataset]
     if model in ("tfn", "lmf"):
         ht, ha, hv = c["hidden_dims"]
-        da, dv, dt, dpost = c["dropouts"]
+        da, dv, _, dpost = c["dropouts"]
         text_out = c["text_out"] if model == "tfn" else ht // 2
         subnets = {
-            "text": {"kind": "lstm", "hidden": ht, "out": text_out, "dropout": dt},
+            # MMSA's TextSubNet drops its dropout for a 1-layer LSTM (FeatureNets.py): 0 in effect
+            "text": {"kind": "lstm", "hidden": ht, "out": text_out, "dropout": 0.0},
             "audio": {"kind": "dnn", "hidden": ha, "dropout": da},
             "vision": {"kind": "dnn", "hidden": hv, "dropout": dv},
         }
