@@ -32,8 +32,21 @@ def load(ref: str | os.PathLike[str], device: str = "cpu", *, verify: bool = Tru
     Strings with '@' or without a path separator are registry references, validated before the
     filesystem is touched; Path objects and strings like './dir' or 'runs/x' are directories.
     `model.config`, `model.head`, `model.label_names` and `model.artifact_info` describe it.
+    `hf:ORG/REPO[@REVISION]` loads a Hugging Face repository through huggingface_hub (hub.py); a
+    folder written by `sseft models export --format onnx` gives an onnxruntime-backed model with
+    the same `predict` (sseft.core.export).
     """
+    from .hub import is_hf_ref, load_hf
+
+    if is_hf_ref(ref):
+        return load_hf(str(ref), device, verify=verify)  # type: ignore[no-any-return]
     if looks_like_path(ref):
+        from sseft.core.export.meta import is_onnx_export
+
+        if is_onnx_export(ref):
+            from sseft.core.export.runtime import load_onnx
+
+            return load_onnx(ref, device, verify=verify)  # type: ignore[return-value]
         return load_artifact(ref, device, verify=verify)
     r = parse_ref(ref)
     try:

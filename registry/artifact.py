@@ -35,9 +35,8 @@ from sseft.core.config import format_validation_error
 from sseft.core.errors import IntegrityError, PluginError, RegistryError, os_errors
 from sseft.core.files import to_plain
 
-from .integrity import CARD, CHECKSUMS, CONFIG, FORMAT_VERSION, WEIGHTS, check_dir, fsync_tree, read_config
+from .integrity import CHECKSUMS, CONFIG, FORMAT_VERSION, WEIGHTS, check_dir, fsync_tree, read_config
 from .integrity import safetensors_header as _header
-from .storage import metric_rows
 
 if TYPE_CHECKING:
     from sseft.core.model import ModelConfig, SseftModel
@@ -105,44 +104,6 @@ def artifact_config(
     }
 
 
-def model_card(data: dict[str, Any], n_params: int) -> str:
-    """A short README.md: what the model predicts from what, how well, and how to load it."""
-    m = data["model"]
-    lines = [
-        "# sseft model",
-        "",
-        f"SSE-FT fusion of {len(m['modalities'])} modalit{'y' if len(m['modalities']) == 1 else 'ies'} "
-        f"with a `{m['head']['name']}` head ({m['task']}), {n_params:,} parameters.",
-        "",
-        f"**Labels:** {', '.join(m['label_names'])}",
-        "",
-        "| modality | dim | features from |",
-        "|---|---|---|",
-    ]
-    for s in m["modalities"]:
-        fp = s.get("fingerprint") or {}
-        src = fp.get("model") or fp.get("source") or "unknown"
-        lines.append(f"| {s['name']} | {s['dim']} | {src} |")
-    rows = metric_rows(data["metrics"])
-    if rows:
-        lines += ["", "| split | metric | value |", "|---|---|---|"]
-        lines += [f"| {split or '-'} | {k} | {v:.4g} |" for split, k, v in rows]
-    lines += [
-        "",
-        f"Created {data['created']} with sseft {data['packages'].get('sseft', '?')}, torch {data['packages'].get('torch', '?')}.",
-        "",
-        "```python",
-        "import sseft",
-        'model = sseft.load("path/to/this/directory")  # or a registry name',
-        "```",
-        "",
-        "Files: config.json (everything needed to rebuild the model), model.safetensors (weights),",
-        "checksums.json (sha256 of each file; `sseft models verify` checks them).",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def write_artifact_files(
     model: SseftModel,
     directory: Path,
@@ -153,10 +114,11 @@ def write_artifact_files(
     from safetensors.torch import save_model
 
     data = artifact_config(model, metrics, training)
-    n_params = sum(p.numel() for p in model.parameters())
     (directory / CONFIG).write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     save_model(model, str(directory / WEIGHTS), metadata={"format": "pt"})
-    (directory / CARD).write_text(model_card(data, n_params), encoding="utf-8")
+    from .card import write_card  # the model card, from config.json and the weights (card.py)
+
+    write_card(directory)
     from .integrity import write_checksums
 
     write_checksums(directory)

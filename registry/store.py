@@ -38,7 +38,8 @@ from sseft.core.errors import RegistryError, SseftError, UnknownNameError, os_er
 from sseft.core.files import atomic_write_json, fsync_dir
 from sseft.core.plugins import unknown_name_message
 
-from .integrity import check_dir, fsync_tree, verify_dir
+from .card import write_card
+from .integrity import check_dir, fsync_tree, verify_dir, write_checksums
 from .names import NAME_RE, VERSION_RE, ModelRef, parse_ref, validate_alias
 from .storage import (
     ModelEntry,
@@ -225,6 +226,10 @@ class Registry:
                     fill(staging)
                     _step("written")
                     check_dir(staging)
+                    # every published version carries a model card built from what it records (card.py);
+                    # the checksums are rewritten to cover it, after the files above were verified
+                    write_card(staging, name)
+                    write_checksums(staging)
                     _step("verified")
                     fsync_tree(staging)
                     _step("fsynced")

@@ -70,7 +70,9 @@ def show(name: str, as_json: bool) -> None:
         config = json.loads((e.path / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise IntegrityError(f"{e.path / 'config.json'}: unreadable ({err})") from None
-    data = {**e.as_dict(), "config": config}
+    card = e.path / "README.md"  # the model card (registry/card.py), printed after the summary
+    card_text = card.read_text(encoding="utf-8") if card.is_file() else ""
+    data = {**e.as_dict(), "config": config, "card": card_text}
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
         return
@@ -91,6 +93,9 @@ def show(name: str, as_json: bool) -> None:
     for split, k, v in metric_rows(config.get("metrics")):
         click.echo(f"  metric      {f'{split}.' if split else ''}{k} = {v}")
     click.echo(f"  created     {config.get('created')}  sseft {config.get('packages', {}).get('sseft', '?')}")
+    if card_text:
+        click.echo("")
+        click.echo(card_text.rstrip())
 
 
 @models.command()
@@ -126,8 +131,29 @@ def rm(ref: str, yes: bool) -> None:
 @models.command()
 @click.argument("ref")
 @click.argument("directory", type=click.Path(path_type=Path))
-def export(ref: str, directory: Path) -> None:
-    """Copy model REF (verified) into the new or empty DIRECTORY."""
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["folder", "onnx"]),
+    default="folder",
+    show_default=True,
+    help="folder: a Hugging Face-uploadable folder (config, safetensors, card, checksums); "
+    "onnx: fusion + head as one ONNX graph + sseft-onnx.json (needs the export extra).",
+)
+@click.option(
+    "--encoders", is_flag=True, help="With --format onnx: also export the encoders that can be (see docs/deploy.md)."
+)
+def export(ref: str, directory: Path, fmt: str, encoders: bool) -> None:
+    """Write model REF (verified) into the new or empty DIRECTORY."""
+    if fmt == "onnx":
+        import sseft
+        from sseft.core.export import export_onnx
+
+        out = export_onnx(sseft.load(ref), directory, source=ref, encoders=encoders)
+        click.echo(f"exported {ref} to {out} (ONNX: fusion + head)")
+        return
+    if encoders:
+        raise click.UsageError("--encoders goes with --format onnx")
     out = Registry().export(ref, directory)
     click.echo(f"exported {ref} to {out}")
 
@@ -145,6 +171,9 @@ def import_cmd(directory: Path, name: str | None) -> None:
             raise RegistryError(
                 f"{directory}: {candidate!r} is not a valid model name; pass NAME explicitly"
             ) from None
+    from sseft.registry.hub import check_folder
+
+    check_folder(directory)  # checksums, and config.json vs the weights (builds the model once)
     e = Registry().publish_dir(directory, name)
     click.echo(f"imported {directory} as {e.ref}")
 
