@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,22 +34,9 @@ pytestmark = [
 def base_url(served_home: tm.Served, upload_dir: Path) -> Iterator[str]:
     """The app under a real uvicorn on 127.0.0.1 (in a thread of this process)."""
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    import uvicorn
-
     app = tm.load_app(served_home.home, ["tiny-av", "tiny-text"], tmp_dir=str(upload_dir))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start within 60 s"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with tm.running(app) as url:
+        yield url
 
 
 def _browser(p: Any, extra: list[str] = ()) -> Any:  # type: ignore[assignment]

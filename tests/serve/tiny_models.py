@@ -5,12 +5,15 @@ Published into a private registry home, so the app loads them by name as a user'
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -118,3 +121,29 @@ def write_long_clip(path: Path, seconds: float) -> Path:
     """An mp4 with a drawn face at 5 fps and `seconds` of audio."""
     frames = max(1, int(seconds * 5))
     return mf.write_mp4(path, faces=[True] * frames, fps=5, audio_seconds=seconds)
+
+
+@contextlib.contextmanager
+def running(app: Any) -> Iterator[str]:
+    """`app` under a real uvicorn on 127.0.0.1 (a thread of this process); yields its base URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start within 60 s"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

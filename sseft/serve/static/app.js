@@ -29,7 +29,7 @@ async function errorText(resp) {
 }
 
 async function loadModels() {
-  const resp = await fetch("/v1/models", { headers: headers() });
+  const resp = await fetch("v1/models", { headers: headers() });
   if (resp.status === 401) {
     $("token-row").hidden = false;
     showError(await errorText(resp));
@@ -155,7 +155,7 @@ async function predict(event) {
   $("predict").disabled = true;
   $("busy").textContent = "predicting...";
   try {
-    const resp = await fetch("/v1/models/" + encodeURIComponent(name) + "/predict", {
+    const resp = await fetch("v1/models/" + encodeURIComponent(name) + "/predict", {
       method: "POST", body: form, headers: headers(),
     });
     if (!resp.ok) { showError(await errorText(resp)); $("result").hidden = true; return; }

@@ -1,0 +1,260 @@
+"""`sseft serve` under load, on 127.0.0.1 only: p50 / p95 / p99 latency and throughput at 1, 4 and
+16 concurrent clients, for a text-only model and a `lite` multimodal model (MiniLM text, eGeMAPS
+speech, MTCNN + FER face), against the in-process predictor called one by one (the floor) and the
+same service with batching off (--max-batch 1 --max-wait-ms 0).
+
+    python bench/serve.py                                   # builds both models (~3 min), then measures
+    python bench/serve.py --requests 16 --media-requests 4  # a small run that proves it works
+    python bench/serve.py --text-model my-text --media-model my-lite   # your registered models
+
+Targets: service overhead <= 10% of the floor's p50 at 1 client; throughput at 16 clients >= 1.5x
+the one-by-one floor for the text model. Every request is checked (status 200, a label); the run is
+bounded by the request counts and a per-request timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEXTS = ["what a wonderful day", "I can't believe you did that", "leave me alone", "this is fine, I guess",
+         "oh my god, you got the job", "we lost everything", "see you tomorrow then", "that is disgusting"]  # fmt: skip
+
+
+def sseft(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "-m", "sseft", *args], check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def build(root: Path, env: dict[str, str], media: bool) -> tuple[str, str | None, Path]:
+    """Demo clips, then a text-only model (MiniLM) and a lite model, registered as bench-text / bench-lite."""
+    clips = root / "clips"
+    if not (clips / "items.csv").is_file():
+        sseft("data", "make-demo-clips", str(clips), "--items", "16", env=env)
+    common = [
+        "--dataset",
+        "manifest",
+        "--root",
+        str(clips / "items.csv"),
+        "--set",
+        "label_names=[negative,positive]",
+        "--no-progress",
+    ]
+    sseft(
+        "extract",
+        *common,
+        "--modalities",
+        "text",
+        "--set",
+        "text.model=minilm-offline",
+        "--out",
+        str(root / "text"),
+        env=env,
+    )
+    cfg = root / "text.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "name": "bench-text", "data": {"store": str(root / "text")}, "modalities": [{"name": "text", "prepend_cls": "always"}],
+        "fusion": {"n_self": 1, "n_ima": 1, "heads": 4, "ffn_dim": 256, "dropout": 0.1, "attn_dropout": 0.0},
+        "head": {"name": "multiclass"}, "train": {"epochs": 2, "batch_size": 8, "lr": 3e-4},
+    }))  # fmt: skip
+    sseft("train", str(cfg), "--register", "bench-text", env=env)
+    if not media:
+        return "bench-text", None, clips
+    lite = Path(__file__).resolve().parents[1] / "configs" / "lite.yaml"
+    sseft("extract", *common, "--preset", "lite", "--out", str(root / "lite"), env=env)
+    sseft(
+        "train",
+        str(lite),
+        "--set",
+        f"data.store={root / 'lite'}",
+        "--set",
+        "train.epochs=2",
+        "--register",
+        "bench-lite",
+        env=env,
+    )
+    return "bench-text", "bench-lite", clips
+
+
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))]
+
+
+def row(model: str, mode: str, clients: int, lat: list[float], wall: float) -> dict[str, Any]:
+    return {"model": model, "mode": mode, "clients": clients, "n": len(lat), "p50": pct(lat, 50) * 1000,
+            "p95": pct(lat, 95) * 1000, "p99": pct(lat, 99) * 1000, "rps": len(lat) / wall}  # fmt: skip
+
+
+def floor(ref: str, items: list[dict[str, Any]], n: int, env: dict[str, str]) -> dict[str, Any]:
+    """The in-process predictor, one item per call (the same call the service makes per batch)."""
+    os.environ["SSEFT_HOME"] = env["SSEFT_HOME"]
+    import sseft as api
+
+    p = api.load(ref).predictor()
+    for it in items[:3]:
+        p.predict_items([it], contributions=True)
+    lat = []
+    t0 = time.perf_counter()
+    for k in range(n):
+        t = time.perf_counter()
+        (res,) = p.predict_items([items[k % len(items)]], contributions=True)
+        lat.append(time.perf_counter() - t)
+        assert hasattr(res, "label"), res
+    return row(ref, "in-process floor", 1, lat, time.perf_counter() - t0)
+
+
+class Server:
+    def __init__(self, ref: str, env: dict[str, str], batching: bool) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        extra = [] if batching else ["--max-batch", "1", "--max-wait-ms", "0"]
+        cmd = [sys.executable, "-m", "sseft", "serve", ref, "--host", "127.0.0.1", "--port", str(self.port),
+               "--log-level", "warning", "--max-queue", "256", *extra]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Server:
+        import httpx
+
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("sseft serve exited before it was ready")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError("sseft serve was not ready within 300 s")
+
+    def __exit__(self, *exc: object) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def load(
+    url: str, name: str, items: list[dict[str, Any]], clients: int, total: int
+) -> tuple[list[float], float]:
+    """`total` requests over `clients` threads (each its own keep-alive connection); every answer checked."""
+    import httpx
+
+    def one(c: httpx.Client, item: dict[str, Any]) -> float:
+        t = time.perf_counter()
+        if "video" in item:
+            with open(item["video"], "rb") as f:
+                r = c.post(
+                    f"/v1/models/{name}/predict",
+                    files={"video": ("clip.mp4", f, "video/mp4")},
+                    data={"text": item["text"]},
+                )
+        else:
+            r = c.post(f"/v1/models/{name}/predict", json={"text": item["text"]})
+        took = time.perf_counter() - t
+        assert r.status_code == 200 and r.json()["label"], r.text
+        return took
+
+    per = [total // clients + (1 if k < total % clients else 0) for k in range(clients)]
+
+    def client(k: int) -> list[float]:
+        with httpx.Client(base_url=url, timeout=120) as c:
+            one(c, items[k % len(items)])  # connection + first-request warm-up, not timed
+            return [one(c, items[(k + j) % len(items)]) for j in range(per[k])]
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        lat = [x for xs in pool.map(client, range(clients)) for x in xs]
+    return lat, time.perf_counter() - t0
+
+
+def measure(
+    ref: str, items: list[dict[str, Any]], n: int, clients: list[int], env: dict[str, str]
+) -> list[dict[str, Any]]:
+    rows = [floor(ref, items, n, env)]
+    name = ref.split("@")[0]
+    for batching in (True, False):
+        with Server(ref, env, batching) as srv:
+            for c in clients:
+                lat, wall = load(srv.url, name, items, c, max(n, c))
+                rows.append(
+                    row(ref, "service, batching" if batching else "service, batching off", c, lat, wall)
+                )
+    return rows
+
+
+def report(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"{'model':<12} {'mode':<22} {'clients':>7} {'n':>5} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'req/s':>8}"
+    )
+    for r in rows:
+        print(
+            f"{r['model']:<12} {r['mode']:<22} {r['clients']:>7} {r['n']:>5} {r['p50']:>9.1f} {r['p95']:>9.1f} {r['p99']:>9.1f} {r['rps']:>8.2f}"
+        )
+    for model in dict.fromkeys(r["model"] for r in rows):
+        f = next(r for r in rows if r["model"] == model and r["mode"] == "in-process floor")
+        on = {r["clients"]: r for r in rows if r["model"] == model and r["mode"] == "service, batching"}
+        off = {r["clients"]: r for r in rows if r["model"] == model and r["mode"] == "service, batching off"}
+        print(f"\n{model}:")
+        if 1 in on:
+            over = (on[1]["p50"] - f["p50"]) / f["p50"]
+            print(
+                f"  service overhead at 1 client: {over:+.1%} of the floor's p50 ({on[1]['p50']:.1f} vs {f['p50']:.1f} ms; target <= +10%)"
+            )
+        top = max(on)
+        print(f"  throughput at {top} clients: {on[top]['rps'] / f['rps']:.2f}x the one-by-one floor with batching "
+              f"({off[top]['rps'] / f['rps']:.2f}x without; target >= 1.5x for the text model)")  # fmt: skip
+        print(f"  batching vs batching off at {top} clients: {on[top]['rps'] / off[top]['rps']:.2f}x throughput, "
+              f"p95 {on[top]['p95']:.0f} vs {off[top]['p95']:.0f} ms")  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", type=int, default=200, help="Requests per level for the text model.")
+    ap.add_argument("--media-requests", type=int, default=32, help="Requests per level for the lite model.")
+    ap.add_argument("--clients", default="1,4,16", help="Concurrent clients per level.")
+    ap.add_argument("--text-model", help="A registered text-only model (default: build bench-text).")
+    ap.add_argument("--media-model", help="A registered multimodal model (default: build bench-lite).")
+    ap.add_argument("--skip-media", action="store_true", help="Only the text model.")
+    ap.add_argument("--home", type=Path, help="SSEFT_HOME for the built models (default: a temp dir).")
+    args = ap.parse_args()
+    clients = [int(c) for c in args.clients.split(",")]
+    root = Path(tempfile.mkdtemp(prefix="sseft-bench-serve-"))
+    home = args.home or root / "home"
+    env = {**os.environ, "SSEFT_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    text_ref, media_ref = args.text_model, args.media_model
+    clips = root / "clips"
+    if text_ref is None or (media_ref is None and not args.skip_media):
+        t0 = time.perf_counter()
+        built = build(root, env, media=not args.skip_media and media_ref is None)
+        text_ref, media_ref, clips = text_ref or built[0], media_ref or built[1], built[2]
+        print(f"built the models in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    rows = measure(text_ref, [{"text": t} for t in TEXTS], args.requests, clients, env)
+    if media_ref and not args.skip_media:
+        if not (clips / "items.csv").is_file():
+            sseft("data", "make-demo-clips", str(clips), "--items", "8", env=env)
+        media = [
+            {"video": str(p), "text": TEXTS[k % len(TEXTS)]}
+            for k, p in enumerate(sorted((clips / "clips").glob("*.mp4"))[:4])
+        ]
+        rows += measure(media_ref, media, args.media_requests, clients, env)
+    print(f"\nsseft serve on 127.0.0.1, {os.cpu_count()} CPUs, torch threads per process: default")
+    report(rows)
+
+
+if __name__ == "__main__":
+    main()
