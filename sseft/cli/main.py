@@ -128,6 +128,14 @@ class LazyGroup(click.Group):
                 raise
             click.secho(f"error: {e}", fg="red", err=True)
             sys.exit(e.exit_code)
+        except RuntimeError as e:  # a multi-process job that lost one of its processes: one line
+            from sseft.core.extraction.distributed import peer_lost
+
+            lost = peer_lost(e)
+            if lost is None or debug():
+                raise
+            click.secho(f"error: {lost}", fg="red", err=True)
+            sys.exit(lost.exit_code)
         except BrokenPipeError:  # `sseft models list | head`: the reader left; nothing to report
             with contextlib.suppress(OSError, ValueError, AttributeError):  # exit's flush must not fail again
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
