@@ -18,7 +18,7 @@ FEATURES = {  # unaligned_50.pkl: (dim, max_len) of text, audio, vision
 }
 
 # config_regression.json, per model and dataset (hidden_dims order: text, audio, video)
-MMSA = {
+MMSA: dict[str, dict[str, dict[str, Any]]] = {
     "tfn": {
         "mosi": {"hidden_dims": (128, 32, 128), "text_out": 32, "post_fusion_dim": 64, "dropouts": (0.3, 0.3, 0.3, 0.5)},
         "mosei": {"hidden_dims": (128, 16, 128), "text_out": 128, "post_fusion_dim": 16, "dropouts": (0.4, 0.4, 0.4, 0.4)},
