@@ -75,6 +75,7 @@ def predict(
     import sseft
     from sseft.core.inference import Predictor
 
+    model: Any  # an SseftModel, or its ONNX stand-in
     if runtime == "onnx":  # extractors in PyTorch, fusion + head in onnxruntime (core/export)
         from sseft.core.export import load_onnx
 
