@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .config import StrictModel
+from .errors import ConfigError
 
 
 class ProjectionSpec(StrictModel):
@@ -169,4 +170,10 @@ class FusionConfig(BaseModel):
         """A copy with `update` applied to the options and validated again (an ablation preset)."""
         if not update:
             return super().model_copy(deep=deep)
-        return FusionConfig.model_validate({"name": self.name, **self.options(), **dict(update)})
+        try:
+            return FusionConfig.model_validate({"name": self.name, **self.options(), **dict(update)})
+        except ValidationError as e:  # e.g. an SSE-FT ablation preset (ima, reduce) on another fusion
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+            )
+            raise ConfigError(f"fusion {self.name!r} does not take {dict(update)}: {problems}") from None

@@ -128,6 +128,11 @@ def test_old_and_new_fusion_sections() -> None:
 
     with pytest.raises(ConfigError, match=r"fusion\.ranks: unknown field; did you mean 'rank'\?"):
         validate(ModelConfig, {**_MODEL, "fusion": {"name": "lmf", "ranks": 3}})
+    assert FusionConfig().model_copy(update={"ima": False}).ima is False  # an SSE-FT ablation preset
+    with pytest.raises(
+        ConfigError, match=r"fusion 'mult' does not take \{'ima': False\}: ima: unknown field"
+    ):
+        new.model_copy(update={"ima": False})
     # an artifact written before fusions were plugins (no name; kind: sseft) still validates
     cfg = ModelConfig.model_validate(
         {**_MODEL, "fusion": {"n_self": 1, "heads": 2, "kind": "sseft", "reduce": "hadamard"}}
