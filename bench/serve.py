@@ -3,7 +3,7 @@
 speech, MTCNN + FER face), against the in-process predictor called one by one (the floor) and the
 same service with batching off (--max-batch 1 --max-wait-ms 0).
 
-    python bench/serve.py                                   # builds both models (~3 min), then measures
+    python bench/serve.py                                   # builds both models (a few minutes), then measures
     python bench/serve.py --requests 16 --media-requests 4  # a small run that proves it works
     python bench/serve.py --text-model my-text --media-model my-lite   # your registered models
 
@@ -36,11 +36,40 @@ def sseft(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-m", "sseft", *args], check=True, env=env, stdout=subprocess.DEVNULL)
 
 
+def write_clips(d: Path, n: int = 12) -> list[Path]:
+    """`n` one-frame clips of a real face photo (scikit-image's public-domain astronaut, which the lite
+    face detector finds) with a hummed tone, high or low, and a manifest items.csv (as docs/quickstart.md)."""
+    import av
+    import numpy as np
+    from skimage import data
+
+    face = np.ascontiguousarray(data.astronaut()[::2, ::2])
+    d.mkdir(parents=True, exist_ok=True)
+    rows, paths = ["id,split,label,text,video"], []
+    splits = ["train", "train", "valid", "test"] * (n // 4)
+    for k, split in enumerate(splits):
+        label, pitch = ("positive", 220) if k % 2 else ("negative", 110)
+        with av.open(str(d / f"c{k}.mp4"), "w") as clip:
+            video, audio = clip.add_stream("mpeg4", rate=5), clip.add_stream("aac", rate=16000, layout="mono")
+            video.width = video.height = 256
+            for packet in [*video.encode(av.VideoFrame.from_ndarray(face)), *video.encode()]:
+                clip.mux(packet)
+            t = np.arange(8000) / 16000
+            tone = sum(np.sin(2 * np.pi * h * pitch * t) / h for h in range(1, 6)).astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(0.3 * tone[None], format="fltp", layout="mono")
+            frame.sample_rate = 16000
+            for packet in [*audio.encode(frame), *audio.encode(None)]:
+                clip.mux(packet)
+        rows.append(f'c{k},{split},{label},"{TEXTS[k % len(TEXTS)]}",c{k}.mp4')
+        paths.append(d / f"c{k}.mp4")
+    (d / "items.csv").write_text("\n".join(rows) + "\n")
+    return paths
+
+
 def build(root: Path, env: dict[str, str], media: bool) -> tuple[str, str | None, Path]:
-    """Demo clips, then a text-only model (MiniLM) and a lite model, registered as bench-text / bench-lite."""
+    """Clips, then a text-only model (MiniLM) and a lite model, registered as bench-text / bench-lite."""
     clips = root / "clips"
-    if not (clips / "items.csv").is_file():
-        sseft("data", "make-demo-clips", str(clips), "--items", "16", env=env)
+    write_clips(clips)
     common = [
         "--dataset",
         "manifest",
@@ -245,12 +274,8 @@ def main() -> None:
         print(f"built the models in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     rows = measure(text_ref, [{"text": t} for t in TEXTS], args.requests, clients, env)
     if media_ref and not args.skip_media:
-        if not (clips / "items.csv").is_file():
-            sseft("data", "make-demo-clips", str(clips), "--items", "8", env=env)
-        media = [
-            {"video": str(p), "text": TEXTS[k % len(TEXTS)]}
-            for k, p in enumerate(sorted((clips / "clips").glob("*.mp4"))[:4])
-        ]
+        paths = sorted(clips.glob("*.mp4"))[:4] or write_clips(clips)[:4]
+        media = [{"video": str(p), "text": TEXTS[k % len(TEXTS)]} for k, p in enumerate(paths)]
         rows += measure(media_ref, media, args.media_requests, clients, env)
     print(f"\nsseft serve on 127.0.0.1, {os.cpu_count()} CPUs, torch threads per process: default")
     report(rows)

@@ -133,3 +133,22 @@ def test_the_page_and_its_assets_are_local(client: Any) -> None:
         assert client.get(asset).status_code == 200
     everything = page.text + client.get("/static/app.js").text + client.get("/static/style.css").text
     assert "http://" not in everything and "https://" not in everything  # nothing from the internet
+
+
+def test_contribution_is_the_drop_when_the_modality_is_missing(app: Any, clip: dict[str, str]) -> None:
+    """contribution[m] = p(label | all) - p(label | m fed as a missing input)."""
+    p = app.app.state.served["tiny-av"].model.predictor(allow_missing=True)
+    full, no_text, no_video = p.predict_items(
+        [
+            {"video": clip["video"], "text": clip["text"]},
+            {"video": clip["video"]},
+            {"text": clip["text"], "audio": clip["audio"]},
+        ],
+        contributions=True,
+    )
+    label = full.label
+    c = full.notes["contributions"]
+    assert math.isclose(c["text"], full.probabilities[label] - no_text.probabilities[label], abs_tol=1e-5)
+    assert set(no_text.notes["contributions"]) == {"speech", "face"}  # a missing modality gets none
+    assert abs(c["face"]) > 0 or abs(c["speech"]) > 0
+    assert no_video.missing == ["face"]
