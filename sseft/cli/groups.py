@@ -1,7 +1,10 @@
 """A click group that also holds the commands plugins register for it (`register_commands` hook),
-looked up only when the group's commands are listed or one is called, so `sseft --help` stays fast."""
+looked up only when the group's commands are listed or one is called, so `sseft --help` stays fast;
+and `echo_table`, the commands' one way to print aligned columns."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import click
 
@@ -20,3 +23,12 @@ class PluginGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return super().get_command(ctx, cmd_name) or plugin_commands(self.name).get(cmd_name)
+
+
+def echo_table(rows: Sequence[Sequence[str]], indent: str = "") -> None:
+    """Rows as left-aligned columns (the first row the header; the last column is not padded)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        click.echo(
+            (indent + "  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]])).rstrip()
+        )

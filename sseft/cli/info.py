@@ -58,6 +58,8 @@ def show(name: str, kind: str | None, as_json: bool) -> None:
     from sseft.core.errors import UnknownNameError
     from sseft.core.plugins import get_manager, unknown_name_message
 
+    from .groups import echo_table
+
     pm = get_manager().load()
     kinds = [kind] if kind else list(KINDS)
     found = [(k, pm.get(k, name)) for k in kinds if name in pm.names(k)]
@@ -88,10 +90,7 @@ def show(name: str, kind: str | None, as_json: bool) -> None:
         if len(rows) == 1:
             click.echo("  (no options)")
             continue
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        for r in rows:
-            cells = [c.ljust(w) for c, w in zip(r[:3], widths, strict=True)]
-            click.echo("  " + "  ".join([*cells, r[3]]).rstrip())
+        echo_table(rows, indent="  ")
 
 
 def _short(text: str, n: int = 40) -> str:

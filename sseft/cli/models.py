@@ -7,7 +7,6 @@ model, so none of these commands imports torch (publishing a directory only copi
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -15,19 +14,14 @@ import click
 from sseft.core.errors import IntegrityError, RegistryError
 from sseft.registry.names import parse_ref, validate_name
 
+from .groups import echo_table
+
 
 def Registry():  # noqa: N802 - reads like the class it returns an instance of
     """The registry at SSEFT_HOME, imported on first use so that `sseft --help` stays light."""
     from sseft.registry.store import Registry as _Registry
 
     return _Registry()
-
-
-def _table(rows: Sequence[tuple[str, ...]]) -> None:
-    """Rows as left-aligned columns, the first row the header."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
 @click.group()
@@ -57,7 +51,7 @@ def list_cmd(pattern: str, as_json: bool) -> None:
             ",".join(s.get("modalities", [])) or "?", headline_metrics(s.get("metrics", {})) or "-",
             e.source if "error" not in s else f"{e.source} (BROKEN)",
         ))  # fmt: skip
-    _table(rows)
+    echo_table(rows)
 
 
 @models.command()
