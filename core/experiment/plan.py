@@ -34,6 +34,10 @@ class RunSpec:
     def label(self) -> str:
         return (f"fold {self.fold}, " if self.fold is not None else "") + f"seed {self.seed}"
 
+    def coordinates(self) -> dict[str, Any]:
+        """What tells this run from the experiment's others (the head of its run record)."""
+        return {"fold": self.fold, "seed": self.seed}
+
 
 def parse_seeds(text: str) -> list[int]:
     """'0,1,2' or '0-4' (inclusive) or a mix ('0-2,7') -> seeds (non-negative integers)."""

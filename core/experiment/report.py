@@ -75,10 +75,7 @@ def ablation_of_runs(
         for name, res in results.items()
     }
     skip = ("n_items", "best_epoch")
-    scal = {
-        n: {k: v for k, v in r["test"].items() if isinstance(v, (int, float)) and k not in skip}
-        for n, r in rows.items()
-    }
+    scal = {n: {k: v for k, v in scalar_metrics(r["test"]).items() if k not in skip} for n, r in rows.items()}
     columns = [c for c in next(iter(scal.values()), {}) if c != "loss"] + ["loss"]
     data: dict[str, Any] = {"experiment": cfg.name, "split": cfg.data.test_split, "runs": rows}
     atomic_write_json(out / "ablation.json", data, indent=2)

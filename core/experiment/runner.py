@@ -181,8 +181,7 @@ def run_once(
     res = train(run_config(cfg, spec), spec.dir, resume=resume, progress=opts.progress, split_ids=spec.split_ids,
                 on_epoch=on_epoch, plots=opts.plots and not opts.ablate)  # fmt: skip
     row = {
-        "fold": spec.fold,
-        "seed": spec.seed,
+        **spec.coordinates(),
         "dir": str(spec.dir.relative_to(out)),
         "best_epoch": res.best_epoch,
         "valid": res.best_valid,
