@@ -18,6 +18,7 @@ from safetensors import safe_open
 from ..errors import FeatureStoreError
 from ..files import sha256_file
 from ..protocols import TaskInfo
+from .conversation import Turn, turn_from_meta
 from .index import (
     INDEX_NAME,
     PARTIAL_DIR,
@@ -113,6 +114,13 @@ class FeatureStore:
     def meta(self, split: str) -> list[dict[str, Any]]:
         t = self._table(split)
         return list(t.get("meta") or [{} for _ in t["ids"]])
+
+    def conversation(self, item_id: str) -> Turn | None:
+        """Where item `item_id` sits in its conversation (dialogue, turn, speaker; see
+        conversation.py), or None: its dataset records none, or the store predates it."""
+        split, row = self.locate(item_id)
+        metas = self._table(split).get("meta")
+        return turn_from_meta(metas[row] if metas else {}, item_id)
 
     def lengths(self, split: str, modality: str) -> list[int]:
         self._check_modalities([modality])
