@@ -45,7 +45,10 @@ def resolve_options(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     baselines ignored SSE-FT's options). Errors keep their location (`fusion.n_self: ...`)."""
     kind = data.pop("kind", None)
     if kind is not None and "name" in data:
-        raise ValueError(f"`kind: {kind}` is the old spelling of `name`; write only `name: {data['name']}`")
+        raise ValueError(
+            f"`kind: {kind}` is the old spelling of `name` (also given: `name: {data['name']}`); give one, "
+            f"e.g. `fusion: {{name: {kind}}}`"
+        )
     legacy = kind is not None
     name = str(kind if legacy else data.pop("name", DEFAULT_FUSION))
     plugin = fusion_plugin(name)

@@ -120,7 +120,10 @@ def test_old_and_new_fusion_sections() -> None:
     assert old.name == "late-fusion" and old.options() == {"dropout": 0.2, "init_std": 0.02}
     new = FusionConfig.model_validate({"name": "mult", "dim": 8, "heads": 2})
     assert new.layers == 4 and json.loads(json.dumps(new.model_dump()))["name"] == "mult"
-    with pytest.raises(ValueError, match="old spelling of `name`; write only `name: tfn`"):
+    with pytest.raises(
+        ValueError,
+        match=r"old spelling of `name` \(also given: `name: tfn`\); give one, e.g. `fusion: \{name: sseft\}`",
+    ):
         FusionConfig.model_validate({"kind": "sseft", "name": "tfn"})
     with pytest.raises(ValueError, match="unknown fusion 'tnf'; did you mean 'tfn'"):
         FusionConfig.model_validate({"name": "tnf"})
