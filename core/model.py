@@ -70,7 +70,9 @@ class ArtifactModel:
         from .inference.predictor import predictor_for
 
         # self is an SseftModel or another runtime with a forward pass (see protocols.PredictableModel)
-        return predictor_for(cast("PredictableModel", self), allow_missing=allow_missing, overrides=overrides, device=device)
+        return predictor_for(
+            cast("PredictableModel", self), allow_missing=allow_missing, overrides=overrides, device=device
+        )
 
     def predict(
         self,

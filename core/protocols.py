@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
     import torch
 
+    from .model import ModelConfig
+
 # A task type is free-form: a head declares the one it solves, and a new head may bring a new one.
 # The built-in heads solve "regression", "multiclass" and "multilabel".
 TaskType = str
@@ -278,6 +280,22 @@ class HeadModule(Protocol):
     def summary(self, metrics: dict[str, Any]) -> str:
         """The metrics of a split as one line for the CLI."""
         ...
+
+
+class PredictableModel(Protocol):
+    """What core/inference needs of a model: core/model.py SseftModel, or another runtime of the same
+    artifact (core/export/runtime.py). `artifact_info` is the loaded artifact's metadata (name,
+    version, path, training, plugins), None for a model built in this process."""
+
+    config: ModelConfig
+    head: Any  # a HeadModule
+    artifact_info: Any
+
+    def __call__(self, features: Any, lengths: Any, *, return_attention: bool = False) -> Any: ...
+
+    def parameters(self) -> Iterator[torch.Tensor]: ...
+
+    def eval(self) -> Any: ...
 
 
 @runtime_checkable

@@ -7,12 +7,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError
 from ..protocols import Extracted, Item, Precomputed
 from .prefetch import PreparedBatch
 from .run import reason_of, run_extractor
+
+if TYPE_CHECKING:
+    from ..protocols import Extractor
 
 Result = dict[str, Any] | tuple[str, str]
 
@@ -97,7 +100,7 @@ def run_batch(
 
 
 def _run_prepared(
-    ex: Any, raws: list[Any], prepared: list[Any] | None, pos: list[int]
+    ex: Extractor, raws: list[Any], prepared: list[Any] | None, pos: list[int]
 ) -> list[Extracted | Exception]:
     """The extractor on these inputs: the prepared ones where the prefetcher made them (an input
     whose `prepare` failed keeps its exception and is not run), else the raw ones."""

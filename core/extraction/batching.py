@@ -12,15 +12,18 @@ from __future__ import annotations
 import os
 import statistics
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..protocols import Item, MediaSlice, Precomputed
+
+if TYPE_CHECKING:
+    from ..protocols import Extractor
 
 PRECISIONS = ("no", "bf16", "fp16")
 STORE_DTYPES = ("float32", "float16", "bfloat16")
 
 
-def size_hint(extractor: Any, raw: Any) -> float:
+def size_hint(extractor: Extractor | None, raw: Any) -> float:
     """A cheap, deterministic guess of how long `raw` is (any unit; only compared within one
     modality): the extractor's own `length_hint(raw)` when it has one, else precomputed rows, text
     characters, a media slice's seconds or a file's size in bytes; 0 when nothing is known."""
@@ -73,7 +76,7 @@ def with_precision(info: Any, mixed_precision: str, dtype: str, extracted: bool)
 ENCODER_ATTRS = ("model", "encoder")  # where extractors keep their frozen torch encoders
 
 
-def autocast_encoders(extractor: Any, device: str, mixed_precision: str) -> None:
+def autocast_encoders(extractor: Extractor, device: str, mixed_precision: str) -> None:
     """Run the extractor's encoders (its torch modules `model` / `encoder`) under autocast in
     bf16/fp16; decoding, resampling and other preprocessing stay float32 (numpy cannot hold bf16).
     Extractors return float32 features, which the store keeps in its own dtype."""

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, DataError, ExtractionError
 from ..files import to_plain
@@ -31,6 +31,11 @@ from .batch_run import PassThrough, run_batch
 from .batching import PRECISIONS, STORE_DTYPES, autocast_encoders, duplicates, length_order, with_precision
 from .distributed import PROGRESS_DIR, DistContext, Progress, dist_context, threads_per_process
 from .prefetch import Prefetcher
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ..protocols import Extractor, ModalityPlugin
 
 
 @dataclass
@@ -114,7 +119,7 @@ def precomputed_info(m: str, items: Sequence[Item]) -> tuple[PassThrough, Any]:
     return PassThrough(int(shape[1])), info
 
 
-def modality_info(plugin: Any, extractor: Any, config: Any) -> Any:
+def modality_info(plugin: ModalityPlugin, extractor: Extractor, config: BaseModel) -> Any:
     """The store's ModalityInfo for one built extractor. Its dim is authoritative; the fingerprint
     is the extractor's own, with the modality plugin's name and the extractor config always written
     here, so that a trained model can rebuild exactly this extractor (nothing guesses it later)."""

@@ -6,10 +6,13 @@ Predictor and extractors' own sub-batches).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ExtractionError
 from ..protocols import Extracted
+
+if TYPE_CHECKING:
+    from ..protocols import Extractor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -50,7 +53,7 @@ def run_with_retry(fn: Callable[[list[T]], Sequence[R]], inputs: Sequence[T]) ->
     return result
 
 
-def run_extractor(ex: Any, raws: Sequence[Any]) -> list[Extracted | Exception]:
+def run_extractor(ex: Extractor, raws: Sequence[Any]) -> list[Extracted | Exception]:
     """`ex` on `raws` (with the retry above); every output as an `Extracted` (a bare tensor gets no
     notes) or the input's exception."""
     out: list[Extracted | Exception] = []

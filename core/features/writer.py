@@ -146,7 +146,9 @@ class FeatureStoreWriter:
     def _check_compatible(self) -> None:
         others: list[tuple[str, dict[str, Any]]] = []
         if (self.root / INDEX_NAME).exists():
-            others.append((str(self.root / INDEX_NAME), read_store_json(self.root / INDEX_NAME, "store index")))
+            others.append(
+                (str(self.root / INDEX_NAME), read_store_json(self.root / INDEX_NAME, "store index"))
+            )
         others += [(str(partial_path(self.root, w)), p) for w, p in read_partials(self.root).items()]
         for where, other in others:
             why = header_mismatch(other, self.header)

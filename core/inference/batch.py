@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
@@ -28,6 +28,9 @@ from ..errors import DataError, ItemError
 from ..failures import append_failure
 from ..files import atomic_write_bytes
 from .prediction import Prediction, csv_columns
+
+if TYPE_CHECKING:
+    from .predictor import Predictor
 
 FAILURES_NAME = "failures.jsonl"
 
@@ -143,7 +146,7 @@ class PredictionWriter:
 
 
 def predict_rows(
-    predictor: Any,
+    predictor: Predictor,
     rows: Iterable[RowInput],
     out: Path,
     *,

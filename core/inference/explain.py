@@ -14,11 +14,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..specs import ModalitySpec
+
+if TYPE_CHECKING:
+    from ..protocols import Extractor
+    from .predictor import Predictor
 
 WAV2VEC_HOP = 320  # samples per frame of the wav2vec2 conv front end (20 ms at 16 kHz)
 
@@ -38,7 +42,7 @@ class Axis:
         return "token" if self.kind == "tokens" else "position"
 
 
-def frame_rate(spec: ModalitySpec, extractor: Any = None) -> float | None:
+def frame_rate(spec: ModalitySpec, extractor: Extractor | None = None) -> float | None:
     """Frames per second of `spec`'s sequence, when it is time-based; None otherwise."""
     rate = getattr(extractor, "frame_rate", None)
     if rate:
@@ -55,7 +59,7 @@ def frame_rate(spec: ModalitySpec, extractor: Any = None) -> float | None:
     return None
 
 
-def axis_for(spec: ModalitySpec, extractor: Any = None, raw: Any = None) -> Axis:
+def axis_for(spec: ModalitySpec, extractor: Extractor | None = None, raw: Any = None) -> Axis:
     """The x axis for modality `spec` of one item (see the module docstring)."""
     tok = getattr(extractor, "tokenizer", None)
     if tok is not None and isinstance(raw, str):
@@ -136,7 +140,7 @@ def plot_item(
 
 
 def explain_batch(
-    predictor: Any,
+    predictor: Predictor,
     preds: Sequence[Any],
     attn: Mapping[tuple[str, str], torch.Tensor],
     lengths: Mapping[str, torch.Tensor],

@@ -14,7 +14,7 @@ fingerprint (nothing is guessed from other fields); user overrides (``--set text
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -22,6 +22,9 @@ from ..config import apply_overrides, validate
 from ..errors import ConfigError, ExtractionError, PluginError
 from ..files import to_plain
 from ..specs import ModalitySpec
+
+if TYPE_CHECKING:
+    from ..protocols import ModalityPlugin
 
 # modality plugin name -> raw input kinds it reads, in order of preference.
 FALLBACK_INPUT_KINDS: dict[str, tuple[str, ...]] = {
@@ -38,7 +41,7 @@ def plugin_name(spec: ModalitySpec) -> str | None:
     return (spec.fingerprint or {}).get("modality")
 
 
-def input_kinds(spec: ModalitySpec, plugin: Any = None) -> tuple[str, ...]:
+def input_kinds(spec: ModalitySpec, plugin: ModalityPlugin | None = None) -> tuple[str, ...]:
     """Raw input kinds feeding `spec`, best first: the plugin's own `input_kinds`, else the fallback
     table, else the plugin's (or the modality's) name."""
     declared = getattr(plugin, "input_kinds", None)
@@ -71,7 +74,7 @@ def route_inputs(
 
 # -- rebuilding extractors -------------------------------------------------------------------------
 def extractor_config(
-    plugin: Any, spec: ModalitySpec, overrides: Iterable[str] = (), where: str = "model"
+    plugin: ModalityPlugin, spec: ModalitySpec, overrides: Iterable[str] = (), where: str = "model"
 ) -> BaseModel:
     """The extractor config that reproduces `spec.fingerprint`, with `overrides` (`field=value`) applied."""
     fp = dict(spec.fingerprint or {})
@@ -114,7 +117,7 @@ def fingerprint_diff(recorded: Mapping[str, Any], rebuilt: Mapping[str, Any]) ->
     return diffs
 
 
-def _provide_hint(plugin: Any, spec: ModalitySpec) -> str:
+def _provide_hint(plugin: ModalityPlugin, spec: ModalitySpec) -> str:
     """`--set text.model=PATH`, or every weights field (`face.detector_weights`, `face.fabnet_weights`)."""
     fields = list(getattr(plugin.config_model, "model_fields", {}))
     chosen = ["model"] if "model" in fields else [f for f in fields if f.endswith("weights")] or ["FIELD"]

@@ -22,12 +22,13 @@ from ..batch import Batch, collate
 from ..errors import DataError, ItemError
 from ..extraction.run import reason_of, run_extractor
 from ..head import method
+from ..protocols import PredictableModel
 from ..specs import ModalitySpec
 from .inputs import build_extractor, input_kinds, modality_overrides, plugin_name, route_inputs
 from .prediction import Prediction
 
 
-def model_ref(model: Any) -> str:
+def model_ref(model: PredictableModel) -> str:
     """'name@version' for a model loaded from the registry, its directory otherwise."""
     info = getattr(model, "artifact_info", None)
     if info is None:
@@ -37,7 +38,7 @@ def model_ref(model: Any) -> str:
     return str(info.path)
 
 
-def trained_with_modality_dropout(model: Any) -> bool:
+def trained_with_modality_dropout(model: PredictableModel) -> bool:
     """True when the model's config says modalities may be missing (`missing_ok`, recorded by the
     trainer); for older artifacts, when the training record has a positive `modality_dropout`."""
     if getattr(model.config, "missing_ok", None):
@@ -73,7 +74,7 @@ class Predictor:
 
     def __init__(
         self,
-        model: Any,
+        model: PredictableModel,
         overrides: Iterable[str] = (),
         allow_missing: bool | None = None,
         device: str | torch.device | None = None,
@@ -295,7 +296,7 @@ class Predictor:
 
 
 def predictor_for(
-    model: Any,
+    model: PredictableModel,
     *,
     allow_missing: bool | None = None,
     overrides: Iterable[str] = (),

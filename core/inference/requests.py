@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from .predictor import Predictor
 
 
 def item_inputs(
@@ -42,7 +45,7 @@ def item_inputs(
     return raw
 
 
-def manifest_rows(predictor: Any, manifest: Path) -> tuple[list[Any], list[str]]:
+def manifest_rows(predictor: Predictor, manifest: Path) -> tuple[list[Any], list[str]]:
     """The manifest's rows as RowInputs (inputs by modality name or input kind) + extra output columns.
 
     Format as the `manifest` dataset plugin reads it (CSV or JSONL, `id` column, relative paths against
