@@ -11,10 +11,14 @@ sweep (trials train with `data.test_split` unset). Trials run in `<out>/trial-<n
 
 The study lives in `--storage` (default: SQLite `<out>/study.db`) under `--study` (default: the
 experiment name). Any number of `sseft sweep` processes given the same storage and study share it
-and together run `--trials` trials: each claims a trial only while fewer than N exist (under a
-file lock beside a SQLite file; on a server database, a trial numbered N or more that a race lets
-through is closed as failed with user attribute `over_budget`, never run). Point workers on several
-machines at one PostgreSQL/MySQL URL to share a sweep. At the end the best trial's config is
+and together run `--trials` planned trials: each claims a trial only while fewer than N planned
+ones exist (under the lock of sweep_storage.py: a file lock beside a SQLite file, an advisory lock
+on PostgreSQL/MySQL; elsewhere a planned trial past N that a race lets through is closed as failed
+with user attribute `over_budget`, never run). Point workers on several machines at one PostgreSQL
+URL to share a sweep. Running trials record heartbeats (`heartbeat` seconds); a worker killed
+mid-trial leaves a stale trial that another worker marks failed and retries once with the same
+parameters (a retry is not a planned trial); a worker with nothing left to claim waits while other
+trials run, so that such a retry is never left behind. At the end the best trial's config is
 written as `<out>/best.yaml`, and `--seeds` re-runs it over seeds (test split included).
 """
 
@@ -22,9 +26,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import time
-from contextlib import AbstractContextManager, nullcontext, redirect_stdout
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +39,7 @@ from pydantic import Field, model_validator
 from ..config import StrictModel, apply_overrides, read_mapping, validate
 from ..errors import ConfigError, SseftError
 from ..files import atomic_write_json, atomic_write_text
+from .sweep_storage import Heartbeat, fail_stale, open_storage, retried_number, study_lock, translated
 
 
 class Param(StrictModel):
@@ -97,27 +103,7 @@ def default_storage(out: Path) -> str:
     return f"sqlite:///{(out / 'study.db').resolve()}"
 
 
-def _sqlite_file(url: str) -> Path | None:
-    return Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
-
-
-def _lock(url: str) -> AbstractContextManager[Any]:
-    """A lock shared by the workers of a file-based study (claiming a trial must be atomic)."""
-    db = _sqlite_file(url)
-    if db is None:
-        return nullcontext()
-    from filelock import FileLock
-
-    db.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(db) + ".lock")
-
-
-def _storage(url: str) -> Any:
-    import optuna
-
-    # SQLite: wait for the other workers' writes instead of failing with "database is locked".
-    kwargs = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
-    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+WAIT = "wait"  # _claim: nothing to claim now, but a running trial may still fail and be retried
 
 
 def _head_direction(cfg: Any) -> tuple[str, bool]:
@@ -143,6 +129,7 @@ def run_sweep(
     seed: int | None = None,
     prune: bool = True,
     progress: bool = True,
+    heartbeat: float | None = 10.0,
 ) -> dict[str, Any]:
     """This worker's share of the study (see the module docstring); returns the study's state."""
     try:
@@ -176,33 +163,70 @@ def run_sweep(
         if prune
         else optuna.pruners.NopPruner()
     )
-    with _lock(url):  # two workers creating one new study at once would race on the tables
-        study = optuna.create_study(storage=_storage(url), study_name=name, load_if_exists=True,
+    with study_lock(url, name), translated(url):  # two workers creating one study would race on the tables
+        storage = open_storage(url, heartbeat)
+        study = optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
                                     direction="maximize" if greater else "minimize",
                                     sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)  # fmt: skip
-    study.set_user_attr("metric", metric)
+        study.set_user_attr("metric", metric)
     mine: list[int] = []
+    worker = f"{socket.gethostname()}:{os.getpid()}"
     t0 = time.perf_counter()
     while True:
-        with _lock(url):
-            if len(study.get_trials(deepcopy=False)) >= trials:
-                break
-            trial = study.ask()
-        if trial.number >= trials:  # a race on a server database: never run beyond the budget
-            trial.set_user_attr("over_budget", True)
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        with study_lock(url, name) as locked, translated(url):
+            trial = _claim(study, trials, heartbeat, locked)
+            if trial is not None and trial != WAIT:
+                trial.set_user_attr("worker", worker)
+                beat = Heartbeat(storage, trial._trial_id, heartbeat).__enter__()  # before the lock goes
+        if trial is None:
             break
+        if trial == WAIT:
+            time.sleep(heartbeat or 1.0)
+            continue
         mine.append(trial.number)
-        params = suggest(trial, space)
-        if progress:
-            done = len(mine) - 1  # ETA: this worker's mean trial time x the trials not yet claimed
-            left = trials - trial.number
-            eta = f", ETA {_mmss((time.perf_counter() - t0) / done * left)}" if done else ""
-            print(f"[trial {trial.number + 1}/{trials}] worker {os.getpid()}: "
-                  + ", ".join(f"{k}={v}" for k, v in params.items())
-                  + f" (elapsed {_mmss(time.perf_counter() - t0)}{eta})", file=sys.stderr, flush=True)  # fmt: skip
-        _run_trial(study, trial, config, base, params, out, metric)
+        try:
+            params = suggest(trial, space)
+            if progress:
+                done = (
+                    len(mine) - 1
+                )  # ETA: this worker's mean trial time x the planned trials not yet claimed
+                left = max(1, trials - _planned(study))
+                eta = f", ETA {_mmss((time.perf_counter() - t0) / done * left)}" if done else ""
+                retry = retried_number(trial)
+                print(f"[trial {trial.number}{f' (retry of {retry})' if retry is not None else ''}, "
+                      f"{trials} planned] worker {worker}: " + ", ".join(f"{k}={v}" for k, v in params.items())
+                      + f" (elapsed {_mmss(time.perf_counter() - t0)}{eta})", file=sys.stderr, flush=True)  # fmt: skip
+            _run_trial(study, trial, config, base, params, out, metric)
+        finally:
+            beat.__exit__()
     return finish(study, config, base, out, trials, mine)
+
+
+def _planned(study: Any) -> int:
+    """Trials of the budget: every trial but the retries of failed ones."""
+    return sum(1 for t in study.get_trials(deepcopy=False) if retried_number(t) is None)
+
+
+def _claim(study: Any, budget: int, heartbeat: float | None, locked: bool) -> Any:
+    """The next trial to run (a retry first), WAIT, or None when the study is done."""
+    from optuna.trial import TrialState
+
+    if heartbeat:
+        fail_stale(study)  # a dead worker's trial: FAIL, and a retry enqueued
+    trials = study.get_trials(deepcopy=False)
+    waiting = any(t.state == TrialState.WAITING for t in trials)
+    if not waiting and _planned(study) >= budget:
+        running = heartbeat and any(t.state == TrialState.RUNNING for t in trials)
+        return WAIT if running else None
+    trial = study.ask()
+    if not locked and retried_number(trial) is None:
+        before = sum(1 for t in study.get_trials(deepcopy=False)
+                     if t.number < trial.number and retried_number(t) is None)  # fmt: skip
+        if before >= budget:  # a race on a server without a lock: never run beyond the budget
+            trial.set_user_attr("over_budget", True)
+            study.tell(trial, state=TrialState.FAIL)
+            return None
+    return trial
 
 
 def _run_trial(study: Any, trial: Any, config: Path, base: list[str], params: dict[str, Any], out: Path,
@@ -258,7 +282,8 @@ def finish(
     from optuna.trial import TrialState
 
     rows = [{"number": t.number, "state": t.state.name, "value": t.value, "params": t.params,
-             "user_attrs": t.user_attrs} for t in study.get_trials(deepcopy=False)]  # fmt: skip
+             "user_attrs": t.user_attrs, "retry_of": retried_number(t)}
+            for t in study.get_trials(deepcopy=False)]  # fmt: skip
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     result: dict[str, Any] = {"study": study.study_name, "metric": study.user_attrs.get("metric"),
                               "direction": study.direction.name.lower(), "trials": rows, "this_worker": mine,
@@ -266,7 +291,9 @@ def finish(
     if complete:
         best = study.best_trial
         result["best"] = {"number": best.number, "value": best.value, "params": best.params}
-        atomic_write_text(out / "best.yaml", best_config_yaml(config, base, best.params, best.number, best.value))
+        atomic_write_text(
+            out / "best.yaml", best_config_yaml(config, base, best.params, best.number, best.value)
+        )
     atomic_write_json(out / "sweep.json", result, indent=2)
     return result
 

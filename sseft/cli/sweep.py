@@ -28,6 +28,9 @@ from .train import output_dir_option, overrides_option
 @output_dir_option("Default runs/<name>-sweep.")
 @click.option("--seed", type=int, help="Seed of the TPE sampler (give each worker its own).")
 @click.option("--no-prune", is_flag=True, help="Run every trial to the end (no median pruning).")
+@click.option("--heartbeat", type=click.FloatRange(min=1), default=10.0, show_default=True, metavar="SECONDS",
+              help="Running trials record a heartbeat this often; one silent for 4 beats (its worker died) "
+                   "is marked failed and retried once.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the study's trials as JSON.")
 def sweep(
     config: Path,
@@ -40,6 +43,7 @@ def sweep(
     output_dir: Path | None,
     seed: int | None,
     no_prune: bool,
+    heartbeat: float,
     as_json: bool,
 ) -> None:
     """Tune hyper-parameters on the validation split (TPE + median pruning). Several processes given
@@ -47,7 +51,7 @@ def sweep(
     from sseft.core.evaluation.sweep import format_result, run_sweep
 
     result = run_sweep(config, space, trials, overrides=list(overrides), output_dir=output_dir, storage=storage,
-                       study_name=study_name, seed=seed, prune=not no_prune)  # fmt: skip
+                       study_name=study_name, seed=seed, prune=not no_prune, heartbeat=heartbeat)  # fmt: skip
     out = Path(result["output_dir"])
     click.echo(
         json.dumps(result, indent=2)
