@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 
 from sseft.core.config import StrictModel
 from sseft.core.errors import DataError
+from sseft.core.features.conversation import Turn
 from sseft.core.hookspecs import hookimpl
 from sseft.core.protocols import Item, MediaSlice, TaskInfo
 
@@ -137,11 +138,12 @@ class IemocapDataset:
                 continue
             for emo_file in sorted(emo_dir.glob("*.txt")):
                 dialog = emo_file.stem
-                texts = yield from self._transcripts(sdir / "dialog" / "transcriptions" / f"{dialog}.txt")
+                timed = yield from self._transcripts(sdir / "dialog" / "transcriptions" / f"{dialog}.txt")
+                texts = {u: text for u, (_, text) in timed.items()}
                 avi = sdir / "dialog" / "avi" / "DivX" / f"{dialog}.avi"
-                for line_no, line in enumerate(
-                    emo_file.read_text(encoding="utf-8", errors="replace").splitlines(), 1
-                ):
+                emo_lines = emo_file.read_text(encoding="utf-8", errors="replace").splitlines()
+                turns = _turn_order(timed, emo_lines)
+                for line_no, line in enumerate(emo_lines, 1):
                     if not line.startswith("["):
                         continue
                     m = EMO_RE.match(line)
@@ -183,7 +185,8 @@ class IemocapDataset:
                             absent.append(("face", avi))
                     vad = [float(x) for x in m[5].replace(",", " ").split() if _is_float(x)]
                     meta = {"where": f"{emo_file.name} line {line_no}", "session": sess, "dialog": dialog,
-                            "speaker": spk, "emotion": CODES[code], "start": start, "end": end, "vad": vad}  # fmt: skip
+                            "speaker": spk, "emotion": CODES[code], "start": start, "end": end, "vad": vad,
+                            **Turn(dialog, turns[utt], spk).meta()}  # fmt: skip
                     yield ("item", Item(utt, split, label, inputs, meta), absent)
         for spk in sorted(valid - seen_speakers):
             yield (
@@ -198,16 +201,24 @@ class IemocapDataset:
 
     @staticmethod
     def _transcripts(path: Path):  # type: ignore[no-untyped-def]
-        """utt -> text from one transcription file (a generator so it can emit a note)."""
-        out: dict[str, str] = {}
+        """utt -> (start, text) from one transcription file (a generator so it can emit a note)."""
+        out: dict[str, tuple[float, str]] = {}
         if not path.is_file():
             yield ("note", f"{path}: transcription file not found; its utterances have no text")
             return out
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             m = TRN_RE.match(line.strip())
             if m:
-                out[m[1]] = m[4].strip()
+                out[m[1]] = (float(m[2]), m[4].strip())
         return out
+
+
+def _turn_order(timed: dict[str, tuple[float, str]], emo_lines: list[str]) -> dict[str, int]:
+    """utt -> its turn in the dialog: the rank of its start time in the transcription (every line,
+    labelled or not), or in the EmoEvaluation file for an utterance the transcription lacks."""
+    starts = {m[3]: float(m[1]) for line in emo_lines if (m := EMO_RE.match(line)) is not None}
+    starts |= {u: start for u, (start, _) in timed.items()}
+    return {u: k for k, u in enumerate(sorted(starts, key=lambda u: (starts[u], u)))}
 
 
 def _is_float(s: str) -> bool:

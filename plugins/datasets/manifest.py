@@ -57,6 +57,7 @@ from .manifest_columns import (
     load_array,
     map_columns,
 )
+from .manifest_dialogues import conversation_columns, read_turns
 
 log = logging.getLogger(__name__)
 
@@ -240,8 +241,15 @@ class ManifestDataset:
             c for c, t in (config.columns or {}).items() if t == "ignore"
         }
         base = path.parent
+        conv = read_turns(path, conversation_columns(columns, config.columns), rows)
+        for msg in conv.notes:
+            yield ("note", msg)
+        for msg in conv.problems:
+            yield ("problem", msg)
         for line, row in rows:
             where = f"{path.name} line {line}"
+            if line in conv.bad_lines:
+                continue  # its conversation cells are wrong (reported above)
             try:
                 item_id, split, label = self._keys(config, task, row)
             except ValueError as e:
@@ -283,6 +291,8 @@ class ManifestDataset:
                 for k, v in row.items()
                 if k not in used and k not in (config.id_column, config.split_column)
             }
+            if line in conv.turns:  # typed (turn an int), whatever the file's cells held
+                extra |= conv.turns[line].meta()
             yield ("item", Item(item_id, split, label, inputs, {"where": where, **extra}), absent)
 
     @staticmethod

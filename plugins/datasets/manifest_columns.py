@@ -4,7 +4,8 @@
 - documented aliases: `audio` / `wav` -> speech; `video` -> face and, unless some column already
   feeds speech, speech too (from the video's audio track);
 - `columns: {my_col: speech}` maps a column explicitly (`meta` keeps it as item meta, `ignore`
-  leaves it out); `group`, `speaker`, `session`, `dialogue` and `meta_columns` are item meta;
+  leaves it out); `group`, `speaker`, `session`, `dialogue`, `turn` and `meta_columns` are item meta
+  (`dialogue`, `turn`, `speaker` are checked as conversation structure: manifest_dialogues.py);
 - a column of .npy/.safetensors files is precomputed features of the modality it maps to (when
   that plugin does not read arrays itself: speech, face, text) or of a modality named after it;
 - any other column is an error listing the columns and the installed modalities, never dropped.
@@ -22,7 +23,7 @@ from typing import Any
 from sseft.core.errors import DataError
 
 ALIASES = {"audio": "speech", "wav": "speech", "video": "face"}
-META_COLUMNS = ("group", "speaker", "session", "dialogue")
+META_COLUMNS = ("group", "speaker", "session", "dialogue", "turn")
 NOT_A_MODALITY = ("meta", "ignore")
 ARRAY_FILES = (".npy", ".safetensors")
 

@@ -40,6 +40,7 @@ from pydantic import Field
 
 from sseft.core.config import StrictModel
 from sseft.core.errors import DataError
+from sseft.core.features.conversation import Turn
 from sseft.core.hookspecs import hookimpl
 from sseft.core.protocols import Item, TaskInfo
 
@@ -246,7 +247,9 @@ class MeldDataset:
                 "where": where,
                 "dialogue_id": dia,
                 "utterance_id": utt,
-                "speaker": row["Speaker"],
+                # Dialogue ids restart in every split file: the split makes them unique. The
+                # utterance id orders the turns (it has gaps: rows the release left out).
+                **Turn(f"{split}_dia{dia}", utt, row["Speaker"].strip() or None).meta(),
                 "emotion": row["Emotion"].strip().lower(),
                 "sentiment": row["Sentiment"].strip().lower(),
                 "season": row["Season"],
