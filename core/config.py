@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import ConfigError
-from .files import atomic_write_text
+from .files import atomic_write_text, to_plain
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -272,10 +272,6 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation).replace("typing.", ""))
 
 
-def _plain(obj: Any) -> Any:
-    return obj.model_dump(mode="json") if isinstance(obj, BaseModel) else str(obj)
-
-
 def describe_fields(model: type[BaseModel], prefix: str = "") -> list[dict[str, str]]:
     """Every field of a config model as {field, type, default, description}; fields that hold
     one nested model are expanded as `parent.child` (what `--set` takes)."""
@@ -288,9 +284,9 @@ def describe_fields(model: type[BaseModel], prefix: str = "") -> list[dict[str, 
             rows += describe_fields(nested[0], f"{prefix}{name}.")
             continue
         if f.default is not PydanticUndefined:
-            default = json.dumps(f.default, default=_plain)
+            default = json.dumps(to_plain(f.default, unknown=str))
         elif f.default_factory is not None:
-            default = json.dumps(f.default_factory(), default=_plain)  # type: ignore[call-arg]
+            default = json.dumps(to_plain(f.default_factory(), unknown=str))  # type: ignore[call-arg]
         else:
             default = "(required)"
         rows.append(
