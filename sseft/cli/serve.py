@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from sseft.core.errors import ConfigError
 
+if TYPE_CHECKING:
+    from sseft.serve.settings import ServeSettings
 
-def _settings(**values: object) -> object:
+
+def _settings(**values: object) -> ServeSettings:
     from pydantic import ValidationError
 
     from sseft.serve.settings import ServeSettings
@@ -111,7 +115,6 @@ def serve(
         max_queue=max_queue, segments=segments, segment_seconds=segment_seconds,
         allow_missing=True if allow_missing else None, device=device, tmp_dir=str(tmp_dir) if tmp_dir else None,
     )  # fmt: skip
-    _announce(settings, host, port, workers)
     config = {
         "host": host,
         "port": port,
@@ -122,25 +125,28 @@ def serve(
     if workers == 1:
         from sseft.serve import create_app
 
-        uvicorn.run(create_app(settings), **config)  # type: ignore[arg-type]
+        app = create_app(settings)  # the models load here: a bad name fails before anything listens
+        _announce(settings, host, port, workers)
+        uvicorn.run(app, **config)  # type: ignore[arg-type]
         return
     import sseft
     from sseft.serve.settings import SETTINGS_ENV
 
     for ref in models:  # fail here, once, rather than in every worker
         sseft.list_models(ref.split("@")[0]) or sseft.load(ref)
-    os.environ[SETTINGS_ENV] = json.dumps(settings.model_dump())  # type: ignore[attr-defined]
+    _announce(settings, host, port, workers)
+    os.environ[SETTINGS_ENV] = json.dumps(settings.model_dump())
     uvicorn.run("sseft.serve.app:app_from_env", factory=True, workers=workers, **config)  # type: ignore[arg-type]
 
 
-def _announce(settings: object, host: str, port: int, workers: int) -> None:
+def _announce(settings: ServeSettings, host: str, port: int, workers: int) -> None:
     shown = f"[{host}]" if ":" in host else host
     click.echo(
         f"sseft serve: {', '.join(settings.models)} on http://{shown}:{port}/ (API: /v1/models, schema: /docs)"
-    )  # type: ignore[attr-defined]
+    )
     if workers > 1:
         click.echo(f"{workers} worker processes, each loading the models once")
-    if host not in ("127.0.0.1", "localhost", "::1") and not settings.token:  # type: ignore[attr-defined]
+    if host not in ("127.0.0.1", "localhost", "::1") and not settings.token:
         click.secho(
             f"warning: listening on {host} without a token: anyone who can reach this port can use the API "
             "(set --token-file or $SSEFT_SERVE_TOKEN)", fg="yellow", err=True,

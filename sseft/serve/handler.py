@@ -95,7 +95,7 @@ async def predict(
     duration = next((lengths[k] for k in MEDIA if k in lengths), None)
     media = {k: p for k, p in parsed.raw.items() if k in MEDIA and isinstance(p, Path)}
     segments: list[Segment] = []
-    mode, notes = "none", []
+    mode, notes = "none", list[str]()
     if media and duration is not None:
         segments, mode, notes = await run_in_threadpool(
             plan_segments, served.predictor, media, duration, parsed.segments or settings.segments,
@@ -123,9 +123,8 @@ def _single(served: ServedModel, outcome: Outcome, scrub: Scrub) -> dict[str, An
         raise FieldError(scrub(outcome.error))
     pred = outcome.prediction
     rec = dict(pred.record)
-    probs = (
-        rec.get("probabilities") if isinstance(rec.get("probabilities"), dict) else rec.get("scores") or {}
-    )
+    given = rec.get("probabilities")
+    probs: dict[str, Any] = given if isinstance(given, dict) else dict(rec.get("scores") or {})
     notes = _notes(pred.notes)
     if outcome.attention_note:
         notes.append(outcome.attention_note)

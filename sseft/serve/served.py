@@ -54,7 +54,8 @@ class ServedModel:
 
         model = sseft.load(ref, device=settings.device)
         predictor = Predictor(model, allow_missing=settings.allow_missing, device=settings.device)
-        name = model.artifact_info.name or Path(str(ref)).name
+        info = model.artifact_info
+        name = (info.name if info is not None else None) or Path(str(ref)).name
         holder: dict[str, ServedModel] = {}
         batcher: DynamicBatcher[Job, Outcome] = DynamicBatcher(
             lambda jobs: holder["m"].run_jobs(jobs),
@@ -121,7 +122,7 @@ def describe(served: ServedModel) -> dict[str, Any]:
     mods = []
     for s in p.specs:
         fp = dict(s.fingerprint or {})
-        cfg = fp.get("config") if isinstance(fp.get("config"), dict) else {}
+        cfg: dict[str, Any] = fp["config"] if isinstance(fp.get("config"), dict) else {}
         encoder = cfg.get("model") or cfg.get("encoder") or fp.get("modality") or s.name
         mods.append({
             "name": s.name, "inputs": list(kinds.get(s.name, ())), "plugin": fp.get("modality"),
