@@ -138,13 +138,10 @@ def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {lines[0] if lines else ''}"[:300]
 
 
-def write_graph(model: Any, path: Path, opset: int = OPSET) -> None:
-    """Trace fusion + head (eval mode) and write the ONNX graph to `path` (one file, weights inside)."""
-    reason = why_not_exportable(model)
-    if reason:
-        raise ExportError(reason)
-    graph = GraphModule(model).eval()
-    names = [n for gi in input_names(model) for n in (gi.features, gi.lengths)]
+def quiet_export(module: nn.Module, args: tuple[torch.Tensor, ...], path: Path, inputs: list[str],
+                 outputs: list[str], shapes: tuple[Any, ...], opset: int = OPSET) -> None:  # fmt: skip
+    """torch.onnx.export(dynamo=True) of `module` to `path` (one file), without its progress chatter;
+    the exporter's exceptions propagate."""
     quiet = io.StringIO()
     loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "onnxscript")]
     levels = [lg.level for lg in loggers]
@@ -154,26 +151,37 @@ def write_graph(model: Any, path: Path, opset: int = OPSET) -> None:
         with warnings.catch_warnings(), contextlib.redirect_stdout(quiet), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                graph,
-                sample_inputs(model),
+                module,
+                args,
                 str(path),
-                input_names=names,
-                output_names=output_names(model),
-                dynamic_shapes=(dynamic_shapes(model),),  # one entry: the *inputs tuple
+                input_names=inputs,
+                output_names=outputs,
+                dynamic_shapes=shapes,
                 opset_version=opset,
                 dynamo=True,
                 external_data=False,
                 optimize=OPTIMIZE,
             )
-    except ExportError:
-        raise
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def write_graph(model: Any, path: Path, opset: int = OPSET) -> None:
+    """Trace fusion + head (eval mode) and write the ONNX graph to `path` (one file, weights inside)."""
+    reason = why_not_exportable(model)
+    if reason:
+        raise ExportError(reason)
+    graph = GraphModule(model).eval()
+    names = [n for gi in input_names(model) for n in (gi.features, gi.lengths)]
+    try:  # one entry in the shapes: the *inputs tuple
+        quiet_export(
+            graph, sample_inputs(model), path, names, output_names(model), (dynamic_shapes(model),), opset
+        )
     except Exception as e:  # the exporter's errors are pages long: the first line says what failed
         raise ExportError(
             f"fusion {fusion_name(model)!r} cannot be exported to ONNX: {_one_line(e)}"
         ) from None
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
 
 
 def export_onnx(

@@ -84,7 +84,10 @@ def read_meta(path: str | os.PathLike[str], *, verify: bool = True) -> tuple[Pat
     if not meta_path.is_file():
         what = "an .onnx file" if p.suffix == ".onnx" else ("a file" if p.is_file() else "a folder")
         if not p.exists():
-            raise IntegrityError(f"{p}: no such file or folder")
+            raise IntegrityError(
+                f"{p}: no such file or folder; the ONNX runtime reads a folder written by "
+                "`sseft models export REF DIR --format onnx`"
+            )
         raise IntegrityError(
             f"{p}: {what} without {META_NAME} beside it, so not an sseft ONNX export; write one with "
             "`sseft models export REF DIR --format onnx`"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +62,20 @@ def saved(tmp: Path, fusion: str = "sseft", metrics: dict[str, Any] | None = Non
     import sseft
 
     return sseft.save(tiny_model(fusion), tmp / f"art-{fusion}", metrics=metrics, training=training)
+
+
+def hf_cache(home: Path, repo: str, folder: Path) -> str:
+    """Lay out `folder` in a huggingface_hub cache as snapshot_download does: blobs named by content
+    hash, snapshots/<commit>/<file> symlinks into them, refs/main holding the commit."""
+    root = home / "hub" / f"models--{repo.replace('/', '--')}"
+    commit = hashlib.sha1(repo.encode()).hexdigest()
+    snap = root / "snapshots" / commit
+    (root / "blobs").mkdir(parents=True)
+    snap.mkdir(parents=True)
+    (root / "refs").mkdir()
+    (root / "refs" / "main").write_text(commit)
+    for f in folder.iterdir():
+        blob = hashlib.sha256(f.read_bytes()).hexdigest()
+        shutil.copyfile(f, root / "blobs" / blob)
+        (snap / f.name).symlink_to(Path("..") / ".." / "blobs" / blob)
+    return commit
