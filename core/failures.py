@@ -18,6 +18,8 @@ from typing import Any
 
 from filelock import FileLock
 
+from .files import to_plain
+
 LOCK_NAME = ".lock"  # the feature store's lock file (core/features/index.py uses the same name)
 
 Key = tuple[str, str, str]
@@ -68,7 +70,7 @@ def append_failure(path: Path, line: Mapping[str, Any], lock: Path | None = None
     path = Path(path)
     rec = dict(line)
     rec["reason"] = " ".join(str(rec.get("reason", "")).split())
-    data = (json.dumps(rec, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    data = (json.dumps(to_plain(rec, unknown=str), ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
     with _guard, FileLock(str(lock or path.parent / LOCK_NAME)):
         keys = _keys_in(path)
         key = failure_key(rec)

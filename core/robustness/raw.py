@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from ..errors import DataError
+from ..files import to_plain
 from .config import RobustnessConfig
 from .evaluate import Scorer, forward_items, model_modalities
 from .noise import rng_for
@@ -52,7 +53,7 @@ def _role_curves(
     (the model and its baseline, usually) extract each noisy input once."""
     from ..inference import route_inputs
 
-    fps = {s.name: json.dumps(s.fingerprint or {}, sort_keys=True, default=str) for s in predictor.specs}
+    fps = {s.name: json.dumps(to_plain(s.fingerprint or {}, unknown=str), sort_keys=True) for s in predictor.specs}
 
     def cached(n: str, key: str, raws: Callable[[], list[Any]]) -> list[torch.Tensor | None]:
         k = (fps[n], n, key)
