@@ -139,3 +139,16 @@ def _same_speaker(a: Turn | None, b: Turn | None) -> bool | None:
     if a is None or b is None or a.speaker is None or b.speaker is None:
         return None
     return a.speaker == b.speaker
+
+
+def dialogues_in_several_parts(
+    parts: Mapping[str, Iterable[str]], turns: Mapping[str, Turn | None]
+) -> dict[str, list[str]]:
+    """dialogue -> the parts (fold parts, splits: name -> item ids) that share it, for every
+    dialogue found in more than one part; empty when each dialogue lies whole in one part (what
+    context needs: a part's contexts are built from its own items only)."""
+    where: dict[str, list[str]] = defaultdict(list)
+    for name, ids in parts.items():
+        for d in dict.fromkeys(t.dialogue for i in ids if (t := turns.get(i)) is not None):
+            where[d].append(name)
+    return {d: names for d, names in sorted(where.items()) if len(names) > 1}

@@ -6,7 +6,8 @@
       folds: {by: group, kind: k-fold, k: 5}                # a manifest `group` column
 
 The group of an item is `meta[by]` from the feature store's index (`store.meta(split)`): IEMOCAP
-`session` / `speaker`, MELD `dialogue_id`, a manifest's `group` column. Items of every split listed in
+`session` / `speaker`, `dialogue` (every dataset with conversations, core/features/conversation.py;
+folding by it never splits a dialogue), a manifest's `group` column. Items of every split listed in
 `splits` (default: all) are pooled. Fold f tests on its test groups; validation is drawn from the
 training groups only (by default one held-out training group of the same grouping, chosen with a
 seeded draw per fold), so no group is ever in two of train/valid/test of one fold, and model
