@@ -96,7 +96,7 @@ def build(root: Path, env: dict[str, str], media: bool) -> tuple[str, str | None
         "fusion": {"n_self": 1, "n_ima": 1, "heads": 4, "ffn_dim": 256, "dropout": 0.1, "attn_dropout": 0.0},
         "head": {"name": "multiclass"}, "train": {"epochs": 2, "batch_size": 8, "lr": 3e-4},
     }))  # fmt: skip
-    sseft("train", str(cfg), "--register", "bench-text", env=env)
+    sseft("train", str(cfg), "--output-dir", str(root / "runs" / "text"), "--register", "bench-text", env=env)
     if not media:
         return "bench-text", None, clips
     lite = Path(__file__).resolve().parents[1] / "configs" / "lite.yaml"
@@ -108,6 +108,8 @@ def build(root: Path, env: dict[str, str], media: bool) -> tuple[str, str | None
         f"data.store={root / 'lite'}",
         "--set",
         "train.epochs=2",
+        "--output-dir",
+        str(root / "runs" / "lite"),
         "--register",
         "bench-lite",
         env=env,

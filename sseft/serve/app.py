@@ -138,7 +138,11 @@ def _find(served: dict[str, ServedModel], name: str) -> ServedModel:
         return served[name]
     base = name.split("@")[0]
     if base in served:
-        return served[base]
+        if served[base].ref == name or name.endswith("@latest"):
+            return served[base]
+        raise UnknownNameError(
+            f"unknown model {name!r}: this service serves {served[base].ref} (GET /v1/models)"
+        )
     close = difflib.get_close_matches(name, list(served), n=3, cutoff=0.4)
     hint = f"; closest: {', '.join(close)}" if close else ""
     raise UnknownNameError(

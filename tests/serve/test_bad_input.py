@@ -129,6 +129,8 @@ def test_unknown_model_is_404_with_the_closest_names(client: Any) -> None:
     msg = _err(client.post("/v1/models/tiny-txt/predict", json={"text": "x"}), 404)
     assert "closest: tiny-text" in msg
     assert "closest: tiny-av" in _err(client.get("/v1/models/tiny-a"), 404)
+    assert "serves tiny-av@1" in _err(client.get("/v1/models/tiny-av@2"), 404)
+    assert client.get("/v1/models/tiny-av@1").status_code == 200
     assert "/v1" in _err(client.get("/nothing/here"), 404)
 
 
