@@ -42,8 +42,10 @@ def extract(meld: Path, base: Path, limit: int | None) -> None:
 
 
 def build_store(meld: Path, base: Path, out: Path, valid_frac: float = 0.1) -> None:
-    """Re-split the extracted features (every label set kept); items keep their dialogue ids."""
+    """Re-split the extracted features (every label set kept); items keep their dialogue ids and
+    their conversation meta (dialogue, turn, speaker)."""
     from sseft.core.features import FeatureStore, FeatureStoreWriter
+    from sseft.core.features.conversation import CONVERSATION_KEYS
     from sseft.plugins.datasets.meld import MELD, MeldConfig
 
     if (out / "index.json").exists():
@@ -72,7 +74,7 @@ def build_store(meld: Path, base: Path, out: Path, valid_frac: float = 0.1) -> N
                 split,
                 src.get(it.id)["features"],
                 it.label,
-                {"dialogue_id": dia},
+                {"dialogue_id": dia, **{k: it.meta[k] for k in CONVERSATION_KEYS}},  # for context
                 labels=it.labels or None,
             )
 
