@@ -51,6 +51,22 @@ def _unique_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bool 
 UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
 
 
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one level of dotted keys (`{"a": {"b": 1}}` -> `{"a.b": 1}`, the spelling
+    `--set` takes); anything else is `{prefix: data}`."""
+    if not isinstance(data, Mapping):
+        return {prefix: data}
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def first_few(lines: Sequence[str], n: int = 3) -> str:
+    """The first `n` of `lines` joined with "; ", and how many more there are."""
+    return "; ".join(lines[:n]) + (f" (+{len(lines) - n} more)" if len(lines) > n else "")
+
+
 def read_mapping(path: str | Path) -> dict[str, Any]:
     """Read a YAML (.yaml/.yml) or JSON file that must hold a mapping; a missing `configs/NAME.yaml`
     is the shipped config of that name (core/shipped.py)."""

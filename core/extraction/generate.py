@@ -48,18 +48,12 @@ def ensure_store(data_cfg: Any, accelerator: Any) -> None:
 
 def _diff(have: Any, want: Any) -> str:
     """The first few option differences between two store sources, as `key: old -> new`."""
+    from ..config import first_few, flatten
 
-    def flat(d: Any, prefix: str = "") -> dict[str, Any]:
-        if not isinstance(d, dict):
-            return {prefix: d}
-        out: dict[str, Any] = {}
-        for k, v in d.items():
-            out.update(flat(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-
-    a, b = flat(have if isinstance(have, dict) else {"source": have}), flat(want)
-    diffs = [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-    return "; ".join(diffs[:3]) + (f" (+{len(diffs) - 3} more)" if len(diffs) > 3 else "")
+    a, b = flatten(have if isinstance(have, dict) else {"source": have}), flatten(want)
+    return first_few(
+        [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    )
 
 
 def job_modalities(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ..config import apply_overrides, validate
+from ..config import apply_overrides, first_few, flatten, validate
 from ..errors import ConfigError, ExtractionError, PluginError
 from ..files import to_plain
 from ..specs import ModalitySpec
@@ -89,23 +89,14 @@ def extractor_config(
     return validate(plugin.config_model, values, source=f"{where}: extractor of modality {spec.name!r}")
 
 
-def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(d, dict):
-        return {prefix: d}
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
-    return out
-
-
 def fingerprint_diff(recorded: Mapping[str, Any], rebuilt: Mapping[str, Any]) -> list[str]:
     """`key: recorded -> rebuilt` for every difference that changes the features.
 
     Ignored: the recorded `config` (settings and weights carry the identity), and file locations
     (`model`, `weights`) when both sides record the same weights sha256.
     """
-    a = _flat({k: v for k, v in to_plain(dict(recorded), unknown=str).items() if k != "config"})
-    b = _flat({k: v for k, v in to_plain(dict(rebuilt), unknown=str).items() if k != "config"})
+    a = flatten({k: v for k, v in to_plain(dict(recorded), unknown=str).items() if k != "config"})
+    b = flatten({k: v for k, v in to_plain(dict(rebuilt), unknown=str).items() if k != "config"})
     same_weights = bool(a.get("weights_sha256")) and a.get("weights_sha256") == b.get("weights_sha256")
     diffs = []
     for k in sorted(set(a) | set(b)):
@@ -174,10 +165,9 @@ def build_extractor(
     if verify and fp:
         diffs = fingerprint_diff(fp, ex.fingerprint() | ({"mixed_precision": precision} if precision else {}))
         if diffs:
-            shown = "; ".join(diffs[:3]) + (f" (+{len(diffs) - 3} more)" if len(diffs) > 3 else "")
             raise ExtractionError(
                 f"{where}: the rebuilt {name} extractor of modality {spec.name!r} differs from the one the "
-                f"model was trained with ({shown}); use the same encoder and settings"
+                f"model was trained with ({first_few(diffs)}); use the same encoder and settings"
                 + (f" (overrides given: {', '.join(overrides)})" if overrides else "")
             )
     if int(getattr(ex, "dim", spec.dim)) != spec.dim:
