@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..training import tracking
 from ..training.state import TrainResult
 
 
@@ -47,5 +48,7 @@ def export_and_publish(
     )
     lines = [f"model: {artifact}"]
     if name:
-        lines.append(f"registered: {registry.publish(artifact, name)}")
+        reference = registry.publish(artifact, name)
+        tracking.published(res.output_dir, str(reference))  # name@version on the run's tracker too
+        lines.append(f"registered: {reference}")
     return lines

@@ -100,6 +100,9 @@ class TrainConfig(StrictModel):
     # Experiment trackers through Accelerate (tensorboard, mlflow, wandb, aim), writing under the
     # run directory where the tracker is file-based; nothing is logged anywhere unless listed here.
     log_with: list[Literal["tensorboard", "mlflow", "wandb", "aim"]] = Field(default_factory=list)
+    # MLflow only: a tracking server (`http://host:5000`) or database URL; None: MLFLOW_TRACKING_URI,
+    # else a file store in the run directory.
+    tracking_uri: str | None = None
 
 
 class ExperimentConfig(StrictModel):
