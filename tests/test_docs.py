@@ -43,7 +43,7 @@ MODES = {
 DEFAULT = {"python": "run", "bash": "check", "yaml": "yaml", "toml": "toml", "text": "output"}
 # Shell commands docs may use besides sseft / accelerate / bash scripts.
 SHELL_OK = {"cd", "ls", "cat", "head", "tail", "mkdir", "cp", "export", "echo", "pip", "huggingface-cli",
-            "nvidia-smi", "git", "python", "python3", "find", "du", "rm", "curl"}  # fmt: skip
+            "nvidia-smi", "git", "python", "python3", "find", "du", "rm", "curl", "srun", "sbatch", "scontrol"}  # fmt: skip
 REPO_PREFIXES = ("configs/", "scripts/", "examples/", "docs/", "bench/")
 
 
