@@ -29,6 +29,7 @@ import os
 import socket
 import sys
 import time
+import warnings
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any, Literal
@@ -193,8 +194,9 @@ def run_sweep(
                 left = max(1, trials - _planned(study))
                 eta = f", ETA {_mmss((time.perf_counter() - t0) / done * left)}" if done else ""
                 retry = retried_number(trial)
-                print(f"[trial {trial.number}{f' (retry of {retry})' if retry is not None else ''}, "
-                      f"{trials} planned] worker {worker}: " + ", ".join(f"{k}={v}" for k, v in params.items())
+                again = f", retry of trial {retry + 1}" if retry is not None else ""
+                print(f"[trial {trial.number + 1}/{trials}{again}] worker {worker}: "
+                      + ", ".join(f"{k}={v}" for k, v in params.items())
                       + f" (elapsed {_mmss(time.perf_counter() - t0)}{eta})", file=sys.stderr, flush=True)  # fmt: skip
             _run_trial(study, trial, config, base, params, out, metric)
         finally:
@@ -218,7 +220,9 @@ def _claim(study: Any, budget: int, heartbeat: float | None, locked: bool) -> An
     if not waiting and _planned(study) >= budget:
         running = heartbeat and any(t.state == TrialState.RUNNING for t in trials)
         return WAIT if running else None
-    trial = study.ask()
+    with warnings.catch_warnings():  # Optuna expects heartbeats with study.optimize; ours run beside ask/tell
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")
+        trial = study.ask()
     if not locked and retried_number(trial) is None:
         before = sum(1 for t in study.get_trials(deepcopy=False)
                      if t.number < trial.number and retried_number(t) is None)  # fmt: skip
