@@ -39,8 +39,13 @@ def test_onnx_export_then_predict_gives_the_same_label(tmp_path: Path) -> None:
     torch.set_num_threads(1)
     pf.tiny_model()
     pf.publish("tiny-emotion")
-    code, out = run("models", "export", "tiny-emotion", tmp_path / "onnx", "--format", "onnx")
+    code, out = run("models", "export", "tiny-emotion", tmp_path / "onnx", "--format", "onnx", "--encoders")
     assert code == 0, out
+    meta = json.loads((tmp_path / "onnx" / "sseft-onnx.json").read_text())
+    # the tiny RoBERTa goes to ONNX (checked against PyTorch); wav2vec2 and FAb-Net are named as staying
+    assert meta["encoder_graphs"]["text"]["max_abs_diff"] < 1e-4 and (tmp_path / "onnx" / "encoder-text.onnx").is_file()
+    stays = " ".join(meta["pytorch_parts"])
+    assert "text: tokenizer" in stays and "speech:" in stays and "face:" in stays
     for seed in (11, 12):
         clip = pf.media_item(tmp_path / "in", f"clip{seed}", seed)
         want = predict_json("tiny-emotion", clip)
