@@ -135,7 +135,9 @@ def rm(ref: str, yes: bool) -> None:
     "onnx: fusion + head as one ONNX graph + sseft-onnx.json (needs the export extra).",
 )
 @click.option(
-    "--encoders", is_flag=True, help="With --format onnx: also export the encoders that can be (see docs/deploy.md)."
+    "--encoders",
+    is_flag=True,
+    help="With --format onnx: also export the encoders that can be (see docs/deploy.md).",
 )
 def export(ref: str, directory: Path, fmt: str, encoders: bool) -> None:
     """Write model REF (verified) into the new or empty DIRECTORY."""

@@ -43,7 +43,10 @@ def test_onnx_export_then_predict_gives_the_same_label(tmp_path: Path) -> None:
     assert code == 0, out
     meta = json.loads((tmp_path / "onnx" / "sseft-onnx.json").read_text())
     # the tiny RoBERTa goes to ONNX (checked against PyTorch); wav2vec2 and FAb-Net are named as staying
-    assert meta["encoder_graphs"]["text"]["max_abs_diff"] < 1e-4 and (tmp_path / "onnx" / "encoder-text.onnx").is_file()
+    assert (
+        meta["encoder_graphs"]["text"]["max_abs_diff"] < 1e-4
+        and (tmp_path / "onnx" / "encoder-text.onnx").is_file()
+    )
     stays = " ".join(meta["pytorch_parts"])
     assert "text: tokenizer" in stays and "speech:" in stays and "face:" in stays
     for seed in (11, 12):
