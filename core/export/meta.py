@@ -39,7 +39,7 @@ class GraphInput(StrictModel):
 class OnnxMeta(StrictModel):
     """What `sseft-onnx.json` holds (module docstring)."""
 
-    format: Literal["sseft-onnx"] = FORMAT
+    format: Literal["sseft-onnx"] = "sseft-onnx"
     format_version: int = FORMAT_VERSION
     onnx_file: str = ONNX_NAME
     sha256: str = Field(min_length=64, max_length=64)
