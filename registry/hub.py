@@ -116,8 +116,9 @@ def load_hf(ref: str, device: str = "cpu", *, verify: bool = True) -> Any:
     if not (path / CONFIG).is_file():
         raise IntegrityError(f"{ref}: the repository has no {CONFIG}; it is not an sseft model folder")
     model = load_artifact(path, device, verify=verify)
-    info = model.artifact_info
-    info.source = f"{PREFIX}{parse_hf_ref(ref)[0]}@{path.name}"  # the snapshot folder is the commit hash
+    if model.artifact_info is not None:  # always set by load_artifact (declared Optional on SseftModel)
+        # the snapshot folder is the commit hash
+        model.artifact_info.source = f"{PREFIX}{parse_hf_ref(ref)[0]}@{path.name}"
     return model
 
 
