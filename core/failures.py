@@ -70,7 +70,8 @@ def append_failure(path: Path, line: Mapping[str, Any], lock: Path | None = None
     path = Path(path)
     rec = dict(line)
     rec["reason"] = " ".join(str(rec.get("reason", "")).split())
-    data = (json.dumps(to_plain(rec, unknown=str), ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    text = json.dumps(to_plain(rec, unknown=str), ensure_ascii=False, allow_nan=False)
+    data = (text + "\n").encode("utf-8")
     with _guard, FileLock(str(lock or path.parent / LOCK_NAME)):
         keys = _keys_in(path)
         key = failure_key(rec)

@@ -12,7 +12,9 @@ from sseft.core.extraction.job import extract_dataset, resolve_dataset, split_ex
 
 
 def test_split_overrides_tells_extractor_options_from_dataset_options() -> None:
-    per, data = split_extract_overrides(["text.model=x", "dataset.root=r", "seed=3", "text.batch_size=2", "a.b=c=d"])
+    per, data = split_extract_overrides(
+        ["text.model=x", "dataset.root=r", "seed=3", "text.batch_size=2", "a.b=c=d"]
+    )
     assert per == {"text": ["model=x", "batch_size=2"], "a": ["b=c=d"]}
     assert data == ["root=r", "seed=3"]
 

@@ -66,9 +66,9 @@ def test_one_store_serves_every_label_set(tmp_path: Path) -> None:
         n: sum(1 for i in store.ids("train") if by_id[i]["labels"]["sentiment"] == k)
         for k, n in enumerate(SENT.label_names)
     }
-    assert "label set sentiment: multiclass" in format_store_summary(s) and "labels (sentiment):" in format_store_summary(
+    assert "label set sentiment: multiclass" in format_store_summary(
         s
-    )
+    ) and "labels (sentiment):" in format_store_summary(s)
 
 
 def test_old_single_task_stores_still_open(tmp_path: Path) -> None:
