@@ -51,6 +51,7 @@ def test_listed_and_shown(env: dict[str, str]) -> None:
     assert res.returncode == 0, res.stderr
     assert "gated        sseft-fusion-gated 0.1.0  [ok]  (sseft_fusion_gated)" in res.stdout
     assert "    fusions     gated" in res.stdout
+    assert "    fusions     sseft, late-fusion, concat-pool, tfn, lmf, mult" in res.stdout  # the built-ins
     show = _sseft(env, "plugins", "show", "gated")
     assert show.returncode == 0, show.stderr
     assert "fusion gated  (package sseft-fusion-gated" in show.stdout and "dim " in show.stdout
