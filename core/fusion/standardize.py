@@ -88,7 +88,11 @@ class Standardize(nn.Module):
 
 
 def with_statistics(
-    specs: Sequence[ModalitySpec], names: Iterable[str], store: FeatureStore, train_ids: Sequence[str], split: str
+    specs: Sequence[ModalitySpec],
+    names: Iterable[str],
+    store: FeatureStore,
+    train_ids: Sequence[str],
+    split: str,
 ) -> list[ModalitySpec]:
     """`specs` with training statistics attached to the modalities in `names` (read from the store)."""
     wanted = set(names)
