@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError, ExportError, IntegrityError
-from ..model import SseftModel
+from ..model import ArtifactModel
 from .meta import OnnxMeta, read_meta
 
 
@@ -62,8 +62,9 @@ class OnnxInfo:
     task: str = ""
 
 
-class OnnxModel:
-    """An ONNX export with SseftModel's prediction methods (`predict`, `predict_features`, `predictor`)."""
+class OnnxModel(ArtifactModel):
+    """An ONNX export with SseftModel's prediction methods (`predict`, `predict_features`, `predictor`:
+    core/model.py ArtifactModel, which only calls self(...), self.head and self.config)."""
 
     training = False
 
@@ -92,25 +93,12 @@ class OnnxModel:
             )
 
     # -- what Predictor and users read -------------------------------------------------------------
-    @property
-    def modality_names(self) -> list[str]:
-        return [m.name for m in self.config.modalities]
-
-    @property
-    def label_names(self) -> list[str]:
-        return list(self.config.label_names)
-
     def parameters(self) -> Iterator[torch.Tensor]:
         """One empty CPU tensor: the device Predictor runs extractors on by default."""
         yield torch.zeros(0)
 
     def eval(self) -> OnnxModel:
         return self
-
-    # The prediction API is SseftModel's own code (it only calls self(...), self.head, self.config).
-    predictor = SseftModel.predictor
-    predict = SseftModel.predict
-    predict_features = SseftModel.predict_features
 
     # -- the forward pass --------------------------------------------------------------------------
     def run(self, features: Mapping[str, Any], lengths: Mapping[str, Any]) -> dict[str, np.ndarray]:
