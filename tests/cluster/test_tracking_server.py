@@ -104,13 +104,15 @@ def test_server_down_mid_run_is_one_warning(mlflow_server, tmp_path: Path, caplo
     from sseft.core.training.trainer import train
 
     uri, proc = mlflow_server
-    cfg = load_experiment(config(tmp_path, uri, epochs=4))
+    cfg = load_experiment(config(tmp_path, uri, epochs=4)).model_copy(
+        update={"name": "down"}
+    )  # its own experiment
     killed: list[int] = []
 
     def on_epoch(epoch: int, metrics: dict) -> bool:
         if epoch == 1:  # the run has started and logged its params; the server goes away
             runs = MlflowClient(uri).search_runs(
-                [MlflowClient(uri).get_experiment_by_name("multinode").experiment_id]
+                [MlflowClient(uri).get_experiment_by_name("down").experiment_id]
             )
             assert len(runs) == 1 and runs[0].data.params
             stop(proc)
