@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..artifact_info import ArtifactInfo
 from ..errors import DataError, ExportError, IntegrityError
 from ..model import ArtifactModel
 from .meta import OnnxMeta, read_meta
@@ -47,21 +47,6 @@ def session(path: str | os.PathLike[str], device: str = "cpu", threads: int | No
         raise IntegrityError(f"{path}: onnxruntime cannot load this graph ({first.strip()[:200]})") from None
 
 
-@dataclass
-class OnnxInfo:
-    """What `Predictor` reads of `model.artifact_info` (name/version stay None: refs show the path)."""
-
-    path: Path
-    meta: OnnxMeta
-    name: str | None = None
-    version: int | None = None
-    source: str = "onnx"
-    training: dict[str, Any] = field(default_factory=dict)
-    plugins: dict[str, str] = field(default_factory=dict)
-    label_names: list[str] = field(default_factory=list)
-    task: str = ""
-
-
 class OnnxModel(ArtifactModel):
     """An ONNX export with SseftModel's prediction methods (`predict`, `predict_features`, `predictor`:
     core/model.py ArtifactModel, which only calls self(...), self.head and self.config)."""
@@ -80,9 +65,11 @@ class OnnxModel(ArtifactModel):
         width = fused[0].shape[-1] if fused and isinstance(fused[0].shape[-1], int) else 1
         # Built for its Python post-processing (records, describe, CSV cells) only.
         self.head = head_plugin.build(width, self.config.label_names, head_cfg).eval()
-        self.artifact_info = OnnxInfo(
-            path=folder.absolute(), meta=meta, plugins=dict(meta.plugins),
-            label_names=list(self.config.label_names), task=str(self.config.task),
+        # name/version stay None: Predictor then names the model by its folder
+        self.artifact_info = ArtifactInfo(
+            path=folder.absolute(), format_version=meta.format_version, created=meta.created,
+            packages=dict(meta.packages), plugins=dict(meta.plugins), label_names=list(self.config.label_names),
+            task=str(self.config.task), source="onnx",
         )  # fmt: skip
         have = {i.name for i in sess.get_inputs()}
         wanted = [n for gi in meta.inputs for n in (gi.features, gi.lengths)]
