@@ -188,20 +188,24 @@ def run_sweep(
         try:
             params = suggest(trial, space)
             if progress:
-                done = (
-                    len(mine) - 1
-                )  # ETA: this worker's mean trial time x the planned trials not yet claimed
-                left = max(1, trials - _planned(study))
-                eta = f", ETA {_mmss((time.perf_counter() - t0) / done * left)}" if done else ""
-                retry = retried_number(trial)
-                again = f", retry of trial {retry + 1}" if retry is not None else ""
-                print(f"[trial {trial.number + 1}/{trials}{again}] worker {worker}: "
-                      + ", ".join(f"{k}={v}" for k, v in params.items())
-                      + f" (elapsed {_mmss(time.perf_counter() - t0)}{eta})", file=sys.stderr, flush=True)  # fmt: skip
+                _announce(study, trial, params, trials, worker, len(mine) - 1, time.perf_counter() - t0)
             _run_trial(study, trial, config, base, params, out, metric)
         finally:
             beat.__exit__()
     return finish(study, config, base, out, trials, mine)
+
+
+def _announce(study: Any, trial: Any, params: dict[str, Any], trials: int, worker: str, done: int,
+              elapsed: float) -> None:  # fmt: skip
+    """The trial's progress line on stderr; ETA: this worker's mean trial time x the planned trials
+    not yet claimed."""
+    left = max(1, trials - _planned(study))
+    eta = f", ETA {_mmss(elapsed / done * left)}" if done else ""
+    retry = retried_number(trial)
+    again = f", retry of trial {retry + 1}" if retry is not None else ""
+    print(f"[trial {trial.number + 1}/{trials}{again}] worker {worker}: "
+          + ", ".join(f"{k}={v}" for k, v in params.items())
+          + f" (elapsed {_mmss(elapsed)}{eta})", file=sys.stderr, flush=True)  # fmt: skip
 
 
 def _planned(study: Any) -> int:
