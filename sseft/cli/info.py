@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any
 
 import click
 
-KINDS = ("modality", "dataset", "head", "fusion")
+KINDS = ("modality", "dataset", "head", "fusion")  # core/plugin_options.py KINDS; kept light for --help
 
 
 @click.group(invoke_without_command=True)
@@ -54,35 +53,20 @@ def show(name: str, kind: str | None, as_json: bool) -> None:
     Modality options are given to `sseft extract` as `--set NAME.FIELD=VALUE` (or in
     --modality-config), dataset options as `--set FIELD=VALUE`, head options as
     `head.config.FIELD` in an experiment config."""
-    from sseft.core.config import describe_fields
-    from sseft.core.errors import UnknownNameError
-    from sseft.core.plugins import get_manager, unknown_name_message
+    from sseft.core.plugin_options import SET_WITH, plugin_options
+    from sseft.core.plugins import get_manager
 
     from .groups import echo_table
 
     pm = get_manager().load()
-    kinds = [kind] if kind else list(KINDS)
-    found = [(k, pm.get(k, name)) for k in kinds if name in pm.names(k)]
-    if not found:
-        known = sorted({n for k in kinds for n in pm.names(k)})
-        raise UnknownNameError(unknown_name_message("plugin", name, known))
-    out: list[dict[str, Any]] = []
-    for k, obj in found:
-        model = getattr(obj, "config_model", None)
-        fields = describe_fields(model) if model is not None else []
-        out.append({"kind": k, "name": name, "package": pm.provider(k, name), "fields": fields})
+    out = plugin_options(pm, name, kind)
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
-    usage = {
-        "modality": f"sseft extract ... --set {name}.FIELD=VALUE",
-        "dataset": "sseft extract/data ... --set FIELD=VALUE",
-        "head": "head: {name: " + name + ", config: {FIELD: VALUE}} in an experiment config",
-        "fusion": "fusion: {name: " + name + ", FIELD: VALUE} in an experiment config",
-    }
     for block in out:
-        click.echo(f"{block['kind']} {name}  (package {block['package']}; set with: {usage[block['kind']]})")
-        about = getattr(dict(found)[block["kind"]], "description", "") if block["kind"] == "fusion" else ""
+        usage = SET_WITH[block["kind"]].format(name=name)
+        click.echo(f"{block['kind']} {name}  (package {block['package']}; set with: {usage})")
+        about = getattr(pm.get("fusion", name), "description", "") if block["kind"] == "fusion" else ""
         if about:
             click.echo(f"  {about}")
         rows: list[tuple[str, str, str, str]] = [("FIELD", "TYPE", "DEFAULT", "DESCRIPTION")]

@@ -41,17 +41,9 @@ def list_cmd(pattern: str, as_json: bool) -> None:
     if not entries:
         click.echo(f"no models match {pattern!r} in {Registry().root}")
         return
-    from sseft.registry.storage import headline_metrics
+    from sseft.registry.listing import listing_rows
 
-    rows = [("REF", "ALIASES", "TASK", "HEAD", "MODALITIES", "METRICS", "SOURCE")]
-    for e in entries:
-        s, latest = e.summary, ["latest"] if e.latest and e.version is not None else []
-        rows.append((
-            e.ref, ",".join(latest + e.aliases) or "-", s.get("task", "?"), s.get("head", "?"),
-            ",".join(s.get("modalities", [])) or "?", headline_metrics(s.get("metrics", {})) or "-",
-            e.source if "error" not in s else f"{e.source} (BROKEN)",
-        ))  # fmt: skip
-    echo_table(rows)
+    echo_table(listing_rows(entries))
 
 
 @models.command()
@@ -59,37 +51,10 @@ def list_cmd(pattern: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def show(name: str, as_json: bool) -> None:
     """Details of NAME (name, name@3, name@prod): path, aliases, config, metrics."""
-    e = Registry().resolve(name)
-    try:
-        config = json.loads((e.path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise IntegrityError(f"{e.path / 'config.json'}: unreadable ({err})") from None
-    card = e.path / "README.md"  # the model card (registry/card.py), printed after the summary
-    card_text = card.read_text(encoding="utf-8") if card.is_file() else ""
-    data = {**e.as_dict(), "config": config, "card": card_text}
-    if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
-        return
-    m = config.get("model", {})
-    click.echo(f"{e.ref}  ({e.source})")
-    click.echo(f"  path        {e.path}")
-    click.echo(f"  aliases     {', '.join(e.aliases) or '-'}{'  (latest)' if e.latest else ''}")
-    click.echo(f"  task        {m.get('task')}  head={m.get('head', {}).get('name')}")
-    click.echo(f"  labels      {', '.join(m.get('label_names', []))}")
-    for s in m.get("modalities", []):
-        fp = s.get("fingerprint") or {}
-        click.echo(
-            f"  modality    {s.get('name')} dim={s.get('dim')} from {fp.get('model') or fp.get('source') or '?'}"
-        )
-    click.echo(f"  fusion      {json.dumps(m.get('fusion', {}))}")
-    from sseft.registry.storage import metric_rows
+    from sseft.registry.listing import entry_details, format_details
 
-    for split, k, v in metric_rows(config.get("metrics")):
-        click.echo(f"  metric      {f'{split}.' if split else ''}{k} = {v}")
-    click.echo(f"  created     {config.get('created')}  sseft {config.get('packages', {}).get('sseft', '?')}")
-    if card_text:
-        click.echo("")
-        click.echo(card_text.rstrip())
+    details = entry_details(Registry().resolve(name))
+    click.echo(json.dumps(details, indent=2, default=str) if as_json else format_details(details))
 
 
 @models.command()
