@@ -72,7 +72,7 @@ def _face(extractor: Any, path: Path) -> dict[str, Any] | str:
     from torch.export import Dim
 
     enc = getattr(extractor, "encoder", None)
-    if type(enc).__name__ != "FerEncoder":
+    if not isinstance(enc, nn.Module) or type(enc).__name__ != "FerEncoder":
         return "the face encoder is not FER (FAb-Net); it runs in PyTorch"
     crops = torch.rand(2, 3, 64, 64)
     diff = _export(enc, (crops,), ["faces"], ({0: Dim("crops")},), path)
