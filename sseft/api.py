@@ -1,10 +1,11 @@
-"""The public robustness facade: `sseft.robustness(...)` and `sseft.compare_robustness(...)`.
+"""The public facade over core for models given by name: `sseft.robustness(...)`,
+`sseft.compare_robustness(...)` and `evaluate_ref` (what `sseft evaluate` and `sseft demo` score).
 
     import sseft
     res = sseft.robustness("meld-text", "features/meld", split="test", out="rob/")
     print(res.summary())
 
-Core's `sseft.core.robustness.robustness(model, store, RobustnessConfig)` runs it; this facade adds
+Core's `sseft.core.robustness.run_robustness(model, store, RobustnessConfig)` runs it; this facade adds
 what core may not do: load models given by registry name, artifact or run directory, and hand it
 the audio/video raw noise of the modality plugins. Options are RobustnessConfig fields (`config=`
 and/or keywords on top); `baseline`, `compare`, `raw_noise` and `progress` go to core as they are.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,15 +32,27 @@ def load_model(ref: Any, device: str = "cpu") -> Any:
     return sseft.load(resolve_model_ref(str(ref)), device=device)
 
 
+def evaluate_ref(
+    ref: str, store: str | Path, split: str = "test", batch_size: int = 64,
+    label_set: str | None = None,
+) -> dict[str, Any] | None:  # fmt: skip
+    """`sseft evaluate`: the metrics of the model `ref` names (registry reference, artifact or run
+    directory) on `split` of `store`, with "model": `ref`; None on processes other than the main one."""
+    from sseft.core.training.run_eval import evaluate_model
+
+    metrics = evaluate_model(load_model(ref), store, split, batch_size, label_set, name=f"model {ref!r}")
+    return None if metrics is None else {**metrics, "model": ref}
+
+
 def robustness(
     model: Any, store: Any, split: str | None = None, config: RobustnessConfig | None = None, *,
     baseline: Any = None, compare: Any = None, raw_noise: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] | None = None, **options: Any,
 ) -> RobustnessResult:  # fmt: skip
-    """See `sseft.core.robustness.robustness`; models may be names or directories, `options` are
+    """See `sseft.core.robustness.run_robustness`; models may be names or directories, `options` are
     RobustnessConfig fields (kinds=, n_levels=, out=, raw=, ...)."""
     from sseft.core.robustness import RobustnessConfig
-    from sseft.core.robustness import robustness as run
+    from sseft.core.robustness import run_robustness as run
     from sseft.plugins.modalities.raw_noise import media_perturbers
 
     cfg = RobustnessConfig.build(config, **options, **({"split": split} if split is not None else {}))

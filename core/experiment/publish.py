@@ -38,17 +38,17 @@ class ModelRegistry(Protocol):
 
 def export_and_publish(
     res: TrainResult, registry: ModelRegistry | None, export: bool, name: str | None
-) -> list[str]:
+) -> tuple[list[str], str | None]:
     """Write <run>/model (unless `export` is off and nothing is published), publish it under `name`;
-    the lines to report. Without a registry nothing is written."""
+    the lines to report and the published reference (None: not published). Without a registry
+    nothing is written."""
     if registry is None or not (export or name):
-        return []
+        return [], None
     artifact = registry.save(
         res.model, res.output_dir / "model", res.artifact_metrics, res.training, overwrite=True
     )
-    lines = [f"model: {artifact}"]
-    if name:
-        reference = registry.publish(artifact, name)
-        tracking.published(res.output_dir, str(reference))  # name@version on the run's tracker too
-        lines.append(f"registered: {reference}")
-    return lines
+    if not name:
+        return [f"model: {artifact}"], None
+    reference = registry.publish(artifact, name)
+    tracking.published(res.output_dir, str(reference))  # name@version on the run's tracker too
+    return [f"model: {artifact}", f"registered: {reference}"], reference

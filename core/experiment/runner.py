@@ -60,6 +60,7 @@ class ExperimentResult:
     report: str = ""
     summary: dict[str, Any] | None = None
     runs: dict[str, TrainResult] = field(default_factory=dict)
+    published: str | None = None  # a plain run published to the registry: its name@version
 
 
 def experiment_dir(cfg: ExperimentConfig, output_dir: str | Path | None, ablate: bool) -> Path:
@@ -125,7 +126,7 @@ def finish_experiment(
     elif result.runs:
         res = result.runs[""]
         name = opts.register or cfg.register_name
-        lines = export_and_publish(res, registry, opts.export, name)
+        lines, result.published = export_and_publish(res, registry, opts.export, name)
         result.report = report.plain_run_report(cfg, res) + "".join(f"{x}\n" for x in lines)
     else:
         result.summary = outcomes[""]

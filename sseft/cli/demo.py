@@ -1,7 +1,7 @@
 """`sseft demo`: the README's main job, end to end on the built-in synthetic data.
 
-generate the synthetic feature store (if absent) -> train SSE-FT -> evaluate on test ->
-publish to the registry -> load it back by name -> print the metrics table.
+generate the synthetic feature store (if absent) -> train SSE-FT, evaluate on test and publish
+(core/experiment run_experiment) -> load it back by name -> print the metrics table.
 Uses the experiment config shipped inside the package, so it works from an installed wheel.
 """
 
@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import click
+
+from .train import overrides_option
 
 
 @click.command()
@@ -25,20 +27,18 @@ import click
 @click.option(
     "--store", type=click.Path(file_okay=False, path_type=Path), help="Feature store to use or create."
 )
-@click.option(
-    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a config field (repeatable)."
-)
+@overrides_option
 def demo(name: str, output_dir: Path, store: Path | None, overrides: tuple[str, ...]) -> None:
     """Train, evaluate, publish and reload an SSE-FT model on built-in synthetic data (~1-2 min on CPU)."""
     from importlib import resources
 
     t0 = time.perf_counter()
+    from sseft.api import evaluate_ref
+    from sseft.core.experiment import ExperimentOptions, run_experiment
     from sseft.core.training.evaluate import scalar_metrics
     from sseft.core.training.experiment import load_experiment
     from sseft.core.training.report import metrics_table
-    from sseft.core.training.trainer import train
-
-    from .train import evaluate_ref
+    from sseft.registry import api as registry
 
     store = (store or output_dir / "features").resolve()
     cfg_file = resources.files("sseft.core.training").joinpath("synthetic.yaml")
@@ -47,14 +47,11 @@ def demo(name: str, output_dir: Path, store: Path | None, overrides: tuple[str, 
     click.echo(f"[1/4] data: {store}{' (exists)' if store.exists() else ' (generating synthetic data)'}")
     click.echo(f"[2/4] training {cfg.name}: modalities {cfg.modalities or 'all'}, {cfg.train.epochs} epochs")
     # The demo always starts afresh: a second `sseft demo` replaces the previous demo run.
-    res = train(cfg, output_dir / "run", overwrite=True)
-    from accelerate import PartialState
-
-    if not PartialState().is_main_process:
+    opts = ExperimentOptions(overwrite=True, register=name)
+    result = run_experiment(cfg, output_dir / "run", opts, registry=registry)
+    registered = result.published
+    if registered is None:  # not the main process: it published nothing
         return
-    import sseft
-
-    registered = sseft.publish(res.model, name, res.artifact_metrics, res.training)
     click.echo(f"[3/4] published {registered}; loading it back by name")
     metrics = evaluate_ref(registered, store, split=cfg.data.test_split or "test")
     assert metrics is not None
@@ -62,4 +59,4 @@ def demo(name: str, output_dir: Path, store: Path | None, overrides: tuple[str, 
     m = scalar_metrics(metrics)
     m.pop("world_size", None)
     click.echo(metrics_table({registered: m}, list(m)))
-    click.echo(f"run directory: {res.output_dir}  ({time.perf_counter() - t0:.0f} s)")
+    click.echo(f"run directory: {result.output_dir}  ({time.perf_counter() - t0:.0f} s)")

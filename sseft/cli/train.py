@@ -53,18 +53,6 @@ def train_command(
     click.echo(run_experiment(cfg, output_dir, opts, registry=registry).report, nl=False)
 
 
-def evaluate_ref(
-    ref: str, store: Path, split: str = "test", batch_size: int = 64, label_set: str | None = None
-) -> dict | None:
-    """Load `ref` (registry name, artifact or run directory) and score it on `split` of `store`."""
-    import sseft
-    from sseft.core.training.run_eval import evaluate_model, resolve_model_ref
-
-    model = sseft.load(resolve_model_ref(ref))
-    metrics = evaluate_model(model, store, split, batch_size, label_set, name=f"model {ref!r}")
-    return None if metrics is None else {**metrics, "model": ref}
-
-
 @click.command()
 @click.argument("model")
 @click.option(
@@ -83,6 +71,7 @@ def evaluate(
     model: str, store: Path, split: str, batch_size: int, label_set: str | None, as_json: bool
 ) -> None:
     """Recompute the metrics of a trained model (registry name or artifact/run directory) on a split."""
+    from sseft.api import evaluate_ref
     from sseft.core.training.evaluate import scalar_metrics
     from sseft.core.training.report import metrics_table
 
