@@ -13,12 +13,12 @@ these defaults for any method it lacks.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .files import to_plain
 
 if TYPE_CHECKING:
     import torch
@@ -26,19 +26,6 @@ if TYPE_CHECKING:
 # Columns of a prediction CSV that core adds around the head's own (`csv_columns`).
 LEADING_COLUMNS = ("id",)
 TRAILING_COLUMNS = ("modalities_used", "missing")
-
-
-def plain(x: Any) -> Any:
-    """Tensors / numpy values / nested containers -> plain JSON types (NaN becomes None)."""
-    if isinstance(x, dict):
-        return {str(k): plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [plain(v) for v in x]
-    if hasattr(x, "tolist"):  # torch tensors, numpy arrays and numpy scalars
-        return plain(x.tolist())
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def cell(value: Any) -> str:
@@ -49,7 +36,7 @@ def cell(value: Any) -> str:
         return f"{value:.6f}"
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return ";".join(value)
-    return json.dumps(plain(value), ensure_ascii=False, sort_keys=True)
+    return json.dumps(to_plain(value, unknown=str), ensure_ascii=False, sort_keys=True)
 
 
 def aligned(rows: Sequence[Sequence[str]]) -> str:
@@ -89,7 +76,7 @@ class HeadDefaults:
     def records(self, outputs: Any, ids: Sequence[str]) -> list[dict[str, Any]]:
         """One record per item: {"id", **item b of every `predict()` field}."""
         pred = self.predict(outputs)
-        return [{"id": str(i), **{k: plain(v[b]) for k, v in pred.items()}} for b, i in enumerate(ids)]
+        return [{"id": str(i), **{k: to_plain(v[b]) for k, v in pred.items()}} for b, i in enumerate(ids)]
 
     def csv_columns(self) -> list[str]:
         """The head's columns of a prediction CSV (core adds id first, modalities last)."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..files import read_json, read_jsonl
-from .stats import Scorer, describe, paired_bootstrap, paired_tests
+from .stats import Scorer, describe_runs, paired_bootstrap, paired_tests
 
 PREDICTIONS = "test_predictions.jsonl"  # per test item, written by the trainer (core/training/finish.py)
 
@@ -106,7 +106,7 @@ def predictions(run: RunInfo) -> tuple[list[str], np.ndarray, np.ndarray]:
     )
 
 
-def aligned(
+def aligned_predictions(
     ra: RunInfo, rb: RunInfo, names: tuple[str, str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Outputs and truth of A and B in one item order; refuses different test items."""
@@ -163,7 +163,7 @@ def compare_runs(
     sa: list[Scorer] = []
     sb: list[Scorer] = []
     for ra, rb in pairs:
-        oa, ta, ob, tb = aligned(ra, rb, names)
+        oa, ta, ob, tb = aligned_predictions(ra, rb, names)
         sizes.append(len(ta))
         for head, outputs, truth, scorers in ((head_a, oa, ta, sa), (head_b, ob, tb, sb)):
             labels = method(head, "collate_labels")(truth.tolist())
@@ -175,14 +175,14 @@ def compare_runs(
         "metric": metric,
         "greater_is_better": greater,
         "matched": [label(ra.key) for ra, _ in pairs],
-        "a_runs": describe(va),
-        "b_runs": describe(vb),
+        "a_runs": describe_runs(va),
+        "b_runs": describe_runs(vb),
         "paired": paired_tests(va, vb),
         "bootstrap": {**boot, "n_items": sizes},
     }
 
 
-def format_result(r: dict[str, Any]) -> str:
+def format_comparison(r: dict[str, Any]) -> str:
     """The human-readable report of compare_runs."""
 
     def f(v: Any, d: int = 4) -> str:

@@ -1,6 +1,6 @@
 """The statistics of the evaluation protocols (docs/evaluation.md).
 
-- `describe(values)`: per-seed values, mean, sample std (ddof=1), min, max, n and the 95% interval
+- `describe_runs(values)`: per-seed values, mean, sample std (ddof=1), min, max, n and the 95% interval
   mean +- t(0.975, n-1) * std / sqrt(n).
 - `paired_tests(a, b)`: paired t-test and Wilcoxon signed-rank test over matched runs (scipy).
 - `paired_bootstrap(...)`: resample test-item indices with replacement (seeded), recompute the metric
@@ -21,7 +21,7 @@ import numpy as np
 Scorer = Callable[[np.ndarray], np.ndarray]  # (R, n) item indices -> (R,) metric values
 
 
-def describe(values: Sequence[float]) -> dict[str, Any]:
+def describe_runs(values: Sequence[float]) -> dict[str, Any]:
     """Summary of one metric over runs. std and the interval are None for n < 2 (undefined)."""
     v = np.asarray([float(x) for x in values], dtype=np.float64)
     n = len(v)

@@ -1,7 +1,7 @@
 """An experiment's summary over its runs (seeds, folds) and its tables (Markdown, CSV, LaTeX; MMSA
 style "mean ± std") and the dots-per-seed picture.
 
-A *row* is one model/preset: {metric: describe(values over runs)} (stats.describe).
+A *row* is one model/preset: {metric: describe_runs(values over runs)} (stats.describe_runs).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..evaluation.stats import describe
+from ..evaluation.stats import describe_runs
 from ..files import atomic_write_text
 from ..training.evaluate import scalar_metrics
 from ..training.report import pyplot, save_figure
@@ -44,7 +44,7 @@ def summarise(runs: Sequence[dict[str, Any]], part: str = "test") -> dict[str, A
         out = {}
         for m in names:
             vals = [run_metrics(r.get(part)).get(m) for r in rs]
-            out[m] = describe([v for v in vals if v is not None])
+            out[m] = describe_runs([v for v in vals if v is not None])
         return out
 
     out: dict[str, Any] = {
@@ -59,7 +59,8 @@ def summarise(runs: Sequence[dict[str, Any]], part: str = "test") -> dict[str, A
         per = {f: stats([r for r in runs if r.get("fold") == f]) for f in folds}
         out["per_fold"] = {str(f): v for f, v in per.items()}
         out["over_fold_means"] = {
-            m: describe([per[f][m]["mean"] for f in folds if per[f][m]["mean"] is not None]) for m in names
+            m: describe_runs([per[f][m]["mean"] for f in folds if per[f][m]["mean"] is not None])
+            for m in names
         }
     return out
 
@@ -74,7 +75,7 @@ def pm(d: dict[str, Any] | None, digits: int = 4) -> str:
 
 
 def table(rows: dict[str, dict[str, Any]], columns: Sequence[str], fmt: str = "md", digits: int = 4) -> str:
-    """One row per model (name -> {metric: describe}), MMSA style: each cell "mean ± std".
+    """One row per model (name -> {metric: describe_runs}), MMSA style: each cell "mean ± std".
 
     fmt: "md" (Markdown), "csv" (name, then <metric>_mean, <metric>_std, n per metric) or "tex"
     (a booktabs tabular)."""

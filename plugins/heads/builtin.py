@@ -1,7 +1,7 @@
 """Entry point `heads`: registers the built-in prediction heads.
 
 Imports only pydantic-based configs: the torch modules (regression.py, multiclass.py,
-multilabel.py) load inside `build()`, so `sseft plugins` stays fast.
+multilabel.py) load inside `BuiltinHead.build()`, so `sseft plugins` stays fast.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ class BuiltinHead:
     def __init__(
         self, name: str, task: TaskType, config_model: type[BaseModel], module: str, description: str
     ) -> None:
+        """`module`: "<sibling module>.<head class>", imported when the head is built."""
         self.name = name
         self.task = task
         self.config_model = config_model
         self.description = description
-        self._module = module  # sibling module holding the nn.Module and its build()
+        self._module, self._class = module.split(".")  # the nn.Module subclass and where it lives
 
     def build(
         self, in_dim: int, label_names: Sequence[str], config: BaseModel | Mapping[str, Any] | None = None
@@ -40,7 +41,7 @@ class BuiltinHead:
         elif not isinstance(config, self.config_model):
             config = validate(self.config_model, config.model_dump(), source=f"head {self.name!r} config")
         mod = importlib.import_module(f"{__package__}.{self._module}")
-        return mod.build(in_dim, list(label_names), config)
+        return getattr(mod, self._class)(in_dim, list(label_names), config)
 
     def __repr__(self) -> str:
         return f"<head {self.name!r} task={self.task}>"
@@ -50,21 +51,21 @@ REGRESSION = BuiltinHead(
     "regression",
     "regression",
     RegressionConfig,
-    "regression",
+    "regression.RegressionHead",
     "sentiment scores (MOSI/MOSEI): L1/MSE, MAE, Corr, Acc7/5/2",
 )
 MULTICLASS = BuiltinHead(
     "multiclass",
     "multiclass",
     MulticlassConfig,
-    "multiclass",
+    "multiclass.MulticlassHead",
     "one of C classes (MELD): cross-entropy, accuracy, F1",
 )
 MULTILABEL_BINARY = BuiltinHead(
     "multilabel-binary",
     "multilabel",
     MultilabelConfig,
-    "multilabel",
+    "multilabel.MultilabelBinaryHead",
     "K present/absent labels, each a 2-way softmax (IEMOCAP, MOSEI emotions)",
 )
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from sseft.core.errors import ConfigError, DataError
-from sseft.core.head import HeadDefaults
+from sseft.core.head import HeadDefaults, aligned
 
 from .configs import LOWER_IS_BETTER, HeadConfig
 from .metrics import check_not_empty, to_numpy
@@ -147,6 +147,52 @@ class BaseHead(nn.Module, HeadDefaults):
 
     def extra_repr(self) -> str:
         return f"task={self.task}, labels={list(self.label_names)}, compat={self.compat}"
+
+
+class ProbabilityHead(BaseHead):
+    """A head with a probability per label name (multiclass, multilabel): a record is {"id", the
+    predicted label(s), "probabilities": {name: p}}; the CSV has "prediction" and a "prob_<name>"
+    column per label; the table a row per label with its probability, the predicted ones starred."""
+
+    probability_header = "probability"  # the table's title of the probability column
+
+    def predicted_fields(self, pred: dict[str, Any], b: int) -> dict[str, Any]:  # pragma: no cover
+        """The record fields of item `b` of `predict()` naming what was predicted."""
+        raise NotImplementedError
+
+    def prediction_cell(self, record: dict[str, Any]) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    def is_predicted(self, record: dict[str, Any], name: str) -> bool:  # pragma: no cover
+        raise NotImplementedError
+
+    def records(self, outputs: torch.Tensor, ids: Sequence[str]) -> list[dict[str, Any]]:
+        pred = self.predict(outputs)
+        return [
+            {
+                "id": str(i),
+                **self.predicted_fields(pred, b),
+                "probabilities": probabilities(self.label_names, pred["probabilities"][b]),
+            }
+            for b, i in enumerate(ids)
+        ]
+
+    def csv_columns(self) -> list[str]:
+        return ["prediction", *(f"prob_{n}" for n in self.label_names)]
+
+    def csv_row(self, record: dict[str, Any]) -> dict[str, Any]:
+        probs = record["probabilities"]
+        return {
+            "prediction": self.prediction_cell(record),
+            **{f"prob_{n}": f"{probs[n]:.6f}" for n in self.label_names},
+        }
+
+    def table(self, record: dict[str, Any]) -> str:
+        rows = [
+            (n, f"{p:.4f}", "*" if self.is_predicted(record, n) else "")
+            for n, p in record["probabilities"].items()
+        ]
+        return aligned([("label", self.probability_header, "predicted"), *rows])
 
 
 def fmt_metric(v: Any) -> str:

@@ -16,15 +16,14 @@ import torch
 import torch.nn.functional as F
 
 from sseft.core.errors import ConfigError, DataError
-from sseft.core.head import aligned
 
-from .common import BaseHead, first_bad, position, probabilities
+from .common import ProbabilityHead, first_bad, position
 from .configs import MulticlassConfig
 from .metrics import class_indices, classification_metrics
 from .resample import Resampled, class_scorers
 
 
-class MulticlassHead(BaseHead):
+class MulticlassHead(ProbabilityHead):
     task = "multiclass"
     label_dtype = torch.long
     metric_names = ("accuracy", "weighted_f1", "macro_f1", "per_class_f1", "confusion_matrix", "n")
@@ -82,32 +81,17 @@ class MulticlassHead(BaseHead):
         return super().collate_labels(labels).reshape(-1)
 
     # -- records: {"id", "label": class name, "probabilities": {name: p}} ---------------------------
-    def records(self, outputs: torch.Tensor, ids: Sequence[str]) -> list[dict[str, Any]]:
-        pred = self.predict(outputs)
-        return [
-            {
-                "id": str(i),
-                "label": pred["label"][b],
-                "probabilities": probabilities(self.label_names, pred["probabilities"][b]),
-            }
-            for b, i in enumerate(ids)
-        ]
+    def predicted_fields(self, pred: dict[str, Any], b: int) -> dict[str, Any]:
+        return {"label": pred["label"][b]}
 
-    def csv_columns(self) -> list[str]:
-        return ["prediction", *(f"prob_{n}" for n in self.label_names)]
+    def prediction_cell(self, record: dict[str, Any]) -> str:
+        return str(record["label"])
 
-    def csv_row(self, record: dict[str, Any]) -> dict[str, Any]:
-        probs = record["probabilities"]
-        return {"prediction": record["label"], **{f"prob_{n}": f"{probs[n]:.6f}" for n in self.label_names}}
+    def is_predicted(self, record: dict[str, Any], name: str) -> bool:
+        return bool(name == record["label"])
 
     def describe(self, record: dict[str, Any]) -> str:
         return f"{record['label']} (p={record['probabilities'].get(record['label'], 0.0):.2f})"
-
-    def table(self, record: dict[str, Any]) -> str:
-        rows = [
-            (n, f"{p:.4f}", "*" if n == record["label"] else "") for n, p in record["probabilities"].items()
-        ]
-        return aligned([("label", "probability", "predicted"), *rows])
 
     def report(self, outputs: Any, labels: Any, out_dir: Path) -> list[Path]:
         """confusion_matrix.png (rows: truth, columns: prediction)."""
@@ -148,7 +132,3 @@ class MulticlassHead(BaseHead):
         ).all():
             return {}  # `metrics` names the problem
         return class_scorers(pred, labels.reshape(-1).astype(np.int64), self.num_labels, self.compat)
-
-
-def build(in_dim: int, label_names: Sequence[str], config: MulticlassConfig) -> MulticlassHead:
-    return MulticlassHead(in_dim, label_names, config)

@@ -17,15 +17,14 @@ import torch
 import torch.nn.functional as F
 
 from sseft.core.errors import DataError
-from sseft.core.head import aligned
 
-from .common import BaseHead, first_bad, position, probabilities
+from .common import ProbabilityHead, first_bad, position
 from .configs import MultilabelConfig
 from .metrics import multilabel_metrics
 from .resample import Resampled, class_scorers, mean_over
 
 
-class MultilabelBinaryHead(BaseHead):
+class MultilabelBinaryHead(ProbabilityHead):
     task = "multilabel"
     label_dtype = torch.long
     metric_names = ("accuracy", "weighted_f1", "per_label_accuracy", "per_label_weighted_f1", "n")
@@ -62,36 +61,19 @@ class MultilabelBinaryHead(BaseHead):
         return super().collate_labels(labels).reshape(len(labels), self.num_labels)
 
     # -- records: {"id", "label": names present, "labels": the same, "probabilities": {name: P}} ----
-    def records(self, outputs: torch.Tensor, ids: Sequence[str]) -> list[dict[str, Any]]:
-        pred = self.predict(outputs)
-        return [
-            {
-                "id": str(i),
-                "label": list(pred["labels"][b]),
-                "labels": list(pred["labels"][b]),
-                "probabilities": probabilities(self.label_names, pred["probabilities"][b]),
-            }
-            for b, i in enumerate(ids)
-        ]
+    probability_header = "P(present)"
 
-    def csv_columns(self) -> list[str]:
-        return ["prediction", *(f"prob_{n}" for n in self.label_names)]
+    def predicted_fields(self, pred: dict[str, Any], b: int) -> dict[str, Any]:
+        return {"label": list(pred["labels"][b]), "labels": list(pred["labels"][b])}
 
-    def csv_row(self, record: dict[str, Any]) -> dict[str, Any]:
-        probs = record["probabilities"]
-        return {
-            "prediction": ";".join(record["labels"]),
-            **{f"prob_{n}": f"{probs[n]:.6f}" for n in self.label_names},
-        }
+    def prediction_cell(self, record: dict[str, Any]) -> str:
+        return ";".join(record["labels"])
+
+    def is_predicted(self, record: dict[str, Any], name: str) -> bool:
+        return name in record["labels"]
 
     def describe(self, record: dict[str, Any]) -> str:
         return "labels: " + (", ".join(record["labels"]) or "(none)")
-
-    def table(self, record: dict[str, Any]) -> str:
-        rows = [
-            (n, f"{p:.4f}", "*" if n in record["labels"] else "") for n, p in record["probabilities"].items()
-        ]
-        return aligned([("label", "P(present)", "predicted"), *rows])
 
     def report(self, outputs: Any, labels: Any, out_dir: Path) -> list[Path]:
         """confusion_matrices.png: an absent/present 2 x 2 matrix per label."""
@@ -136,7 +118,3 @@ class MultilabelBinaryHead(BaseHead):
         per = [class_scorers(pred[:, k].astype(np.int64), truth[:, k], 2, self.compat)
                for k in range(self.num_labels)]  # fmt: skip
         return mean_over(per, ("accuracy", "weighted_f1"))
-
-
-def build(in_dim: int, label_names: Sequence[str], config: MultilabelConfig) -> MultilabelBinaryHead:
-    return MultilabelBinaryHead(in_dim, label_names, config)

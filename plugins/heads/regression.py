@@ -166,7 +166,3 @@ class RegressionHead(BaseHead):
         for label, part in zip(self.label_names, per, strict=True):
             found.update({f"{m}/{label}": part[m] for m in REGRESSION_METRICS})
         return found
-
-
-def build(in_dim: int, label_names: Sequence[str], config: RegressionConfig) -> RegressionHead:
-    return RegressionHead(in_dim, label_names, config)

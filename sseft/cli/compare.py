@@ -20,7 +20,7 @@ import click
 def compare(run_a: Path, run_b: Path, metric: str | None, resamples: int, seed: int, as_json: bool) -> None:
     """Compare two runs (a `sseft train` run or a `--seeds`/folds protocol directory each) on the test
     split: paired t-test and Wilcoxon over matched seeds/folds, paired bootstrap over test items."""
-    from sseft.core.evaluation.compare import compare_runs, format_result
+    from sseft.core.evaluation.compare import compare_runs, format_comparison
 
     result = compare_runs(run_a, run_b, metric, resamples=resamples, seed=seed)
-    click.echo(json.dumps(result, indent=2) if as_json else format_result(result), nl=as_json)
+    click.echo(json.dumps(result, indent=2) if as_json else format_comparison(result), nl=as_json)

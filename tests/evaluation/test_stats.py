@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from sseft.core.evaluation.stats import describe, paired_bootstrap, paired_tests
+from sseft.core.evaluation.stats import describe_runs, paired_bootstrap, paired_tests
 
 T975_DF2 = 4.302652729911275  # t(0.975, 2) from the t table
 
 
 def test_describe_by_hand() -> None:
-    d = describe([0.5, 0.6, 0.7])
+    d = describe_runs([0.5, 0.6, 0.7])
     assert d["n"] == 3 and d["min"] == 0.5 and d["max"] == 0.7
     assert d["mean"] == pytest.approx(0.6)
     assert d["std"] == pytest.approx(0.1)  # sample std, ddof = 1 (population std would be 0.0816)
@@ -23,9 +23,9 @@ def test_describe_by_hand() -> None:
 
 
 def test_describe_one_value_has_no_spread() -> None:
-    d = describe([0.42])
+    d = describe_runs([0.42])
     assert d["mean"] == 0.42 and d["std"] is None and d["ci95"] is None and d["n"] == 1
-    assert describe([])["mean"] is None
+    assert describe_runs([])["mean"] is None
 
 
 def test_paired_t_by_hand_and_scipy() -> None:
