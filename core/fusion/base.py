@@ -31,6 +31,17 @@ from .standardize import Standardize
 Attention = dict[Any, torch.Tensor]
 
 
+def modality_names(specs: Sequence[ModalitySpec]) -> list[str]:
+    """The modalities' names, in order; ConfigError when there are none or a name repeats."""
+    if not specs:
+        raise ConfigError("fusion: at least one modality is needed")
+    names = [s.name for s in specs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"fusion: modality names must be unique, repeated: {dupes}")
+    return names
+
+
 class FusionModule(nn.Module):
     """Base class of every fusion: `forward` runs the input path, then the subclass's `fuse`."""
 
@@ -42,13 +53,7 @@ class FusionModule(nn.Module):
     def __init__(self, specs: Sequence[ModalitySpec]) -> None:
         super().__init__()
         specs = list(specs)
-        if not specs:
-            raise ConfigError("fusion: at least one modality is needed")
-        names = [s.name for s in specs]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ConfigError(f"fusion: modality names must be unique, repeated: {dupes}")
-        self.specs, self.names = specs, names
+        self.specs, self.names = specs, modality_names(specs)
         self.projections = nn.ModuleDict({s.name: InputProjection(s) for s in specs if s.project is not None})
         self.standardizers = nn.ModuleDict(
             {s.name: Standardize(s) for s in specs if s.standardize is not None}

@@ -75,10 +75,3 @@ class PoolingFusion(FusionModule):
     def summary(self) -> str:
         mods = ", ".join(f"{m} {w}" for m, w in self.widths.items())
         return f"{self.kind} baseline: modalities {mods} -> fused {self.out_dim}; {self.parameter_count():,} parameters"
-
-
-def build_fusion(specs: Sequence[ModalitySpec], cfg: Any) -> FusionModule:
-    """Kept for callers of the old location: the fusion named by `cfg` (see build.py)."""
-    from .build import build_fusion as build
-
-    return build(specs, cfg)

@@ -32,7 +32,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..specs import FusionConfig, ModalitySpec, SSEFTConfig
-from .base import FusionModule
+from .base import FusionModule, modality_names
 from .encoder import CLSEncoder
 from .ima import IMAMode, InterModalityAttention, Pair
 from .layers import StackedCrossAttentionLayer
@@ -130,12 +130,7 @@ def _sseft_config(cfg: SSEFTConfig | FusionConfig | None) -> SSEFTConfig:
 
 
 def _check_specs(specs: list[ModalitySpec], cfg: SSEFTConfig) -> None:
-    if not specs:
-        raise ConfigError("fusion: at least one modality is needed")
-    names = [s.name for s in specs]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ConfigError(f"fusion: modality names must be unique, repeated: {dupes}")
+    modality_names(specs)  # FusionModule checks it too, but before these width checks
     attends = cfg.ima and len(specs) > 1
     for s in specs:
         heads = s.n_heads(cfg.heads)

@@ -18,16 +18,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from sseft.core.fusion.base import FusionModule
-
-from .subnets import build_subnets, embed, with_one
+from .subnets import SubnetFusion
 
 
-class LowRankFusion(FusionModule):
+class LowRankFusion(SubnetFusion):
     def __init__(self, specs: list[Any], cfg: Any) -> None:
-        super().__init__(specs)
-        self.cfg = cfg
-        self.subnets, self.z_widths = build_subnets(self.specs, cfg)
+        super().__init__(specs, cfg)
         self.factors = nn.ParameterDict(
             {m: nn.Parameter(torch.empty(cfg.rank, w + 1, cfg.out_dim)) for m, w in self.z_widths.items()}
         )
@@ -37,14 +33,15 @@ class LowRankFusion(FusionModule):
             nn.init.xavier_normal_(p)
         self.out_dim = cfg.out_dim
 
+    def term(self, m: str, z1: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(z1, self.factors[m])  # (rank, B, h)
+
+    def combine(self, done: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
+        return done * term
+
     def fuse(
         self, seqs: dict[str, torch.Tensor], frames: dict[str, torch.Tensor], need_weights: bool = False
     ) -> tuple[torch.Tensor, dict[Any, torch.Tensor]]:
-        z = embed(self.subnets, seqs, frames)
-        product = None
-        for m in self.names:
-            term = torch.matmul(with_one(z[m]), self.factors[m])  # (rank, B, h)
-            product = term if product is None else product * term
-        assert product is not None
+        product = self.fold(seqs, frames)  # (rank, B, h)
         fused = torch.matmul(self.rank_weights, product.permute(1, 0, 2))[:, 0] + self.bias  # (B, h)
         return fused, {}

@@ -109,6 +109,6 @@ def fusion_options(model: str, dataset: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def modality_specs(dataset: str) -> list[dict[str, Any]]:
+def mmsa_modalities(dataset: str) -> list[dict[str, Any]]:
     """ModalitySpec fields of MMSA's unaligned features (no projection: each fusion brings its own)."""
     return [{"name": m, "dim": d, "max_len": n} for m, (d, n) in FEATURES[dataset].items()]

@@ -9,17 +9,19 @@ An item without frames of the modality gets z_m = 0, so in TFN's and LMF's [1, z
 constant 1 remains: the other modalities' terms are kept and nothing is read from the padding.
 The LSTM runs over the padded sequence and is read at each item's last real frame (a forward LSTM's
 output at frame t depends on frames <= t only), so padding never matters and no packing is needed.
+`SubnetFusion` is what TFN and LMF share: the subnetworks and the fold of [1, z_m] over modalities.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sseft.core.fusion.base import last_frame, masked_mean
+from sseft.core.fusion.base import FusionModule, last_frame, masked_mean
 
 
 class DNNSubnet(nn.Module):
@@ -88,3 +90,26 @@ def embed(
 def with_one(z: torch.Tensor) -> torch.Tensor:
     """[1, z] (B, 1 + width): the constant 1 keeps every lower-order (unimodal, bimodal) term."""
     return torch.cat([z.new_ones(z.shape[0], 1), z], dim=1)
+
+
+class SubnetFusion(FusionModule):
+    """TFN's and LMF's common part: a subnetwork per modality (`cfg.subnet(name)`) gives z_m, and
+    `fuse` folds the modalities' [1, z_m] in declared order with the subclass's `combine`."""
+
+    def __init__(self, specs: list[Any], cfg: Any) -> None:
+        super().__init__(specs)
+        self.cfg = cfg
+        self.subnets, self.z_widths = build_subnets(self.specs, cfg)
+
+    def term(self, m: str, z1: torch.Tensor) -> torch.Tensor:
+        """Modality m's term of the fold from its [1, z_m] (B, 1 + width); [1, z_m] itself by default."""
+        return z1
+
+    def combine(self, done: torch.Tensor, term: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        """The fold so far combined with the next modality's term."""
+        raise NotImplementedError
+
+    def fold(self, seqs: dict[str, torch.Tensor], frames: dict[str, torch.Tensor]) -> torch.Tensor:
+        """combine(... combine(term_1, term_2) ..., term_N) over the modalities in declared order."""
+        z = embed(self.subnets, seqs, frames)
+        return functools.reduce(self.combine, [self.term(m, with_one(z[m])) for m in self.names])

@@ -21,9 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from sseft.core.errors import ConfigError
-from sseft.core.fusion.base import FusionModule
 
-from .subnets import build_subnets, embed, with_one
+from .subnets import SubnetFusion
 
 
 def fused_size(widths: list[int]) -> int:
@@ -31,11 +30,9 @@ def fused_size(widths: list[int]) -> int:
     return math.prod(w + 1 for w in widths)
 
 
-class TensorFusion(FusionModule):
+class TensorFusion(SubnetFusion):
     def __init__(self, specs: list[Any], cfg: Any) -> None:
-        super().__init__(specs)
-        self.cfg = cfg
-        self.subnets, self.z_widths = build_subnets(self.specs, cfg)
+        super().__init__(specs, cfg)
         size = fused_size(list(self.z_widths.values()))
         if size > cfg.max_fused:
             terms = " x ".join(f"({w}+1)" for w in self.z_widths.values())
@@ -49,14 +46,12 @@ class TensorFusion(FusionModule):
         self.post2 = nn.Linear(cfg.post_fusion_dim, cfg.post_fusion_dim)
         self.out_dim = cfg.post_fusion_dim
 
+    def combine(self, done: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
+        """The outer product, flattened (B, prod(w + 1)); the order only permutes W1's columns."""
+        return (done[:, :, None] * term[:, None, :]).flatten(1)
+
     def fuse(
         self, seqs: dict[str, torch.Tensor], frames: dict[str, torch.Tensor], need_weights: bool = False
     ) -> tuple[torch.Tensor, dict[Any, torch.Tensor]]:
-        z = embed(self.subnets, seqs, frames)
-        fused = None
-        for m in self.names:  # declared order; the order only permutes W1's columns
-            zm = with_one(z[m])
-            fused = zm if fused is None else (fused[:, :, None] * zm[:, None, :]).flatten(1)
-        assert fused is not None
-        h = F.relu(self.post1(self.post_dropout(fused)))
+        h = F.relu(self.post1(self.post_dropout(self.fold(seqs, frames))))
         return F.relu(self.post2(h)), {}

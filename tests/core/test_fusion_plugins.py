@@ -15,7 +15,7 @@ from sseft.core.fusion.base import FusionModule
 from sseft.core.fusion.build import build_fusion
 from sseft.core.model import HeadSpec, ModelConfig
 from sseft.core.specs import FusionConfig, ModalitySpec, Standardization
-from sseft.plugins.fusions.parity import fusion_options, mmsa_count, modality_specs
+from sseft.plugins.fusions.parity import fusion_options, mmsa_count, mmsa_modalities
 
 MEAN_A, STD_A = [10.0, -5.0, 0.0], [2.0, 0.5, 4.0]
 MEAN_B, STD_B = [100.0, 1.0], [10.0, 0.1]
@@ -160,7 +160,7 @@ PARITY = {
 def test_parameter_counts_match_mmsa(model: str, dataset: str) -> None:
     total, output_layer = PARITY[model, dataset]
     assert mmsa_count(model, dataset) == (total, output_layer)
-    specs = [ModalitySpec(**s) for s in modality_specs(dataset)]
+    specs = [ModalitySpec(**s) for s in mmsa_modalities(dataset)]
     fusion = build_fusion(specs, fusion_options(model, dataset))
     assert fusion.parameter_count() == total - output_layer
     # the shipped config reproduces exactly these settings
