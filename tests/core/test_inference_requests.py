@@ -19,8 +19,11 @@ class _Kinds:
 def test_item_inputs_read_the_text_file_and_plugin_kinds(tmp_path: Path) -> None:
     t = tmp_path / "x.txt"
     t.write_text("  hello there \n", encoding="utf-8")
+    (tmp_path / "a.wav").write_bytes(b"")  # only its existence is checked here; the reader opens it later
     got = item_inputs(text_file=t, audio=tmp_path / "a.wav", extra=["eeg=rec.npy", " ecg =r.npy"])
     assert got == {"text": "hello there", "audio": tmp_path / "a.wav", "eeg": "rec.npy", "ecg": "r.npy"}
+    with pytest.raises(DataError, match=r"v\.mp4: --video file not found"):
+        item_inputs(text="hi", video=tmp_path / "v.mp4")  # before any model or encoder is built
     with pytest.raises(ConfigError, match="not both"):
         item_inputs(text="a", text_file=t)
     with pytest.raises(DataError, match=r"nope\.txt: text file not found"):
