@@ -65,6 +65,30 @@ class Prediction:
         """A small aligned table of the per-label numbers (from the head)."""
         return self.table_text
 
+    def report(self, model_ref: str) -> str:
+        """The whole prediction for a reader (what `sseft predict` prints for one clip): the model,
+        the modalities used and from which input, what was missing or cropped, the head's table."""
+        used_kind = self.notes.get("inputs", {})
+        lines = [
+            f"model: {model_ref} ({self.task}; labels: {', '.join(self.label_names)})",
+            "modalities used: "
+            + (", ".join(f"{m} (from {used_kind.get(m, 'features')})" for m in self.modalities_used)),
+        ]
+        if self.missing:
+            lines.append(f"missing (fed as empty sequences): {', '.join(self.missing)}")
+        if self.notes.get("unused_inputs"):
+            lines.append(f"inputs this model does not use: {', '.join(self.notes['unused_inputs'])}")
+        lines += [
+            f"note: {m} gave an empty sequence (e.g. no face found); the model relied on its CLS"
+            for m in self.notes.get("empty", [])
+        ]
+        for m, c in self.notes.get("cropped", {}).items():
+            lines.append(f"note: {m} cropped from {c['from']} to {c['to']} frames (the model's max_len)")
+        lines += [f"prediction: {self.summary()}", "", self.table()]
+        if "explain" in self.notes:
+            lines.append(f"\nexplain: {self.notes['explain']}")
+        return "\n".join(lines)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data: task, label names, the head's record, modalities, notes, id."""
         return {

@@ -105,26 +105,4 @@ def predict(
     if as_json:
         click.echo(json.dumps({"model": predictor.ref, **res.to_dict()}, indent=2, ensure_ascii=False))
     else:
-        click.echo(_report(predictor, res))
-
-
-def _report(predictor: Any, res: Any) -> str:
-    """The human-readable single-item output."""
-    used_kind = res.notes.get("inputs", {})
-    lines = [
-        f"model: {predictor.ref} ({res.task}; labels: {', '.join(res.label_names)})",
-        "modalities used: "
-        + (", ".join(f"{m} (from {used_kind.get(m, 'features')})" for m in res.modalities_used)),
-    ]
-    if res.missing:
-        lines.append(f"missing (fed as empty sequences): {', '.join(res.missing)}")
-    if res.notes.get("unused_inputs"):
-        lines.append(f"inputs this model does not use: {', '.join(res.notes['unused_inputs'])}")
-    for m in res.notes.get("empty", []):
-        lines.append(f"note: {m} gave an empty sequence (e.g. no face found); the model relied on its CLS")
-    for m, c in res.notes.get("cropped", {}).items():
-        lines.append(f"note: {m} cropped from {c['from']} to {c['to']} frames (the model's max_len)")
-    lines += [f"prediction: {res.summary()}", "", res.table()]
-    if "explain" in res.notes:
-        lines.append(f"\nexplain: {res.notes['explain']}")
-    return "\n".join(lines)
+        click.echo(res.report(predictor.ref))
