@@ -1,5 +1,6 @@
 """The public facade over core for models given by name: `sseft.robustness(...)`,
-`sseft.compare_robustness(...)` and `evaluate_ref` (what `sseft evaluate` and `sseft demo` score).
+`sseft.compare_robustness(...)`, `evaluate_ref` (what `sseft evaluate` and `sseft demo` score) and
+`predictor` (what `sseft predict` predicts with).
 
     import sseft
     res = sseft.robustness("meld-text", "features/meld", split="test", out="rob/")
@@ -14,11 +15,12 @@ and/or keywords on top); `baseline`, `compare`, `raw_noise` and `progress` go to
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sseft.core.inference import Predictor
     from sseft.core.robustness import RobustnessConfig, RobustnessResult
 
 
@@ -42,6 +44,31 @@ def evaluate_ref(
 
     metrics = evaluate_model(load_model(ref), store, split, batch_size, label_set, name=f"model {ref!r}")
     return None if metrics is None else {**metrics, "model": ref}
+
+
+def predictor(
+    ref: str, sets: Sequence[str] = (), *, preset: str | None = None, allow_missing: bool = False,
+    device: str | None = None, runtime: str = "torch",
+) -> Predictor:  # fmt: skip
+    """What `sseft predict` predicts with: the model `ref` names (runtime "onnx": a folder of
+    `sseft models export --format onnx`, fusion + head in onnxruntime) behind a Predictor whose
+    extractors take the `preset`'s options for the model's modalities, then `sets` on top (a model
+    trained on other encoders is refused); `allow_missing` feeds absent modalities as empty."""
+    import sseft
+    from sseft.core.inference import Predictor
+    from sseft.plugins.modalities.presets import override_strings
+
+    model: Any  # an SseftModel, or its ONNX stand-in
+    if runtime == "onnx":
+        from sseft.core.export import load_onnx
+
+        model = load_onnx(ref, device=device or "cpu")
+    else:
+        model = sseft.load(ref, device=device or "cpu")
+    if preset:
+        names = set(model.modality_names)
+        sets = (*(s for s in override_strings(preset) if s.split(".", 1)[0] in names), *sets)
+    return Predictor(model, sets, allow_missing=True if allow_missing else None, device=device)
 
 
 def robustness(

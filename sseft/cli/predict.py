@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -72,22 +71,11 @@ def predict(
         raise click.UsageError("give at least one input (--text, --text-file, --audio, --video, --input) or --manifest")
     if batch_size < 1:
         raise click.UsageError("--batch-size must be >= 1")
-    import sseft
-    from sseft.core.inference import Predictor
+    from sseft.api import predictor as make_predictor
 
-    model: Any  # an SseftModel, or its ONNX stand-in
-    if runtime == "onnx":  # extractors in PyTorch, fusion + head in onnxruntime (core/export)
-        from sseft.core.export import load_onnx
-
-        model = load_onnx(model_ref, device=device or "cpu")
-    else:
-        model = sseft.load(model_ref, device=device or "cpu")
-    if preset:  # the preset's options as overrides: a model trained on other encoders is refused
-        from sseft.plugins.modalities.presets import override_strings
-
-        names = set(model.modality_names)
-        sets = (*(s for s in override_strings(preset) if s.split(".", 1)[0] in names), *sets)
-    predictor = Predictor(model, sets, allow_missing=True if allow_missing else None, device=device)
+    predictor = make_predictor(
+        model_ref, sets, preset=preset, allow_missing=allow_missing, device=device, runtime=runtime
+    )
     if manifest is not None and out is not None:
         from sseft.core.inference import manifest_rows, predict_rows
 
