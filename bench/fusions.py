@@ -57,7 +57,7 @@ def setting_specs(setting: str, name: str) -> list[Any]:
     import yaml
 
     from sseft.core.specs import ModalitySpec
-    from sseft.plugins.fusions.parity import modality_specs
+    from sseft.plugins.fusions.parity import mmsa_modalities
 
     if setting == "synthetic":
         cfg = yaml.safe_load((REPO / "configs" / "synthetic.yaml").read_text())
@@ -65,7 +65,7 @@ def setting_specs(setting: str, name: str) -> list[Any]:
             ModalitySpec(name=m["name"], dim=m["dim"], max_len=m["max_len"])
             for m in cfg["data"]["synthetic"]["modalities"]
         ]
-    specs = modality_specs(setting)
+    specs = mmsa_modalities(setting)
     if name == "sseft":
         mods = yaml.safe_load((REPO / "configs" / f"{setting}-mmsa.yaml").read_text())["modalities"]
         project = {m["name"]: m.get("project") for m in mods}
@@ -199,12 +199,12 @@ def _params(run_dir: Path) -> int:
 def _robustness(run_dir: Path, cfg: Any) -> dict[str, Any]:
     """Relative robustness areas of the seed-0 model under feature noise on the test split."""
     from sseft.core.model import ModelConfig, build_model
-    from sseft.core.robustness import RobustnessConfig, robustness
+    from sseft.core.robustness import RobustnessConfig, run_robustness
     from sseft.registry.artifact import load_weights
 
     model = build_model(ModelConfig.model_validate_json((run_dir / "model_config.json").read_text()))
     load_weights(model, run_dir / "best" / "model.safetensors")
-    result = robustness(model.eval(), cfg.data.store, RobustnessConfig(n_levels=5, n_boot=0))
+    result = run_robustness(model.eval(), cfg.data.store, RobustnessConfig(n_levels=5, n_boot=0))
     table = result.data["relative_robustness"]["model"]
     return {kind: v["overall"] for kind, v in table.items() if isinstance(v, dict)} | {
         "overall": table["overall"]

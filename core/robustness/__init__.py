@@ -1,8 +1,8 @@
 """Robustness of trained models: missing modalities, noise curves on features and on raw media,
 MultiBench's relative/effective robustness, and what each modality contributes.
 
-    from sseft.core.robustness import RobustnessConfig, robustness
-    res = robustness(model, "features/synthetic", RobustnessConfig(out="rob/"))  # model: an SseftModel
+    from sseft.core.robustness import RobustnessConfig, run_robustness
+    res = run_robustness(model, "features/synthetic", RobustnessConfig(out="rob/"))  # model: an SseftModel
     print(res.summary())
 
 `sseft.robustness` (sseft/api.py) also takes registry names, directories and keyword options, and
@@ -10,7 +10,7 @@ adds the audio/video raw noise (plugins/modalities/raw_noise.py); core imports n
 registry. Read in order: config.py (the options), noise.py (feature-level noise), text_noise.py
 (text noise), raw_inputs.py (raw items, perturbers, re-extraction),
 evaluate.py (forward + head metrics), features.py (missing subsets, curves), summary.py (areas),
-bootstrap.py (paired comparison), raw.py (re-extraction per level), api.py (`robustness`), report.py (files).
+bootstrap.py (paired comparison), raw.py (re-extraction per level), api.py (`run_robustness`), report.py (files).
 Names are imported lazily (torch only when used).
 """
 
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_exports
 
 if TYPE_CHECKING:  # the lazy names, typed for mypy (the table below is what runs)
-    from .api import RobustnessResult, compare_robustness, robustness  # noqa: F401
+    from .api import RobustnessResult, run_robustness  # noqa: F401
     from .bootstrap import paired_bootstrap_area  # noqa: F401
     from .config import RobustnessConfig  # noqa: F401
     from .noise import FEATURE_KINDS, perturb  # noqa: F401
@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the lazy names, typed for mypy (the table below is what run
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        ".api": ("robustness", "compare_robustness", "RobustnessResult"),
+        ".api": ("run_robustness", "RobustnessResult"),
         ".raw_inputs": ("RawNoise", "TextNoise"),
         ".config": ("RobustnessConfig",),
         ".summary": ("trapezoid", "relative_robustness", "effective_robustness"),

@@ -1,7 +1,7 @@
-"""`robustness(model, store, config)`: how a trained model degrades under missing modalities and
+"""`run_robustness(model, store, config)`: how a trained model degrades under missing modalities and
 noise, which modality carries it, and how it compares with a late-fusion baseline or a second model.
 
-    res = robustness(model, "features/meld", RobustnessConfig(split="test", out="rob/"))
+    res = run_robustness(model, "features/meld", RobustnessConfig(split="test", out="rob/"))
     res.data["relative_robustness"]["model"]   # {kind: {modality: area, ..., "overall": mean}}
     print(res.summary())
 
@@ -87,7 +87,9 @@ def _training_data(model: Any) -> dict[str, Any]:
     return dict(cfg.get("data") or {}) if isinstance(cfg, dict) else {}
 
 
-def _setup(models: dict[str, Any], store: FeatureStore | str | os.PathLike[str], split: str, metric: str | None) -> _Run:
+def _setup(
+    models: dict[str, Any], store: FeatureStore | str | os.PathLike[str], split: str, metric: str | None
+) -> _Run:
     from ..features import FeatureStore
     from ..inference import model_ref
     from ..training.data import check_specs_match
@@ -172,7 +174,7 @@ def _feature_noise(
     return curves, std_split
 
 
-def robustness(
+def run_robustness(
     model: Any,
     store: str | os.PathLike[str] | Any,
     config: RobustnessConfig | None = None,
@@ -226,12 +228,4 @@ def robustness(
     return res
 
 
-def compare_robustness(
-    model_a: Any, model_b: Any, store: FeatureStore | str | os.PathLike[str], config: RobustnessConfig | None = None, **roles: Any
-) -> dict[str, Any]:
-    """Paired bootstrap (over items) of the curve-area difference A - B on the same noise; the
-    `compare` part of `robustness(model_a, store, config, compare=model_b)`."""
-    return robustness(model_a, store, config, compare=model_b, **roles).data["compare"]
-
-
-__all__ = ["RobustnessConfig", "RobustnessResult", "compare_robustness", "robustness"]
+__all__ = ["RobustnessConfig", "RobustnessResult", "run_robustness"]

@@ -1,6 +1,6 @@
 """`RobustnessConfig`: every option of one robustness run, validated in one place (unknown fields
 are errors). The models, the store object, raw perturbers and the progress callback are not
-options: `robustness()` takes them beside the config.
+options: `run_robustness()` (api.py) takes them beside the config.
 
     cfg = RobustnessConfig(kinds=["frame_drop"], n_levels=5, out="rob/")
     cfg = RobustnessConfig.build(None, n_levels=5)    # keyword overrides, one ConfigError line if bad
@@ -19,7 +19,8 @@ from .noise import FEATURE_KINDS, check_kinds
 
 
 class RobustnessConfig(StrictModel):
-    """Options of `robustness()` and `sseft robustness` (the CLI flags are these names, dashed)."""
+    """Options of `run_robustness()`, `sseft.robustness()` and `sseft robustness` (the CLI flags are
+    these names, dashed)."""
 
     split: str = Field(default="test", description="store split to evaluate")
     metric: str | None = Field(default=None, description="metric (default: the head's primary metric)")

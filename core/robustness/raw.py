@@ -22,7 +22,7 @@ from ..files import to_plain
 from .config import RobustnessConfig
 from .evaluate import Scorer, forward_items, model_modalities
 from .noise import rng_for
-from .raw_inputs import TextNoise, combine, context_for, extract, raw_items
+from .raw_inputs import TextNoise, combine, context_for, extract_features, raw_items
 from .summary import effective_robustness, relative_robustness
 
 
@@ -53,12 +53,15 @@ def _role_curves(
     (the model and its baseline, usually) extract each noisy input once."""
     from ..inference import route_inputs
 
-    fps = {s.name: json.dumps(to_plain(s.fingerprint or {}, unknown=str), sort_keys=True) for s in predictor.specs}
+    fps = {
+        s.name: json.dumps(to_plain(s.fingerprint or {}, unknown=str), sort_keys=True)
+        for s in predictor.specs
+    }
 
     def cached(n: str, key: str, raws: Callable[[], list[Any]]) -> list[torch.Tensor | None]:
         k = (fps[n], n, key)
         if k not in cache:
-            cache[k] = extract(predictor, n, raws())
+            cache[k] = extract_features(predictor, n, raws())
         return cache[k]
 
     routed = [route_inputs(predictor.specs, it.inputs, {})[0] for it in items]

@@ -108,7 +108,7 @@ def _run(ex: Any, raws: list[Any]) -> list[Any]:
         return out
 
 
-def extract(predictor: Any, modality: str, raws: Sequence[Any]) -> list[torch.Tensor | None]:
+def extract_features(predictor: Any, modality: str, raws: Sequence[Any]) -> list[torch.Tensor | None]:
     """Features per raw input through the model's rebuilt extractor (None: absent input or failed)."""
     out: list[torch.Tensor | None] = [None] * len(raws)
     todo = [k for k, r in enumerate(raws) if r is not None]

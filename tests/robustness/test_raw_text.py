@@ -70,13 +70,13 @@ def test_raw_noise_is_seeded_and_reaches_the_encoder(text_model, raw_result, mon
     from sseft.core.robustness import raw as raw_mod
 
     seen: list[list[object]] = []
-    real = raw_mod.extract
+    real = raw_mod.extract_features
 
     def spy(predictor, modality, raws):
         seen.append(list(raws))
         return real(predictor, modality, raws)
 
-    monkeypatch.setattr(raw_mod, "extract", spy)
+    monkeypatch.setattr(raw_mod, "extract_features", spy)
     again = sseft.robustness(text_model["model"], text_model["store"], kinds=["gaussian"], n_levels=4,
                              raw=text_model["manifest"], limit=6)  # fmt: skip
     assert again.data["raw_noise"]["curves"] == raw_result.data["raw_noise"]["curves"]
@@ -107,13 +107,13 @@ def test_models_sharing_an_encoder_extract_each_noisy_input_once(text_model, mon
     from sseft.core.robustness import raw as raw_mod
 
     calls: list[int] = []
-    real = raw_mod.extract
+    real = raw_mod.extract_features
 
     def spy(predictor, modality, raws):
         calls.append(len(raws))
         return real(predictor, modality, raws)
 
-    monkeypatch.setattr(raw_mod, "extract", spy)
+    monkeypatch.setattr(raw_mod, "extract_features", spy)
     r = sseft.robustness(text_model["model"], text_model["store"], kinds=["gaussian"], n_levels=3,
                          raw=text_model["manifest"], limit=3, baseline=text_model["model"])  # fmt: skip
     assert len(calls) == 1 + 2 * 2  # clean + (word_drop, typo) x levels 1, 2: once for both models
