@@ -210,27 +210,23 @@ class FaceExtractor:
 
     def fingerprint(self) -> dict[str, Any]:
         c = self.cfg
-        return {
-            "modality": "face",
-            **self._enc_id,
-            "config": _hf.config_record(self.cfg),
-            "settings": {
-                "encoder": c.encoder,
-                "detector": {
-                    "name": "mtcnn" if c.detector == "mtcnn" else "retinaface-resnet50",
-                    **self._det_id,
-                    "max_size": c.detector_max_size,
-                    "confidence": c.confidence,
-                },
-                "fps": c.fps,
-                "select": c.select,
-                "margin": c.margin,
-                "align": c.align,
-                "no_face": c.no_face,
-                "crop_size": c.crop_size,
-                "dim": self.dim,
+        settings = {
+            "encoder": c.encoder,
+            "detector": {
+                "name": "mtcnn" if c.detector == "mtcnn" else "retinaface-resnet50",
+                **self._det_id,
+                "max_size": c.detector_max_size,
+                "confidence": c.confidence,
             },
+            "fps": c.fps,
+            "select": c.select,
+            "margin": c.margin,
+            "align": c.align,
+            "no_face": c.no_face,
+            "crop_size": c.crop_size,
+            "dim": self.dim,
         }
+        return _hf.extractor_fingerprint("face", self._enc_id, c, settings)
 
     def crops(self, raw: Any) -> tuple[list[np.ndarray | None], dict[str, Any]]:
         """Decode + detect + choose + crop: one entry per sampled frame (None: no face)."""

@@ -53,6 +53,14 @@ def identity(model: str, resolved: str, hf_model: Any, revision: str | None) -> 
     return {"model": model, "revision": rev}
 
 
+def extractor_fingerprint(
+    modality: str, ident: dict[str, Any], cfg: Any, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """An extractor's fingerprint: {"modality", its weights' identity, "config": the config record
+    (`config_record`), "settings": what it computes with}; two stores mix only on equal ones."""
+    return {"modality": modality, **ident, "config": config_record(cfg), "settings": settings}
+
+
 def config_record(cfg: Any, exclude: tuple[str, ...] = ("batch_size",)) -> dict[str, Any]:
     """The extractor config as JSON, for the fingerprint's `config` key: lets a trained model rebuild
     exactly this extractor (`sseft predict`). Run-time-only fields are left out; values naming an

@@ -99,22 +99,18 @@ class SpeechExtractor:
 
     def fingerprint(self) -> dict[str, Any]:
         c = self.cfg
-        return {
-            "modality": "speech",
-            **self._ident,
-            "config": _hf.config_record(self.cfg),
-            "settings": {
-                "layer": c.layer,
-                "sample_rate": c.sample_rate,
-                "mono": "mean",
-                "resample": "torchaudio.functional.resample",
-                "normalize": self.normalize,
-                "chunk_frames": self.chunk_frames,
-                "context_frames": self.context_frames,
-                "vad": vad.record(c),  # energy gate or Silero (vad.py)
-                "dim": self.dim,
-            },
+        settings = {
+            "layer": c.layer,
+            "sample_rate": c.sample_rate,
+            "mono": "mean",
+            "resample": "torchaudio.functional.resample",
+            "normalize": self.normalize,
+            "chunk_frames": self.chunk_frames,
+            "context_frames": self.context_frames,
+            "vad": vad.record(c),  # energy gate or Silero (vad.py)
+            "dim": self.dim,
         }
+        return _hf.extractor_fingerprint("speech", self._ident, c, settings)
 
     def prepare(self, raw: Any) -> Prepared:
         """raw -> (N,) float32 mono wave at the model rate, trimmed and normalised, with notes

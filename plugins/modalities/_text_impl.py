@@ -59,18 +59,14 @@ class TextExtractor:
         self._ident = _hf.identity(cfg.model, self.resolved, self.model, cfg.revision)
 
     def fingerprint(self) -> dict[str, Any]:
-        return {
-            "modality": "text",
-            **self._ident,
-            "config": _hf.config_record(self.cfg),
-            "settings": {
-                "layer": self.cfg.layer,
-                "max_len": self.max_len,
-                "special_tokens": True,
-                "model_type": self.model.config.model_type,
-                "dim": self.dim,
-            },
+        settings = {
+            "layer": self.cfg.layer,
+            "max_len": self.max_len,
+            "special_tokens": True,
+            "model_type": self.model.config.model_type,
+            "dim": self.dim,
         }
+        return _hf.extractor_fingerprint("text", self._ident, self.cfg, settings)
 
     @torch.inference_mode()
     def __call__(self, raw: Sequence[Any]) -> list[Extracted | Exception]:

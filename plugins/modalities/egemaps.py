@@ -101,21 +101,17 @@ class OpenSmileExtractor:
         from . import _hf
 
         c = self.cfg
-        return {
-            "modality": "speech",
-            **self._ident,
-            "config": _hf.config_record(c),
-            "settings": {
-                "feature_set": self.set_name,
-                "feature_level": "lld",
-                "frames_per_second": FRAMES_PER_SECOND,
-                "sample_rate": c.sample_rate,
-                "mono": "mean",
-                "resample": "torchaudio.functional.resample",
-                "vad": vad.record(c),  # energy gate or Silero (vad.py)
-                "dim": self.dim,
-            },
+        settings = {
+            "feature_set": self.set_name,
+            "feature_level": "lld",
+            "frames_per_second": FRAMES_PER_SECOND,
+            "sample_rate": c.sample_rate,
+            "mono": "mean",
+            "resample": "torchaudio.functional.resample",
+            "vad": vad.record(c),  # energy gate or Silero (vad.py)
+            "dim": self.dim,
         }
+        return _hf.extractor_fingerprint("speech", self._ident, c, settings)
 
     def prepare(self, raw: Any) -> Prepared:
         """raw -> (N,) float32 mono wave at `sample_rate` with notes for the item's Extracted.
