@@ -92,7 +92,7 @@ def convert() -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--items", "n_items", default=24, show_default=True, help="How many clips.")
 @click.option("--seed", default=0, show_default=True, help="Varies the clips' content.")
-def make_demo_clips(directory: Path, n_items: int, seed: int) -> None:
+def make_demo_clips_cmd(directory: Path, n_items: int, seed: int) -> None:
     """Write short demo clips (mp4 + wav + transcript), their manifest items.csv and a tiny
     speech encoder into the new DIRECTORY: the raw material of the offline quickstart."""
     from sseft.plugins.datasets.demo_clips import make_demo_clips as make

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,12 +17,15 @@ from sseft.registry.names import parse_ref, validate_name
 
 from .groups import echo_table
 
+if TYPE_CHECKING:
+    from sseft.registry.store import Registry
 
-def Registry():  # noqa: N802 - reads like the class it returns an instance of
+
+def open_registry() -> Registry:
     """The registry at SSEFT_HOME, imported on first use so that `sseft --help` stays light."""
-    from sseft.registry.store import Registry as _Registry
+    from sseft.registry.store import Registry
 
-    return _Registry()
+    return Registry()
 
 
 @click.group()
@@ -34,12 +38,12 @@ def models() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_cmd(pattern: str, as_json: bool) -> None:
     """List model versions whose name matches PATTERN (wildcards: * ? [..]; 'name@*' matches versions)."""
-    entries = Registry().list(pattern)
+    entries = open_registry().list(pattern)
     if as_json:
         click.echo(json.dumps([e.as_dict() for e in entries], indent=2, default=str))
         return
     if not entries:
-        click.echo(f"no models match {pattern!r} in {Registry().root}")
+        click.echo(f"no models match {pattern!r} in {open_registry().root}")
         return
     from sseft.registry.listing import listing_rows
 
@@ -53,7 +57,7 @@ def show(name: str, as_json: bool) -> None:
     """Details of NAME (name, name@3, name@prod): path, aliases, config, metrics."""
     from sseft.registry.listing import entry_details, format_details
 
-    details = entry_details(Registry().resolve(name))
+    details = entry_details(open_registry().resolve(name))
     click.echo(json.dumps(details, indent=2, default=str) if as_json else format_details(details))
 
 
@@ -62,7 +66,7 @@ def show(name: str, as_json: bool) -> None:
 @click.argument("name")
 def publish(directory: Path, name: str) -> None:
     """Publish the artifact DIRECTORY as the next version of NAME (verified, atomic)."""
-    e = Registry().publish_dir(directory, name)
+    e = open_registry().publish_dir(directory, name)
     click.echo(f"published {e.ref}")
 
 
@@ -71,7 +75,7 @@ def publish(directory: Path, name: str) -> None:
 @click.argument("alias")
 def tag(ref: str, alias: str) -> None:
     """Point NAME@ALIAS at the version REF resolves to (moves an existing alias)."""
-    e = Registry().tag(ref, alias)
+    e = open_registry().tag(ref, alias)
     click.echo(f"{e.name}@{alias} -> {e.ref}")
 
 
@@ -83,7 +87,7 @@ def rm(ref: str, yes: bool) -> None:
     r = parse_ref(ref)
     if r.is_latest and "@" not in ref and not yes:
         click.confirm(f"remove every version of {r.name!r}?", abort=True)
-    for gone in Registry().remove(ref):
+    for gone in open_registry().remove(ref):
         click.echo(f"removed {gone}")
 
 
@@ -115,7 +119,7 @@ def export(ref: str, directory: Path, fmt: str, encoders: bool) -> None:
         return
     if encoders:
         raise click.UsageError("--encoders goes with --format onnx")
-    out = Registry().export(ref, directory)
+    out = open_registry().export(ref, directory)
     click.echo(f"exported {ref} to {out}")
 
 
@@ -135,7 +139,7 @@ def import_cmd(directory: Path, name: str | None) -> None:
     from sseft.registry.hub import check_folder
 
     check_folder(directory)  # checksums, and config.json vs the weights (builds the model once)
-    e = Registry().publish_dir(directory, name)
+    e = open_registry().publish_dir(directory, name)
     click.echo(f"imported {directory} as {e.ref}")
 
 
@@ -143,7 +147,7 @@ def import_cmd(directory: Path, name: str | None) -> None:
 @click.argument("ref", default="*")
 def verify(ref: str) -> None:
     """Check the checksums and files of REF (a reference or wildcard pattern; default: everything)."""
-    results = Registry().verify(ref)
+    results = open_registry().verify(ref)
     bad = 0
     for name, problems in results.items():
         if problems:
@@ -160,7 +164,7 @@ def verify(ref: str) -> None:
 @models.command()
 def gc() -> None:
     """Remove leftovers of interrupted publishes (safe while others publish)."""
-    removed = Registry().gc()
+    removed = open_registry().gc()
     for p in removed:
         click.echo(f"removed {p}")
     click.echo(f"{len(removed)} leftover{'s' if len(removed) != 1 else ''} removed")
