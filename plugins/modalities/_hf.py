@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from sseft.core.environment import hf_offline
 from sseft.core.errors import ExtractionError
 from sseft.core.files import sha256_file
 
@@ -81,15 +82,6 @@ _OFFLINE_HINT = (
 _HUB_DOWN: list[str] = []
 
 
-def _offline() -> bool:
-    """Offline mode asked for (the environment now, or huggingface_hub's flag, read at its import)."""
-    if any(os.environ.get(v, "") not in ("", "0") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
-        return True
-    from huggingface_hub import constants
-
-    return bool(constants.is_offline_mode())
-
-
 def hub_unreachable(repo: str, revision: str | None) -> str | None:
     """None when the model hub answers (whatever it says about `repo`), else why it cannot be reached.
 
@@ -132,7 +124,7 @@ def load_pretrained(factory: Any, resolved: str, revision: str | None, what: str
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # the extraction job has its own progress bar
-    if not looks_local and not _offline():
+    if not looks_local and not hf_offline():
         down = hub_unreachable(resolved, revision)
         if down is not None:
             try:
@@ -147,7 +139,7 @@ def load_pretrained(factory: Any, resolved: str, revision: str | None, what: str
     except OSError as e:
         hint = (
             " (HF_HUB_OFFLINE is set: pass a local directory saved with save_pretrained)"
-            if _offline()
+            if hf_offline()
             else f" ({_OFFLINE_HINT})"
         )
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -99,3 +99,30 @@ def test_the_text_plugin_fails_fast_offline_too(dead_hub) -> None:
 
     with pytest.raises(ExtractionError, match=r"unreachable.*HF_HUB_OFFLINE=1"):
         get_modality("text").build_extractor({"model": "someone/not-cached"})
+
+
+@pytest.mark.parametrize(
+    ("hub", "transformers", "flag", "offline"),
+    [
+        ("1", None, False, True),
+        ("0", "1", True, False),  # HF_HUB_OFFLINE, when set, decides (huggingface_hub's rule)
+        (None, "false", True, False),  # a false value is not offline, whatever the flag said at import
+        (None, "YES", False, True),
+        (None, None, True, True),  # nothing set now: the library's flag
+        (None, None, False, False),
+    ],
+)
+def test_offline_mode_is_read_now_by_huggingface_hubs_rule(
+    monkeypatch, hub, transformers, flag, offline
+) -> None:
+    from huggingface_hub import constants
+
+    from sseft.core.environment import hf_offline
+
+    for name, value in (("HF_HUB_OFFLINE", hub), ("TRANSFORMERS_OFFLINE", transformers)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", flag)
+    assert hf_offline() is offline
