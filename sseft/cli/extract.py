@@ -61,12 +61,10 @@ def extract(
         raise click.UsageError("--dataset and --out are required (or use a subcommand, see --help)")
     from sseft.core.config import read_mapping
     from sseft.core.extraction import dist_context, extract_dataset
+    from sseft.plugins.modalities.presets import merged_options
 
-    options = read_mapping(modality_config) if modality_config else {}
-    if preset:  # plugins/modalities/presets.py; --modality-config entries and --set go on top
-        from sseft.plugins.modalities.presets import merged_options
-
-        options = merged_options(preset, options)
+    # The preset's options (none without --preset), --modality-config's entries and --set on top.
+    options = merged_options(preset, read_mapping(modality_config) if modality_config else {})
     mods = [m.strip() for m in modalities.split(",") if m.strip()] if modalities else None
     summary = extract_dataset(
         dataset, out, options=options, modalities=mods, progress=not no_progress, sort_by_length=not input_order,
