@@ -1,7 +1,8 @@
 """`sseft serve` under load, on 127.0.0.1 only: p50 / p95 / p99 latency and throughput at 1, 4 and
 16 concurrent clients, for a text-only model and a `lite` multimodal model (MiniLM text, eGeMAPS
 speech, MTCNN + FER face), against the in-process predictor called one by one (the floor) and the
-same service with batching off (--max-batch 1 --max-wait-ms 0).
+same service with batching off (--max-batch 1; batching on: --max-batch 8 --max-wait-ms 0, continuous
+batching).
 
     python bench/serve.py                                   # builds both models (a few minutes), then measures
     python bench/serve.py --requests 16 --media-requests 4  # a small run that proves it works
@@ -28,6 +29,7 @@ from typing import Any
 
 import yaml
 
+MAX_BATCH = 8  # the service's default --max-batch
 TEXTS = ["what a wonderful day", "I can't believe you did that", "leave me alone", "this is fine, I guess",
          "oh my god, you got the job", "we lost everything", "see you tomorrow then", "that is disgusting"]  # fmt: skip
 
@@ -141,8 +143,7 @@ def _floor(ref: str, items: list[dict[str, Any]], n: int, env: dict[str, str]) -
 
     import sseft as api
 
-    if env.get("OMP_NUM_THREADS"):  # --threads: the same torch threads as the service's processes
-        torch.set_num_threads(int(env["OMP_NUM_THREADS"]))
+    torch.set_num_threads(int(env["OMP_NUM_THREADS"]))  # the same torch threads as the servers'
 
     p = api.load(ref).predictor()
     for it in items[:3]:
@@ -162,7 +163,9 @@ class Server:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        extra = [] if batching else ["--max-batch", "1", "--max-wait-ms", "0"]
+        # Both modes name their batcher settings, so the table says what was measured whatever the
+        # CLI defaults become: continuous batching (an idle worker runs what is queued at once), or off.
+        extra = ["--max-batch", str(MAX_BATCH) if batching else "1", "--max-wait-ms", "0"]
         cmd = [sys.executable, "-m", "sseft", "serve", ref, "--host", "127.0.0.1", "--port", str(self.port),
                "--log-level", "warning", "--max-queue", "256", *extra]  # fmt: skip
         self.proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
@@ -194,35 +197,59 @@ class Server:
 def load(
     url: str, name: str, items: list[dict[str, Any]], clients: int, total: int
 ) -> tuple[list[float], float]:
-    """`total` requests over `clients` threads (each its own keep-alive connection); every answer checked."""
+    """`total` requests over `clients` threads (each its own keep-alive connection); every answer
+    checked. Text requests go through the standard library's http.client: the clients share this
+    machine's cores with the server, and httpx's per-request Python cost (several times http.client's)
+    would be charged to the service under 16 threads. Media uploads (multipart) use httpx."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
     import httpx
 
-    def one(c: httpx.Client, item: dict[str, Any]) -> float:
+    path = f"/v1/models/{name}/predict"
+    host, port = urlsplit(url).hostname or "127.0.0.1", urlsplit(url).port or 80
+
+    def one(c: Any, item: dict[str, Any]) -> float:
         t = time.perf_counter()
         if "video" in item:
             with open(item["video"], "rb") as f:
-                r = c.post(
-                    f"/v1/models/{name}/predict",
-                    files={"video": ("clip.mp4", f, "video/mp4")},
-                    data={"text": item["text"]},
-                )
+                r = c.post(path, files={"video": ("clip.mp4", f, "video/mp4")}, data={"text": item["text"]})
+            status, body = r.status_code, r.text
         else:
-            r = c.post(f"/v1/models/{name}/predict", json={"text": item["text"]})
+            c.request("POST", path, json.dumps({"text": item["text"]}), {"Content-Type": "application/json"})
+            resp = c.getresponse()
+            status, body = resp.status, resp.read().decode()
         took = time.perf_counter() - t
-        assert r.status_code == 200 and r.json()["label"], r.text
+        assert status == 200 and json.loads(body)["label"], body
         return took
 
     per = [total // clients + (1 if k < total % clients else 0) for k in range(clients)]
 
     def client(k: int) -> list[float]:
-        with httpx.Client(base_url=url, timeout=120) as c:
+        media = any("video" in it for it in items)
+        c: Any = (
+            httpx.Client(base_url=url, timeout=120)
+            if media
+            else http.client.HTTPConnection(host, port, timeout=120)
+        )
+        try:
             one(c, items[k % len(items)])  # connection + first-request warm-up, not timed
             return [one(c, items[(k + j) % len(items)]) for j in range(per[k])]
+        finally:
+            c.close()
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         lat = [x for xs in pool.map(client, range(clients)) for x in xs]
     return lat, time.perf_counter() - t0
+
+
+def batch_stats(url: str, name: str) -> dict[str, Any]:
+    """The service's batcher counters (GET /readyz), to tell how full the batches were."""
+    import httpx
+
+    return dict(httpx.get(url + "/readyz", timeout=10).json()["models"].get(name, {}))
 
 
 def measure(
@@ -236,10 +263,13 @@ def measure(
     for batching in (True, False):
         with Server(ref, env, batching) as srv:
             for c in clients:
+                before = batch_stats(srv.url, name)
                 lat, wall = load(srv.url, name, items, c, max(n, c))
-                rows.append(
-                    row(ref, "service, batching" if batching else "service, batching off", c, lat, wall)
-                )
+                after = batch_stats(srv.url, name)
+                r = row(ref, "service, batching" if batching else "service, batching off", c, lat, wall)
+                done = after.get("batches", 0) - before.get("batches", 0)
+                r["batch"] = (after.get("items", 0) - before.get("items", 0)) / done if done else 0.0
+                rows.append(r)
     lat2, wall2 = floor(ref, items, max(1, n - n // 2), env)
     rows.insert(0, row(ref, "in-process floor", 1, f_lat + lat2, f_wall + wall2))
     return rows
@@ -247,11 +277,11 @@ def measure(
 
 def report(rows: list[dict[str, Any]]) -> None:
     print(
-        f"{'model':<12} {'mode':<22} {'clients':>7} {'n':>5} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'req/s':>8}"
+        f"{'model':<12} {'mode':<22} {'clients':>7} {'n':>5} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'req/s':>8} {'batch':>6}"
     )
     for r in rows:
         print(
-            f"{r['model']:<12} {r['mode']:<22} {r['clients']:>7} {r['n']:>5} {r['p50']:>9.1f} {r['p95']:>9.1f} {r['p99']:>9.1f} {r['rps']:>8.2f}"
+            f"{r['model']:<12} {r['mode']:<22} {r['clients']:>7} {r['n']:>5} {r['p50']:>9.1f} {r['p95']:>9.1f} {r['p99']:>9.1f} {r['rps']:>8.2f} {r.get('batch', 1.0):>6.2f}"
         )
     for model in dict.fromkeys(r["model"] for r in rows):
         f = next(r for r in rows if r["model"] == model and r["mode"] == "in-process floor")
@@ -281,7 +311,7 @@ def main() -> None:
     ap.add_argument(
         "--threads",
         type=int,
-        help="torch CPU threads for the floor and each server process (default: torch's).",
+        help="torch CPU threads for the floor and each server process (default: torch's default here).",
     )
     ap.add_argument("--home", type=Path, help="SSEFT_HOME for the built models (default: a temp dir).")
     args = ap.parse_args()
@@ -289,8 +319,11 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="sseft-bench-serve-"))
     home = args.home or root / "home"
     env = {**os.environ, "SSEFT_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    if args.threads:
-        env["OMP_NUM_THREADS"] = str(args.threads)
+    if not args.threads:  # torch's own default, made explicit so the floor and the servers share it
+        import torch
+
+        args.threads = torch.get_num_threads()
+    env["OMP_NUM_THREADS"] = str(args.threads)
     text_ref, media_ref = args.text_model, args.media_model
     clips = root / "clips"
     if text_ref is None or (media_ref is None and not args.skip_media):
@@ -304,7 +337,7 @@ def main() -> None:
         media = [{"video": str(p), "text": TEXTS[k % len(TEXTS)]} for k, p in enumerate(paths)]
         rows += measure(media_ref, media, args.media_requests, clients, env)
     print(
-        f"\nsseft serve on 127.0.0.1, {os.cpu_count()} CPUs, torch threads per process: {args.threads or 'default'}"
+        f"\nsseft serve on 127.0.0.1, {os.cpu_count()} CPUs, torch threads per process (floor and each server): {args.threads}"
     )
     report(rows)
 

@@ -1,13 +1,15 @@
-"""A small dynamic batcher: concurrent callers `await submit(item)`, one worker thread runs
-`run_batch(items)` on up to `max_batch` items at a time, waiting at most `max_wait_ms` after the
-first item for more to arrive. While a batch runs, new items queue up and form the next batch, so
-under load batches fill by themselves and with one caller nothing waits longer than `max_wait_ms`.
+"""A small dynamic batcher with continuous batching: concurrent callers `await submit(item)`, one
+worker thread runs `run_batch(items)` on up to `max_batch` items at a time. When the worker is idle
+it runs what is queued at once (a lone caller never waits for company); while a batch runs, new items
+queue and form the next batch, so under load batches fill by themselves without a fixed wait.
+`max_wait_ms` (default 0) is an optional extra wait after the first item for a batch to fill, for a
+model whose per-call cost is so high that a few milliseconds buy a larger batch.
 
 The queue is bounded: past `max_queue` waiting items `submit` raises `Overloaded` at once (the
 service answers 503 with Retry-After) instead of letting memory grow under a burst. `run_batch`
 runs in the batcher's own thread, never on the event loop; it returns one result per item (an
 Exception instance fails that item only) or raises (every item of the batch fails with it).
-`max_batch=1, max_wait_ms=0` turns batching off (one item per call, in arrival order).
+`max_batch=1` turns batching off (one item per call, in arrival order).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class DynamicBatcher(Generic[In, Out]):
         run_batch: Callable[[list[In]], Sequence[Out | BaseException]],
         *,
         max_batch: int = 8,
-        max_wait_ms: float = 5.0,
+        max_wait_ms: float = 0.0,
         max_queue: int = 64,
         name: str = "batcher",
     ) -> None:
@@ -126,8 +128,11 @@ class DynamicBatcher(Generic[In, Out]):
                 await self._run_one(batch)
 
     async def _gather(self) -> None:
-        """Wait up to max_wait for the batch to fill (not at all when it is full or waiting is off)."""
+        """Wait up to max_wait for the batch to fill (not at all when it is full or waiting is off:
+        continuous batching, the default)."""
         assert self._wake is not None
+        if self.max_wait <= 0:
+            return
         deadline = time.monotonic() + self.max_wait
         while len(self._pending) < self.max_batch:
             left = deadline - time.monotonic()

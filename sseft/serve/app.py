@@ -13,7 +13,6 @@ import contextlib
 import difflib
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -192,11 +191,11 @@ def _install_routes(
         """Multipart: files `video`, `audio`, `transcript` (SRT/WebVTT), fields `text`, `attention`,
         `segments`, `segment_seconds`. JSON (text-only models): {"text": ..., "attention": false}."""
         m = _find(served, name)
-        parsed = Parsed(Path(tempfile.mkdtemp(prefix="sseft-serve-", dir=tmp_root)))
+        parsed = Parsed(tmp_root)
         try:
             return await handler.predict(request, m, settings, parsed)
         finally:  # synchronous on purpose: it must run even when the request task is cancelled
-            shutil.rmtree(parsed.tmp, ignore_errors=True)
+            parsed.remove()
 
 
 def app_from_env() -> Any:

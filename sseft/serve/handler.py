@@ -30,7 +30,8 @@ class Scrub:
 
     def __init__(self, parsed: Parsed) -> None:
         self.pairs = [(str(p), k) for k, p in parsed.raw.items() if isinstance(p, Path)]
-        self.pairs.append((str(parsed.tmp), "upload"))
+        if parsed.folder is not None:
+            self.pairs.append((str(parsed.folder), "upload"))
 
     def __call__(self, text: str) -> str:
         for path, name in self.pairs:
@@ -84,8 +85,9 @@ async def predict(
     await parse_predict(request, settings, parsed)
     scrub = Scrub(parsed)
     check_inputs(served, parsed, settings)
-    try:
-        lengths = await run_in_threadpool(durations, parsed, settings)
+    has_media = any(isinstance(parsed.raw.get(k), Path) for k in MEDIA)
+    try:  # probing media is blocking I/O (a thread); a text-only request skips the thread hop
+        lengths = await run_in_threadpool(durations, parsed, settings) if has_media else {}
     except FieldError:
         raise
     except DataError as e:

@@ -31,7 +31,12 @@ class ServeSettings(StrictModel):
         5000, ge=1, description="Longest text or transcript (characters); longer: 422."
     )
     max_batch: int = Field(8, ge=1, description="Dynamic batcher: most items per forward pass.")
-    max_wait_ms: float = Field(5.0, ge=0, description="Dynamic batcher: longest wait for a batch to fill.")
+    max_wait_ms: float = Field(
+        0.0,
+        ge=0,
+        description="Dynamic batcher: optional extra wait for a batch to fill; 0: continuous batching "
+        "(an idle worker runs what is queued at once, items arriving while a batch runs form the next).",
+    )
     max_queue: int = Field(32, ge=1, description="Requests waiting per model beyond which the answer is 503.")
     max_in_flight: int = Field(
         64, ge=1, description="Requests in progress (uploading included) beyond which: 503."

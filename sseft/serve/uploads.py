@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -42,14 +43,27 @@ class PredictJSON(StrictModel):
 
 @dataclass
 class Parsed:
-    """What the request asked for; media paths live in `tmp` (the caller removes it)."""
+    """What the request asked for; media paths live in `tmp`, a folder of its own under `root` made
+    at the first upload (a JSON text request touches no disk); the caller calls `remove()`."""
 
-    tmp: Path
+    root: Path
     raw: dict[str, Any] = field(default_factory=dict)  # kind -> text or Path
     attention: bool = False
     segments: str | None = None
     segment_seconds: float | None = None
     cues: list[Cue] | None = None
+    folder: Path | None = None
+
+    @property
+    def tmp(self) -> Path:
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="sseft-serve-", dir=self.root))
+        return self.folder
+
+    def remove(self) -> None:
+        """Remove the request's folder (if one was made) and everything in it."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _bool(name: str, value: str) -> bool:

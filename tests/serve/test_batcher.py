@@ -1,5 +1,6 @@
-"""The dynamic batcher: batches fill under concurrency up to max_batch, one caller waits at most
-max_wait, every caller gets its own item's result or error, a full queue refuses at once."""
+"""The dynamic batcher: batches fill under concurrency up to max_batch, continuous batching by
+default (a lone caller never waits; items arriving while a batch runs form the next one), one caller
+waits at most max_wait, every caller gets its own item's result or error, a full queue refuses at once."""
 
 from __future__ import annotations
 
@@ -68,6 +69,54 @@ def test_one_caller_waits_at_most_max_wait() -> None:
     took = asyncio.run(main())
     b.close()
     assert 0.025 <= took < 0.5 and sizes == [1]
+
+
+def test_by_default_a_lone_item_runs_at_once() -> None:
+    """Continuous batching: with the worker idle, an item is handed to run_batch without a wait for
+    company (the least delay of 10 lone items, so a busy machine's hiccups do not count)."""
+    delays: list[float] = []
+    sent: list[float] = []
+
+    def run(items: list[int]) -> list[int]:
+        delays.append(time.perf_counter() - sent[-1])
+        return items
+
+    b: DynamicBatcher[int, int] = DynamicBatcher(run)
+
+    async def main() -> None:
+        for i in range(10):
+            sent.append(time.perf_counter())
+            assert await b.submit(i) == i
+
+    asyncio.run(main())
+    b.close()
+    assert len(delays) == 10 and min(delays) < 0.004  # a 5 ms wait for a batch to fill would fail this
+
+
+def test_items_arriving_while_a_batch_runs_form_the_next_batch() -> None:
+    sizes: list[int] = []
+    started, release = threading.Event(), threading.Event()
+
+    def run(items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        started.set()
+        release.wait(5)
+        return [i * 2 for i in items]
+
+    b: DynamicBatcher[int, int] = DynamicBatcher(run, max_batch=8)
+
+    async def main() -> list[int]:
+        first = asyncio.ensure_future(b.submit(0))
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        rest = [asyncio.ensure_future(b.submit(i)) for i in range(1, 6)]
+        await asyncio.sleep(0.01)
+        release.set()
+        return await asyncio.gather(first, *rest)
+
+    assert asyncio.run(main()) == [i * 2 for i in range(6)]
+    b.close()
+    assert sizes == [1, 5]  # the first ran alone at once; the five that queued meanwhile ran together
 
 
 def test_batching_off_runs_items_one_by_one() -> None:
