@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from .groups import PluginGroup
+from .groups import PluginGroup, comma_list
 
 PATH = click.Path(path_type=Path)
 
@@ -28,7 +28,8 @@ PATH = click.Path(path_type=Path)
 @click.option("--dataset", "dataset", metavar="NAME", help="Dataset plugin (see `sseft plugins`).")
 @click.option("--root", type=PATH, help="Dataset location (its config's `root`).")
 @click.option("--dataset-config", type=PATH, help="YAML/JSON options of the dataset plugin.")
-@click.option("--modalities", help="Comma-separated modalities (default: every modality the items have).")
+@click.option("--modalities", callback=comma_list,
+              help="Comma-separated modalities (default: every modality the items have).")
 @click.option("--modality-config", type=PATH, help="YAML/JSON mapping modality -> extractor options.")
 @click.option("--set", "sets", multiple=True, metavar="MOD.FIELD=VALUE",
               help="An extractor option (text.model=...) or a dataset option (field=... or dataset.field=...).")
@@ -51,8 +52,9 @@ PATH = click.Path(path_type=Path)
 @click.pass_context
 # fmt: on
 def extract(
-    ctx: click.Context, dataset: str | None, out: Path | None, modalities: str | None, modality_config: Path | None,
-    preset: str | None, input_order: bool, no_prefetch: bool, no_progress: bool, **job: Any,
+    ctx: click.Context, dataset: str | None, out: Path | None, modalities: list[str] | None,
+    modality_config: Path | None, preset: str | None, input_order: bool, no_prefetch: bool, no_progress: bool,
+    **job: Any,
 ) -> None:  # fmt: skip
     """Extract features of a dataset into a feature store (resumable; multi-process under accelerate)."""
     if ctx.invoked_subcommand is not None:
@@ -65,10 +67,9 @@ def extract(
 
     # The preset's options (none without --preset), --modality-config's entries and --set on top.
     options = merged_options(preset, read_mapping(modality_config) if modality_config else {})
-    mods = [m.strip() for m in modalities.split(",") if m.strip()] if modalities else None
     summary = extract_dataset(
-        dataset, out, options=options, modalities=mods, progress=not no_progress, sort_by_length=not input_order,
-        prefetch=not no_prefetch, **job,
+        dataset, out, options=options, modalities=modalities, progress=not no_progress,
+        sort_by_length=not input_order, prefetch=not no_prefetch, **job,
     )  # fmt: skip
     if dist_context().is_main:
         click.echo(summary.line())

@@ -1,6 +1,7 @@
 """A click group that also holds the commands plugins register for it (`register_commands` hook),
 looked up only when the group's commands are listed or one is called, so `sseft --help` stays fast;
-and `echo_table`, the commands' one way to print aligned columns."""
+`echo_table`, the commands' one way to print aligned columns; and `comma_list`, their one way to
+read a comma-separated option."""
 
 from __future__ import annotations
 
@@ -32,3 +33,8 @@ def echo_table(rows: Sequence[Sequence[str]], indent: str = "") -> None:
         click.echo(
             (indent + "  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]])).rstrip()
         )
+
+
+def comma_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    """A click callback: "a, b," -> ["a", "b"]; None when the option is not given."""
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None

@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+from .groups import comma_list
+
 DIR = click.Path(file_okay=False, path_type=Path)
 
 
@@ -29,12 +31,14 @@ DIR = click.Path(file_okay=False, path_type=Path)
 @click.option(
     "--compare", "compare_ref", metavar="MODEL", help="Second model: paired bootstrap of curve areas."
 )
-@click.option("--kinds", help="Feature noise kinds (comma list; default gaussian,frame_drop,temporal_mask).")
+@click.option("--kinds", callback=comma_list,
+              help="Feature noise kinds (comma list; default gaussian,frame_drop,temporal_mask).")  # fmt: skip
 @click.option("--levels", "n_levels", default=10, show_default=True, help="Noise levels i/n, i = 0..n-1.")
 @click.option("--seed", default=0, show_default=True, help="Noise and bootstrap seed.")
 @click.option("--raw", type=click.Path(path_type=Path), help="Manifest or dataset root for raw-level noise.")
 @click.option("--raw-dataset", help="Dataset plugin of --raw (default: manifest for a file).")
-@click.option("--raw-kinds", help="Raw noise kinds (comma list; default per input kind).")
+@click.option("--raw-kinds", callback=comma_list,
+              help="Raw noise kinds (comma list; default per input kind).")  # fmt: skip
 @click.option("--raw-split", help="Split name in --raw when it differs from --split (MELD dev: valid).")
 @click.option("--raw-set", "raw_options", multiple=True, metavar="KEY=VALUE",
               help="Option of the --raw dataset plugin (modalities=[text]).")  # fmt: skip
@@ -51,10 +55,7 @@ def robustness(
     """How MODEL degrades with missing modalities and noise, and which modality carries it."""
     from sseft.api import robustness as run
 
-    for key in ("kinds", "raw_kinds"):  # comma lists; unset: the config's default
-        value = options.pop(key)
-        if value:
-            options[key] = [v.strip() for v in value.split(",") if v.strip()]
+    # Unset options (None, no --raw-set): the config's defaults.
     given: dict[str, Any] = {
         k: list(v) if isinstance(v, tuple) else v for k, v in options.items() if v not in (None, ())
     }
