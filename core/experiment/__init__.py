@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the lazy names, typed for mypy
     from .plan import parse_seeds as parse_seeds
     from .runner import ExperimentOptions as ExperimentOptions
     from .runner import ExperimentResult as ExperimentResult
+    from .runner import run_best_over_seeds as run_best_over_seeds
     from .runner import run_experiment as run_experiment
 
 __getattr__, __dir__, __all__ = lazy_exports(
@@ -25,6 +26,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "ExperimentOptions": ".runner",
         "ExperimentResult": ".runner",
         "run_experiment": ".runner",
+        "run_best_over_seeds": ".runner",
         "parse_seeds": ".plan",
     },
 )

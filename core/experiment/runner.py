@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..files import atomic_write_json, read_json
 from ..training.config import ExperimentConfig
+from ..training.experiment import load_experiment
 from ..training.run import EpochCallback
 from ..training.setup import process_state
 from ..training.state import TrainResult
@@ -106,6 +107,14 @@ def run_experiment(
     if main:
         finish_experiment(cfg, result, outcomes, presets, seeds, opts, registry)
     return result
+
+
+def run_best_over_seeds(sweep_dir: str | Path, seeds: list[int]) -> ExperimentResult:
+    """A sweep's best config (<sweep_dir>/best.yaml, core/evaluation/sweep.py) trained over `seeds`
+    into <sweep_dir>/best-seeds, test split included (`sseft sweep --seeds`)."""
+    out = Path(sweep_dir)
+    best = load_experiment(out / "best.yaml")
+    return run_experiment(best, out / "best-seeds", ExperimentOptions(seeds=seeds))
 
 
 def finish_experiment(

@@ -59,8 +59,6 @@ def sweep(
         else format_result(result) + f"best config: {out / 'best.yaml'}"
     )
     if seeds and result["best"]:
-        from sseft.core.experiment import ExperimentOptions, parse_seeds, run_experiment
-        from sseft.core.training.experiment import load_experiment
+        from sseft.core.experiment import parse_seeds, run_best_over_seeds
 
-        opts = ExperimentOptions(seeds=parse_seeds(seeds))
-        click.echo(run_experiment(load_experiment(out / "best.yaml"), out / "best-seeds", opts).report, nl=False)
+        click.echo(run_best_over_seeds(out, parse_seeds(seeds)).report, nl=False)
