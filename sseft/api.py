@@ -1,6 +1,6 @@
 """The public facade over core for models given by name: `sseft.robustness(...)`,
 `sseft.compare_robustness(...)`, `evaluate_ref` (what `sseft evaluate` and `sseft demo` score) and
-`predictor` (what `sseft predict` predicts with).
+`load_predictor` (what `sseft predict` predicts with).
 
     import sseft
     res = sseft.robustness("meld-text", "features/meld", split="test", out="rob/")
@@ -46,7 +46,7 @@ def evaluate_ref(
     return None if metrics is None else {**metrics, "model": ref}
 
 
-def predictor(
+def load_predictor(
     ref: str, sets: Sequence[str] = (), *, preset: str | None = None, allow_missing: bool = False,
     device: str | None = None, runtime: str = "torch",
 ) -> Predictor:  # fmt: skip

@@ -65,7 +65,7 @@ class Prediction:
         """A small aligned table of the per-label numbers (from the head)."""
         return self.table_text
 
-    def report(self, model_ref: str) -> str:
+    def report_text(self, model_ref: str) -> str:
         """The whole prediction for a reader (what `sseft predict` prints for one clip): the model,
         the modalities used and from which input, what was missing or cropped, the head's table."""
         used_kind = self.notes.get("inputs", {})

@@ -71,9 +71,9 @@ def predict(
         raise click.UsageError("give at least one input (--text, --text-file, --audio, --video, --input) or --manifest")
     if batch_size < 1:
         raise click.UsageError("--batch-size must be >= 1")
-    from sseft.api import predictor as make_predictor
+    from sseft.api import load_predictor
 
-    predictor = make_predictor(
+    predictor = load_predictor(
         model_ref, sets, preset=preset, allow_missing=allow_missing, device=device, runtime=runtime
     )
     if manifest is not None and out is not None:
@@ -93,4 +93,4 @@ def predict(
     if as_json:
         click.echo(json.dumps({"model": predictor.ref, **res.to_dict()}, indent=2, ensure_ascii=False))
     else:
-        click.echo(res.report(predictor.ref))
+        click.echo(res.report_text(predictor.ref))
