@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from .groups import PluginGroup
+from .groups import PluginGroup, json_option
 
 
 @click.group()
@@ -42,7 +42,7 @@ def _emit(report: Any, as_json: bool, limit: int) -> None:
     is_flag=True,
     help="Also decode every media file as extraction will (slow): truncated, empty, NaN/inf, wrong stream.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+@json_option("Machine-readable report.")
 @click.option("--limit", default=10, show_default=True, help="Entries shown per problem list.")
 def check(target: Path, overrides: tuple[str, ...], probe: bool, as_json: bool, limit: int) -> None:
     """Dry-run TARGET (a manifest .csv/.jsonl, a dataset config {dataset: NAME, root: ...}, or an
@@ -71,7 +71,7 @@ def check(target: Path, overrides: tuple[str, ...], probe: bool, as_json: bool, 
     "--root", type=click.Path(path_type=Path), required=True, help="The corpus folder (manifest: the file)."
 )
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a dataset option.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 @click.option("--limit", default=5, show_default=True, help="Entries shown per problem list.")
 def info(name: str, root: Path, overrides: tuple[str, ...], as_json: bool, limit: int) -> None:
     """Counts per split and label and modality coverage of dataset NAME at --root."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .train import overrides_option
+from .groups import overrides_option
 
 
 @click.command()

@@ -10,6 +10,8 @@ import sys
 
 import click
 
+from .groups import json_option
+
 
 @click.group("features")
 def features() -> None:
@@ -18,7 +20,7 @@ def features() -> None:
 
 @features.command("info")
 @click.argument("store", type=click.Path(file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@json_option("Print the summary as JSON.")
 def info(store: str, as_json: bool) -> None:
     """Per split: item counts, label distribution, length stats per modality; dims, fingerprints, failures."""
     from sseft.core.features.summary import format_store_summary, summarize

@@ -1,11 +1,13 @@
 """A click group that also holds the commands plugins register for it (`register_commands` hook),
 looked up only when the group's commands are listed or one is called, so `sseft --help` stays fast;
-`echo_table`, the commands' one way to print aligned columns; and `comma_list`, their one way to
-read a comma-separated option."""
+`echo_table`, the commands' one way to print aligned columns; `comma_list`, their one way to
+read a comma-separated option; and the options several commands share."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -38,3 +40,18 @@ def echo_table(rows: Sequence[Sequence[str]], indent: str = "") -> None:
 def comma_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
     """A click callback: "a, b," -> ["a", "b"]; None when the option is not given."""
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+# Options every experiment command (train, ablate, sweep, demo) takes.
+overrides_option = click.option(
+    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a config field (repeatable)."
+)
+
+
+def output_dir_option(help_text: str) -> Callable[[Any], Any]:
+    return click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), help=help_text)
+
+
+def json_option(help_text: str = "Machine-readable output.") -> Callable[[Any], Any]:
+    """`--json` (the command's `as_json` flag): print the data as JSON instead of text."""
+    return click.option("--json", "as_json", is_flag=True, help=help_text)

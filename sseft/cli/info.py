@@ -7,11 +7,13 @@ from dataclasses import asdict
 
 import click
 
+from .groups import json_option
+
 KINDS = ("modality", "dataset", "head", "fusion")  # core/plugin_options.py KINDS; kept light for --help
 
 
 @click.group(invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 @click.pass_context
 def plugins(ctx: click.Context, as_json: bool) -> None:
     """List every plugin: package, version, what it registers, load errors.
@@ -46,7 +48,7 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 @plugins.command()
 @click.argument("name")
 @click.option("--kind", type=click.Choice(KINDS), help="Only this kind (when a name is both).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 def show(name: str, kind: str | None, as_json: bool) -> None:
     """The config options of plugin NAME: field, type, default, description.
 
@@ -83,7 +85,7 @@ def _short(text: str, n: int = 40) -> str:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 def env(as_json: bool) -> None:
     """Versions, devices and plugins: what a bug report needs."""
     from sseft.core.environment import environment_report

@@ -15,7 +15,7 @@ import click
 from sseft.core.errors import IntegrityError, RegistryError
 from sseft.registry.names import parse_ref, validate_name
 
-from .groups import echo_table
+from .groups import echo_table, json_option
 
 if TYPE_CHECKING:
     from sseft.registry.store import Registry
@@ -35,7 +35,7 @@ def models() -> None:
 
 @models.command("list")
 @click.argument("pattern", default="*")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 def list_cmd(pattern: str, as_json: bool) -> None:
     """List model versions whose name matches PATTERN (wildcards: * ? [..]; 'name@*' matches versions)."""
     entries = open_registry().list(pattern)
@@ -52,7 +52,7 @@ def list_cmd(pattern: str, as_json: bool) -> None:
 
 @models.command()
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 def show(name: str, as_json: bool) -> None:
     """Details of NAME (name, name@3, name@prod): path, aliases, config, metrics."""
     from sseft.registry.listing import entry_details, format_details

@@ -21,6 +21,7 @@ import click
 
 from sseft.core.errors import DataError
 
+from .groups import json_option
 from .predict_segments import with_segments
 
 FILE = click.Path(dir_okay=False, path_type=Path)
@@ -38,7 +39,7 @@ FILE = click.Path(dir_okay=False, path_type=Path)
               help="Input of another kind a plugin declares (eeg=rec.npy).")
 @click.option("--manifest", type=FILE, help="CSV/JSONL of items (id + one column per modality or input kind).")
 @click.option("--out", type=FILE, help="Predictions CSV for --manifest (resumed if it exists).")
-@click.option("--json", "as_json", is_flag=True, help="Print the prediction as JSON.")
+@json_option("Print the prediction as JSON.")
 @click.option("--allow-missing", is_flag=True,
               help="Predict without a modality that has no input (fed as an empty sequence).")
 @click.option("--explain", type=click.Path(file_okay=False, path_type=Path),

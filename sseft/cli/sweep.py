@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .train import output_dir_option, overrides_option
+from .groups import json_option, output_dir_option, overrides_option
 
 
 @click.command()
@@ -31,7 +31,7 @@ from .train import output_dir_option, overrides_option
 @click.option("--heartbeat", type=click.FloatRange(min=1), default=10.0, show_default=True, metavar="SECONDS",
               help="Running trials record a heartbeat this often; one silent for 4 beats (its worker died) "
                    "is marked failed and retried once.")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print the study's trials as JSON.")
+@json_option("Print the study's trials as JSON.")
 def sweep(
     config: Path,
     space: Path,

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
-# Options every experiment command (train, ablate, sweep) takes.
-overrides_option = click.option(
-    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a config field (repeatable)."
-)
-
-
-def output_dir_option(help_text: str) -> Any:
-    return click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), help=help_text)
+from .groups import json_option, output_dir_option, overrides_option
 
 
 @click.command("train")
@@ -66,7 +58,7 @@ def train_command(
     metavar="SET",
     help="The store's label set to score against (default: its default).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@json_option("Print the metrics as JSON.")
 def evaluate(
     model: str, store: Path, split: str, batch_size: int, label_set: str | None, as_json: bool
 ) -> None:
