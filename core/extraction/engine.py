@@ -4,7 +4,9 @@
 
 * Batches are fixed by the item list: items are ordered by length (core/extraction/batching.py, a pure
   function of the list), batch k = the k-th B of that order; with N processes batch k runs on rank
-  k % N, which writes only its own shards (writer_id = rank). Same batches, same tensors, any N.
+  k % N, which writes only its own shards (writer_id = rank). Same batches, same tensors, any N;
+  at the end the main process merges every writer's shards into canonical ones (split, then item
+  id, core/features/canonical.py), so the finished store is the same bytes for any N.
   Each batch pads only to its own longest item (text: the tokenizer pads to the longest text;
   speech windows of equal length run together, nothing padded; face crops have one size).
 * Resumable: a batch whose items are all in the store is skipped; a batch with some stored items is
@@ -316,7 +318,8 @@ def tally_notes(totals: dict[str, float], note: Mapping[str, Any]) -> None:
 def _finish(
     root: Path, ctx: DistContext, bar: Progress, notes: dict[str, dict[str, float]], total: int, t0: float
 ) -> ExtractionSummary:
-    """Gather every process's counts, merge the partial indexes (main process), the job's summary."""
+    """Gather every process's counts, merge the writers into the canonical store (main process; one
+    process merged when its writer closed), the job's summary."""
     from ..features import merge_partial_indexes
 
     gathered = ctx.gather({**bar.counts, "stats": notes})

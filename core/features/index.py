@@ -5,6 +5,8 @@ No torch here: `sseft features info` and the writer's bookkeeping only need JSON
 Layout of a store directory::
 
     <root>/index.json                       the one index (what readers open)
+    <root>/shards/<split>/<nnnnn>.<sha16>.safetensors   canonical shards (a finished store)
+  while writers run, and until the merge absorbs them:
     <root>/partial/<writer_id>.json         one partial index per writer (source of truth of its shards)
     <root>/shards/<split>/<writer_id>-<nnnnn>.safetensors
     <root>/failures.jsonl                   one {"id", "reason", ...} line per refused item
@@ -13,9 +15,9 @@ Layout of a store directory::
 Each shard holds the tensors of up to `shard_size` items of one split under keys "<pos>/<modality>"
 (pos = the item's position in the shard's id list), so item ids never need to be valid keys.
 A partial index lists its writer's finished shards with every item's record (id, label, lengths,
-meta, and `labels` {set: value} in a store with several label sets); `merge_partial_indexes` turns
-all of them into `index.json`, whose per-split tables are sorted by item id, so that N writers and
-one writer produce the same index up to the shard list.
+meta, and `labels` {set: value} in a store with several label sets); `merge_partial_indexes`
+rewrites all of them into canonical shards (core/features/canonical.py) and `index.json`, whose
+per-split tables are sorted by item id, so that N writers and one writer write the same bytes.
 
 Labels are plain JSON values, stored as the dataset gave them (the head checks them at training).
 A store with several label sets (MELD: emotion and sentiment) records `label_sets` {name: {type,
@@ -30,11 +32,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
 from pydantic import Field
 
 from ..errors import FeatureStoreError
-from ..files import atomic_write_json
 from ..protocols import TaskInfo, split_order
 from ..specs import ModalitySpec, StoredFeatures
 
@@ -212,34 +212,10 @@ def build_index(head: dict[str, Any], shards: list[dict[str, Any]]) -> dict[str,
 
 
 def merge_partial_indexes(root: str | Path) -> Path:
-    """Combine every writer's partial index into `<root>/index.json` (atomically, under a lock).
+    """Finish the store at `root`: every finished writer's shards (partial indexes) and those of the
+    existing index.json become canonical shards and one index, byte-identical whatever the number of
+    writers (core/features/canonical.py). Call it once every writer has closed; a writer still open
+    is left as it is. Returns the path of the index."""
+    from .canonical import merge_store  # torch and safetensors: only when a merge runs
 
-    Shards listed by an existing index.json whose writer has no partial index any more are kept.
-    Returns the path of the index.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise FeatureStoreError(f"{root}: feature store directory not found")
-    with FileLock(str(root / LOCK_NAME)):
-        partials = read_partials(root)
-        index_path = root / INDEX_NAME
-        old = read_store_json(index_path, "store index") if index_path.exists() else None
-        heads = [(f"partial index {w}", p) for w, p in partials.items()]
-        if old is not None:
-            heads.insert(0, ("index.json", old))
-        if not heads:
-            raise FeatureStoreError(
-                f"{root}: no index and no partial index to merge; nothing was written here"
-            )
-        ref_name, ref = heads[0]
-        for name, other in heads[1:]:
-            why = header_mismatch(ref, other)
-            if why is not None:
-                raise FeatureStoreError(f"{root}: {name} disagrees with {ref_name}: {why}")
-        shards = [s for p in partials.values() for s in p["shards"]]
-        if old is not None:
-            recs = records_from_index(old)
-            shards += [s | {"items": recs[s["file"]]} for s in old["shards"] if s["writer"] not in partials]
-        head = {k: ref[k] for k in HEADER_KEYS if k in ref}
-        atomic_write_json(index_path, build_index(head, shards))
-    return index_path
+    return merge_store(Path(root))

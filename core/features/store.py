@@ -65,7 +65,7 @@ class FeatureStore:
                 f"{root}: feature store directory not found; extract or generate it first"
             )
         if not (root / INDEX_NAME).is_file():
-            if (root / PARTIAL_DIR).is_dir():
+            if (root / PARTIAL_DIR).is_dir() or (root / SHARD_DIR).is_dir():
                 raise FeatureStoreError(
                     f"{root}: {INDEX_NAME} is missing (the write did not finish): re-run the same extraction "
                     "to resume, or `sseft features merge` to index what is there"

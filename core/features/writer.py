@@ -4,7 +4,8 @@ A shard becomes visible in two atomic steps: the safetensors file (temp file + f
 then this writer's partial index (same). A crash between the two leaves an unreferenced shard file,
 which the next writer with the same id deletes; items of unfinished shards are simply written again
 (`has()` is False for them). Each writer id owns only its own files, so N processes can write one
-store at once; `merge_partial_indexes` builds the index they share. Multi-process use::
+store at once; `merge_partial_indexes` rewrites their shards into the canonical shards and index of
+the finished store (the same bytes for any number of writers). Multi-process use::
 
     w = FeatureStoreWriter(root, mods, task, writer_id=str(rank), merge_on_close=False)
     ... for my share of the items: if not w.has(id): w.add(...) ...
@@ -163,13 +164,15 @@ class FeatureStoreWriter:
         own = partials.pop(self.writer_id, None)
         if (self.root / INDEX_NAME).exists():
             index = read_store_json(self.root / INDEX_NAME, "store index")
-            for s in index["shards"]:
-                if s["writer"] not in partials and s["writer"] != self.writer_id:
+            for s in index["shards"]:  # canonical shards have no writer: nobody's to adopt
+                if s.get("writer") not in partials and s.get("writer") != self.writer_id:
                     self._known.update(s["ids"])
             if own is None:  # our partial index is gone (a copied store): adopt our shards from the index
                 recs = records_from_index(index)
                 mine = [
-                    s | {"items": recs[s["file"]]} for s in index["shards"] if s["writer"] == self.writer_id
+                    s | {"items": recs[s["file"]]}
+                    for s in index["shards"]
+                    if s.get("writer") == self.writer_id
                 ]
                 own = {"shards": mine}
         for p in partials.values():
@@ -383,7 +386,11 @@ class FeatureStoreWriter:
         self._fault("partial_written")
 
     def _write_partial(self) -> None:
-        atomic_write_json(partial_path(self.root, self.writer_id), self.header | {"shards": self._shards})
+        # shard_size: the merge cuts the canonical shards to it
+        atomic_write_json(
+            partial_path(self.root, self.writer_id),
+            self.header | {"shard_size": self.shard_size, "shards": self._shards},
+        )
 
     def _fault(self, stage: str) -> None:
         if self._fault_hook is not None:

@@ -26,6 +26,11 @@ TRAIN = {"checkpoint_every": 3, "keep_checkpoints": 2}
 TIMEOUT_S = 20  # SSEFT_DIST_TIMEOUT in these runs: the survivor must stop well before this
 
 
+def store_files(root: Path) -> dict[str, bytes]:
+    """Every file of a store by relative path (hidden ones included)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def metrics(run: Path) -> dict:
     return json.loads((run / "test_metrics.json").read_text())
 
@@ -119,10 +124,16 @@ def test_two_machines_extract_the_store_one_process_extracts(tmp_path: Path) -> 
     two = Machines([*args, "--out", str(tmp_path / "two")], tmp_path / "logs")
     assert two.wait() == [0, 0], two.output(0)[-3000:] + two.output(1)[-3000:]
     assert "2 process(es)" in two.output(0)
-    assert {p.stem for p in (tmp_path / "two" / "partial").glob("*.json")} == {"0", "1"}
     a, b = store_digest(tmp_path / "one"), store_digest(tmp_path / "two")
     print(f"\nstore content sha256: 1 process {a}, 2 machines {b}")
     assert a == b
+    # Byte-identical: the same files (sorted relative paths, hidden ones included), the same bytes.
+    one, two = store_files(tmp_path / "one"), store_files(tmp_path / "two")
+    assert sorted(one) == sorted(two)
+    assert any(n.startswith("shards/") for n in one) and not any(n.startswith("partial/") for n in one)
+    for name in sorted(one):
+        assert one[name] == two[name], name
+    print(f"{len(one)} files, byte-identical: {', '.join(sorted(one))}")
     from sseft.core.features import FeatureStore
 
     assert FeatureStore.open(tmp_path / "two").verify() == []
