@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sseft.core.errors import RegistryError
@@ -56,6 +57,17 @@ def validate_name(name: Any) -> str:
     if not NAME_RE.fullmatch(name) or ".." in name:
         raise RegistryError(f"invalid model name {name!r}: {_NAME_HELP}")
     return name
+
+
+def name_of_folder(directory: str | os.PathLike[str]) -> str:
+    """The model name a folder is imported under when none is given: its own name, lowercased."""
+    candidate = Path(directory).resolve().name.lower()
+    try:
+        return validate_name(candidate)
+    except RegistryError:
+        raise RegistryError(
+            f"{directory}: {candidate!r} is not a valid model name; pass NAME explicitly"
+        ) from None
 
 
 def validate_alias(alias: Any) -> str:

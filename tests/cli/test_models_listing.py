@@ -55,3 +55,14 @@ def test_unreadable_config_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{", encoding="utf-8")
     with pytest.raises(IntegrityError, match=r"config\.json: unreadable"):
         entry_details(entry(tmp_path))
+
+
+def test_models_import_names_the_model_after_its_folder(tmp_path: Path) -> None:
+    from sseft.core.errors import RegistryError
+    from sseft.registry.names import name_of_folder
+
+    (tmp_path / "My-Model").mkdir()
+    assert name_of_folder(tmp_path / "My-Model") == "my-model"
+    (tmp_path / "no good").mkdir()
+    with pytest.raises(RegistryError, match=r"'no good' is not a valid model name; pass NAME explicitly"):
+        name_of_folder(tmp_path / "no good")
