@@ -64,6 +64,15 @@ class Timeline:
             "segments": [r.to_dict() for r in self.rows], "notes": list(self.notes),
         })  # fmt: skip
 
+    def report_text(self, model_ref: str) -> str:
+        """The timeline for a reader (what `sseft predict --segments` prints): one line per segment."""
+        lines = [f"model: {model_ref}; {len(self.rows)} segments ({self.mode}) over {self.duration:.1f} s"]
+        for r in self.rows:
+            what = f"error: {r.error}" if r.error else (r.summary or r.label or "")
+            words = f"  [{r.text}]" if r.text else ""
+            lines.append(f"{r.start:8.2f} - {r.end:8.2f}  {what}{words}")
+        return "\n".join([*lines, *(f"note: {note}" for note in self.notes)])
+
     def columns(self) -> list[str]:
         names = list(self.label_names) or sorted({k for r in self.rows for k in r.values})
         return ["start", "end", "label", *(f"prob_{n}" for n in names), "text", "error"]

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sseft.core.errors import IntegrityError, RegistryError
-from sseft.registry.names import parse_ref, validate_name
+from sseft.core.errors import IntegrityError
+from sseft.registry.names import name_of_folder, parse_ref
 
 from .groups import echo_table, json_option
 
@@ -128,16 +128,9 @@ def export(ref: str, directory: Path, fmt: str, encoders: bool) -> None:
 @click.argument("name", required=False)
 def import_cmd(directory: Path, name: str | None) -> None:
     """Publish the artifact DIRECTORY under NAME (default: the directory's name, lowercased)."""
-    if name is None:
-        candidate = directory.resolve().name.lower()
-        try:
-            name = validate_name(candidate)
-        except RegistryError:
-            raise RegistryError(
-                f"{directory}: {candidate!r} is not a valid model name; pass NAME explicitly"
-            ) from None
     from sseft.registry.hub import check_folder
 
+    name = name if name is not None else name_of_folder(directory)
     check_folder(directory)  # checksums, and config.json vs the weights (builds the model once)
     e = open_registry().publish_dir(directory, name)
     click.echo(f"imported {directory} as {e.ref}")

@@ -69,21 +69,15 @@ def run(
         raise click.UsageError("--segments needs a recording: --audio or --video")
     if window is not None and window <= 0:
         raise click.UsageError("--segment-seconds must be > 0")
-    import sseft
-    from sseft.core.inference import Predictor
+    from sseft.api import load_predictor
     from sseft.core.inference.requests import item_inputs
     from sseft.serve.media import predict_timeline
 
     text = item_inputs(kw.get("text"), kw.get("text_file")).get("text")
-    device = kw.get("device")
-    model = sseft.load(kw["model_ref"], device=device or "cpu")
-    sets = tuple(kw.get("sets") or ())
-    if kw.get("preset"):  # as `sseft predict --preset`: the preset's options for this model's modalities
-        from sseft.plugins.modalities.presets import override_strings
-
-        names = set(model.modality_names)
-        sets = (*(s for s in override_strings(kw["preset"]) if s.split(".", 1)[0] in names), *sets)
-    predictor = Predictor(model, sets, allow_missing=True if kw.get("allow_missing") else None, device=device)
+    predictor = load_predictor(
+        kw["model_ref"], kw.get("sets") or (), preset=kw.get("preset"),
+        allow_missing=bool(kw.get("allow_missing")), device=kw.get("device"),
+    )  # fmt: skip
     tl = predict_timeline(
         predictor, audio=kw.get("audio"), video=kw.get("video"), text=text, transcript=transcript,
         segments=mode, window=window, batch_size=kw.get("batch_size") or 8,
@@ -95,13 +89,7 @@ def run(
     if kw.get("as_json"):
         click.echo(json.dumps({"model": predictor.ref, **tl.to_dict()}, indent=2, ensure_ascii=False))
         return
-    click.echo(f"model: {predictor.ref}; {len(tl.rows)} segments ({tl.mode}) over {tl.duration:.1f} s")
-    for r in tl.rows:
-        what = f"error: {r.error}" if r.error else (r.summary or r.label or "")
-        words = f"  [{r.text}]" if r.text else ""
-        click.echo(f"{r.start:8.2f} - {r.end:8.2f}  {what}{words}")
-    for note in tl.notes:
-        click.echo(f"note: {note}")
+    click.echo(tl.report_text(predictor.ref))
     for p in (kw.get("out"), plot):
         if p is not None:
             click.echo(f"wrote {p}")
