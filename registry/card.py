@@ -57,7 +57,7 @@ def fingerprint_id(fp: dict[str, Any] | None) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
 
 
-def parameter_count(weights: Path) -> int | None:
+def stored_parameter_count(weights: Path) -> int | None:
     """Parameters in a safetensors file, read from its header (None when there is no file)."""
     if not weights.is_file():
         return None
@@ -173,7 +173,7 @@ def build_card(data: dict[str, Any], weights: Path | None = None, name: str | No
     dataset, store = _dataset(data)
     d = exp.get("data") or {}
     train_cfg = exp.get("train") or {}
-    n_params = parameter_count(weights) if weights is not None else None
+    n_params = stored_parameter_count(weights) if weights is not None else None
     fusion = m.get("fusion") or {}
     fusion_name = fusion.get("name") or fusion.get("kind") or "sseft"
     title = name or training.get("experiment") or "sseft model"

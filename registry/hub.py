@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sseft.core.environment import hf_offline
 from sseft.core.errors import IntegrityError, RegistryError
 
 from .integrity import CARD, CHECKSUMS, CONFIG, WEIGHTS, check_dir
@@ -46,16 +47,6 @@ def parse_hf_ref(ref: str) -> tuple[str, str | None]:
     return repo, revision or None
 
 
-def _offline() -> bool:
-    """HF_HUB_OFFLINE as set now (huggingface_hub reads it once, at import)."""
-    from huggingface_hub import constants
-
-    value = os.environ.get("HF_HUB_OFFLINE")
-    if value is not None:
-        return value.strip().upper() in ("1", "ON", "YES", "TRUE")
-    return bool(constants.HF_HUB_OFFLINE)
-
-
 def _cache_dir() -> str:
     """$HF_HUB_CACHE, else $HF_HOME/hub, else huggingface_hub's default, as set now."""
     from huggingface_hub import constants
@@ -81,7 +72,7 @@ def resolve_hf(ref: str) -> Path:
         raise RegistryError(
             f"{ref}: loading from the Hub needs huggingface_hub (pip install huggingface_hub)"
         ) from None
-    offline = _offline()
+    offline = hf_offline()
     try:
         path = snapshot_download(
             repo,

@@ -188,15 +188,15 @@ def run_sweep(
         try:
             params = suggest(trial, space)
             if progress:
-                _announce(study, trial, params, trials, worker, len(mine) - 1, time.perf_counter() - t0)
+                _announce_trial(study, trial, params, trials, worker, len(mine) - 1, time.perf_counter() - t0)
             _run_trial(study, trial, config, base, params, out, metric)
         finally:
             beat.__exit__()
-    return finish(study, config, base, out, trials, mine)
+    return write_results(study, config, base, out, trials, mine)
 
 
-def _announce(study: Any, trial: Any, params: dict[str, Any], trials: int, worker: str, done: int,
-              elapsed: float) -> None:  # fmt: skip
+def _announce_trial(study: Any, trial: Any, params: dict[str, Any], trials: int, worker: str, done: int,
+                    elapsed: float) -> None:  # fmt: skip
     """The trial's progress line on stderr; ETA: this worker's mean trial time x the planned trials
     not yet claimed."""
     left = max(1, trials - _planned(study))
@@ -283,7 +283,7 @@ def _run_trial(study: Any, trial: Any, config: Path, base: list[str], params: di
         raise
 
 
-def finish(
+def write_results(
     study: Any, config: Path, base: list[str], out: Path, trials: int, mine: list[int]
 ) -> dict[str, Any]:
     """sweep.json (every trial) and best.yaml (the best trial's config) from the study's state."""

@@ -68,7 +68,7 @@ def _connect_args(url: str) -> dict[str, Any]:
     return {}
 
 
-def storage_error(url: str, err: BaseException) -> ConfigError:
+def storage_url_error(url: str, err: BaseException) -> ConfigError:
     """One line for a storage URL that cannot be used: unparsable, unknown kind, missing driver,
     refused login, no server, missing database."""
     shown = redact(url)
@@ -107,14 +107,14 @@ def storage_error(url: str, err: BaseException) -> ConfigError:
 
 @contextmanager
 def translated(url: str) -> Iterator[None]:
-    """Errors of opening or using the storage, as storage_error lines."""
+    """Errors of opening or using the storage, as storage_url_error lines."""
     import sqlalchemy.exc
 
     try:
         yield
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, sqlalchemy.exc.OperationalError,
             sqlalchemy.exc.InterfaceError, ImportError) as e:  # fmt: skip
-        raise storage_error(url, e) from None
+        raise storage_url_error(url, e) from None
 
 
 def open_storage(url: str, heartbeat: float | None) -> Any:

@@ -129,7 +129,7 @@ def fusion_name(model: Any) -> str:
     return str(getattr(fusion_cfg, "name", None) or getattr(fusion_cfg, "kind", None) or "sseft")
 
 
-def _one_line(e: BaseException) -> str:
+def _innermost_line(e: BaseException) -> str:
     """The innermost cause's first line (the exporter wraps the error that says what failed)."""
     while e.__cause__ is not None:
         e = e.__cause__
@@ -150,18 +150,9 @@ def quiet_export(module: nn.Module, args: tuple[torch.Tensor, ...], path: Path, 
             lg.setLevel(logging.ERROR)
         with warnings.catch_warnings(), contextlib.redirect_stdout(quiet), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module,
-                args,
-                str(path),
-                input_names=inputs,
-                output_names=outputs,
-                dynamic_shapes=shapes,
-                opset_version=opset,
-                dynamo=True,
-                external_data=False,
-                optimize=OPTIMIZE,
-            )
+            torch.onnx.export(module, args, str(path), input_names=inputs, output_names=outputs,
+                              dynamic_shapes=shapes, opset_version=opset, dynamo=True, external_data=False,
+                              optimize=OPTIMIZE)  # fmt: skip
     finally:
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
@@ -180,7 +171,7 @@ def write_graph(model: Any, path: Path, opset: int = OPSET) -> None:
         )
     except Exception as e:  # the exporter's errors are pages long: the first line says what failed
         raise ExportError(
-            f"fusion {fusion_name(model)!r} cannot be exported to ONNX: {_one_line(e)}"
+            f"fusion {fusion_name(model)!r} cannot be exported to ONNX: {_innermost_line(e)}"
         ) from None
 
 

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sseft.core.errors import ConfigError
-from sseft.core.evaluation.sweep_storage import redact, storage_error
+from sseft.core.evaluation.sweep_storage import redact, storage_url_error
 from sseft.core.extraction.distributed import peer_lost, process_group_timeout
 
 GLOO = ("[/__w/pytorch/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:545] Read error "
@@ -73,7 +73,7 @@ def test_storage_errors_name_the_url_without_its_password() -> None:
     refused = sqlalchemy.exc.OperationalError(
         "connect", {}, Exception('password authentication failed for user "u"')
     )
-    assert "refused the login" in str(storage_error(url, refused))
+    assert "refused the login" in str(storage_url_error(url, refused))
 
 
 @pytest.mark.slow
