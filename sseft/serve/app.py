@@ -193,7 +193,7 @@ def _install_routes(
         m = _find(served, name)
         parsed = Parsed(tmp_root)
         try:
-            return await handler.predict(request, m, settings, parsed)
+            return await handler.predict_request(request, m, settings, parsed)
         finally:  # synchronous on purpose: it must run even when the request task is cancelled
             parsed.remove()
 

@@ -77,7 +77,7 @@ def durations(parsed: Parsed, settings: ServeSettings) -> dict[str, float]:
     return out
 
 
-async def predict(
+async def predict_request(
     request: Request, served: ServedModel, settings: ServeSettings, parsed: Parsed
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
