@@ -73,7 +73,11 @@ def _settings(**values: object) -> ServeSettings:
     help="Dynamic batcher: items per forward pass (1: batching off).",
 )
 @click.option(
-    "--max-wait-ms", default=5.0, show_default=True, help="Dynamic batcher: longest wait for a batch to fill."
+    "--max-wait-ms",
+    default=0.0,
+    show_default=True,
+    help="Dynamic batcher: optional extra wait for a batch to fill (0: continuous batching, an idle "
+    "worker runs what is queued at once).",
 )
 @click.option(
     "--max-queue", default=32, show_default=True, help="Waiting requests per model before 503 + Retry-After."
