@@ -75,7 +75,9 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     source = p if p.is_file() else shipped_config(p)
     if source is None:
-        raise ConfigError(f"{p}: config file not found; pass the path of a .yaml or .json file{shipped_hint()}")
+        raise ConfigError(
+            f"{p}: config file not found; pass the path of a .yaml or .json file{shipped_hint()}"
+        )
     text = source.read_text(encoding="utf-8")
     try:
         if p.suffix == ".json":

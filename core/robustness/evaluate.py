@@ -35,7 +35,9 @@ class SplitData:
     labels: list[Any]
 
 
-def load_split(store: FeatureStore, split: str, modalities: Sequence[str], label_set: str | None = None) -> SplitData:
+def load_split(
+    store: FeatureStore, split: str, modalities: Sequence[str], label_set: str | None = None
+) -> SplitData:
     """Read `split` of `store` into memory (only `modalities`)."""
     if split not in store.splits:
         raise DataError(f"{store.root}: no split {split!r}; the store has {', '.join(store.splits)}")

@@ -117,9 +117,7 @@ def store_task(store: FeatureStore, label_set: str | None) -> Any:
     if label_set is None:
         return store.task
     if not hasattr(store, "label_set"):
-        raise ConfigError(
-            f"{store.root}: this store holds one label set; remove data.labels"
-        )
+        raise ConfigError(f"{store.root}: this store holds one label set; remove data.labels")
     return store.label_set(label_set)
 
 

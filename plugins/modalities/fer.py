@@ -85,7 +85,9 @@ class MiniXception(nn.Module):
         super().__init__()
         self.conv1, self.bn1 = nn.Conv2d(1, 8, 3, bias=False), nn.BatchNorm2d(8, eps=BN_EPS)
         self.conv2, self.bn2 = nn.Conv2d(8, 8, 3, bias=False), nn.BatchNorm2d(8, eps=BN_EPS)
-        self.blocks = nn.ModuleList(ResidualModule(a, b) for a, b in zip([8, *WIDTHS[:-1]], WIDTHS, strict=True))
+        self.blocks = nn.ModuleList(
+            ResidualModule(a, b) for a, b in zip([8, *WIDTHS[:-1]], WIDTHS, strict=True)
+        )
         self.classifier = nn.Conv2d(WIDTHS[-1], len(EXPRESSIONS), 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

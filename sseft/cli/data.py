@@ -65,7 +65,7 @@ def check(target: Path, overrides: tuple[str, ...], probe: bool, as_json: bool, 
     sys.exit(0 if report.ok else 1)
 
 
-@data.command()
+@data.command("info")
 @click.argument("name")
 @click.option(
     "--root", type=click.Path(path_type=Path), required=True, help="The corpus folder (manifest: the file)."
@@ -73,7 +73,7 @@ def check(target: Path, overrides: tuple[str, ...], probe: bool, as_json: bool, 
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a dataset option.")
 @json_option()
 @click.option("--limit", default=5, show_default=True, help="Entries shown per problem list.")
-def info(name: str, root: Path, overrides: tuple[str, ...], as_json: bool, limit: int) -> None:
+def dataset_info(name: str, root: Path, overrides: tuple[str, ...], as_json: bool, limit: int) -> None:
     """Counts per split and label and modality coverage of dataset NAME at --root."""
     from sseft.core.extraction.job import resolve_dataset
     from sseft.plugins.datasets.common import dataset_report

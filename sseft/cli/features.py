@@ -21,7 +21,7 @@ def features() -> None:
 @features.command("info")
 @click.argument("store", type=click.Path(file_okay=False))
 @json_option("Print the summary as JSON.")
-def info(store: str, as_json: bool) -> None:
+def store_info(store: str, as_json: bool) -> None:
     """Per split: item counts, label distribution, length stats per modality; dims, fingerprints, failures."""
     from sseft.core.features.summary import format_store_summary, summarize
 
@@ -32,7 +32,7 @@ def info(store: str, as_json: bool) -> None:
 @features.command("verify")
 @click.argument("store", type=click.Path(file_okay=False))
 @click.option("--no-checksums", is_flag=True, help="Skip the sha256 of each shard (faster on huge stores).")
-def verify(store: str, no_checksums: bool) -> None:
+def verify_store(store: str, no_checksums: bool) -> None:
     """Check every shard against the index (counts, shapes, dtypes, sha256). Exit code 1 on any problem."""
     from sseft.core.features import FeatureStore
 

@@ -45,11 +45,11 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     click.echo("\n`sseft plugins show NAME` lists the options of a modality, dataset, head or fusion.")
 
 
-@plugins.command()
+@plugins.command("show")
 @click.argument("name")
 @click.option("--kind", type=click.Choice(KINDS), help="Only this kind (when a name is both).")
 @json_option()
-def show(name: str, kind: str | None, as_json: bool) -> None:
+def show_plugin(name: str, kind: str | None, as_json: bool) -> None:
     """The config options of plugin NAME: field, type, default, description.
 
     Modality options are given to `sseft extract` as `--set NAME.FIELD=VALUE` (or in

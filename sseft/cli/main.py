@@ -36,7 +36,7 @@ SUBCOMMANDS: dict[str, str] = {
     "convert": "sseft.cli.data:convert",
     "predict": "sseft.cli.predict:predict",
     "demo": "sseft.cli.demo:demo",
-    "robustness": "sseft.cli.robustness:robustness",
+    "robustness": "sseft.cli.robustness:robustness_command",
     "compare": "sseft.cli.compare:compare",
     "sweep": "sseft.cli.sweep:sweep",
     "serve": "sseft.cli.serve:serve",

@@ -50,10 +50,10 @@ def list_cmd(pattern: str, as_json: bool) -> None:
     echo_table(listing_rows(entries))
 
 
-@models.command()
+@models.command("show")
 @click.argument("name")
 @json_option()
-def show(name: str, as_json: bool) -> None:
+def show_model(name: str, as_json: bool) -> None:
     """Details of NAME (name, name@3, name@prod): path, aliases, config, metrics."""
     from sseft.registry.listing import entry_details, format_details
 
@@ -61,10 +61,10 @@ def show(name: str, as_json: bool) -> None:
     click.echo(json.dumps(details, indent=2, default=str) if as_json else format_details(details))
 
 
-@models.command()
+@models.command("publish")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("name")
-def publish(directory: Path, name: str) -> None:
+def publish_folder(directory: Path, name: str) -> None:
     """Publish the artifact DIRECTORY as the next version of NAME (verified, atomic)."""
     e = open_registry().publish_dir(directory, name)
     click.echo(f"published {e.ref}")
@@ -136,9 +136,9 @@ def import_cmd(directory: Path, name: str | None) -> None:
     click.echo(f"imported {directory} as {e.ref}")
 
 
-@models.command()
+@models.command("verify")
 @click.argument("ref", default="*")
-def verify(ref: str) -> None:
+def verify_model(ref: str) -> None:
     """Check the checksums and files of REF (a reference or wildcard pattern; default: everything)."""
     results = open_registry().verify(ref)
     bad = 0

@@ -21,7 +21,7 @@ from .groups import comma_list
 DIR = click.Path(file_okay=False, path_type=Path)
 
 
-@click.command()
+@click.command("robustness")
 @click.argument("model_ref", metavar="MODEL")
 @click.option("--store", required=True, type=DIR, help="Feature store to evaluate on.")
 @click.option("--split", default="test", show_default=True, help="Store split.")
@@ -49,7 +49,7 @@ DIR = click.Path(file_okay=False, path_type=Path)
 @click.option("--n-boot", default=1000, show_default=True, help="Bootstrap resamples for --compare.")
 @click.option("--batch-size", default=64, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-def robustness(
+def robustness_command(
     model_ref: str, store: Path, baseline: str | None, compare_ref: str | None, **options: Any
 ) -> None:
     """How MODEL degrades with missing modalities and noise, and which modality carries it."""
