@@ -19,7 +19,11 @@ start=$SECONDS
 stage() { echo "setup: $*"; }
 if [ -x "$VENV/bin/python" ]; then stage "updating $VENV (pyproject.toml, constraints.txt or this script changed)"
 else stage "creating $VENV with $PY"; "$PY" -m venv "$VENV"; fi
-pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
+# pip -q still warns once per package about a configured find-links folder that does not exist on
+# this machine ("WARNING: Location 'file:///...' is ignored"): drop those lines, keep everything else.
+pip() {
+  "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2)
+}
 pip install --upgrade pip setuptools wheel
 # The torch triple first, from the constraints file, so nothing else can pick another torch.
 stage "installing torch, torchvision, torchaudio (pinned in constraints.txt; about a minute)"
