@@ -15,6 +15,7 @@ server costs seconds, not minutes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import weakref
@@ -59,15 +60,37 @@ def _guarded(accelerator: Any, what: str, call: Callable[[], Any]) -> None:
         _RUNS[accelerator] = {**state, "off": reason}
 
 
+# URIs this process handed to mlflow.set_tracking_uri: MLflow also writes them into
+# MLFLOW_TRACKING_URI, which must not then read as the user's choice for the next training.
+_SET_HERE: set[str] = set()
+
+
 def _mlflow_uri(cfg: Any, out: Path) -> str:
-    """Where MLflow logs: train.tracking_uri, else MLFLOW_TRACKING_URI, else `<run>/mlruns`."""
-    uri = getattr(cfg.train, "tracking_uri", None) or os.environ.get("MLFLOW_TRACKING_URI")
+    """Where MLflow logs: train.tracking_uri, else MLFLOW_TRACKING_URI (the user's, not one an
+    earlier training in this process set), else `<run>/mlruns`."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    uri = getattr(cfg.train, "tracking_uri", None) or (env if env not in _SET_HERE else None)
     if uri:
         return str(uri)
     # A local file store in the run directory: no server, no database package needed.
     # MLflow 3 keeps that backend in maintenance mode and asks for this opt-in.
     os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     return (out / "mlruns").absolute().as_uri()
+
+
+def _end_mlflow_run() -> None:
+    """End MLflow's process-wide active run, if any, without letting a dead server fail us.
+
+    MLflow keeps the active run in process-global state. A run whose tracking was switched off by a
+    failure (a server that went down) is never ended by Accelerate, and would make every later
+    training in the same process fail to start ("Run ... is already active"). `mlflow.end_run` takes
+    the run off that state before it tells the server, so its network error can be ignored here."""
+    import mlflow
+
+    if mlflow.active_run() is None:
+        return
+    with contextlib.suppress(Exception):
+        mlflow.end_run(status="FAILED")
 
 
 def start(accelerator: Any, cfg: Any, out: Path) -> None:
@@ -78,11 +101,13 @@ def start(accelerator: Any, cfg: Any, out: Path) -> None:
     if "mlflow" in cfg.train.log_with and accelerator.is_main_process:
         import mlflow
 
+        _end_mlflow_run()  # a run another training in this process left active
         uri = _mlflow_uri(cfg, out)
         if uri.startswith(("http://", "https://")):
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
         mlflow.set_tracking_uri(uri)
+        _SET_HERE.add(uri)
     _RUNS[accelerator] = {"uri": uri} if uri else {}
     config = flat_config(cfg.model_dump(mode="json"))
     _guarded(accelerator, "starting", lambda: accelerator.init_trackers(cfg.name, config=config))
@@ -108,6 +133,8 @@ def finish(accelerator: Any, cfg: Any, test_metrics: dict[str, Any] | None, step
         values = {f"test/{k}": v for k, v in scalar_metrics(test_metrics).items()}
         _guarded(accelerator, "logging the test metrics", lambda: accelerator.log(values, step=step))
     _guarded(accelerator, "ending the run", accelerator.end_training)
+    if _RUNS.get(accelerator, {}).get("uri"):
+        _end_mlflow_run()  # tracking was switched off mid-run: still release MLflow's active run
 
 
 def published(run_dir: Path, reference: str) -> None:

@@ -59,3 +59,38 @@ def test_nothing_is_logged_unless_configured(tiny_store: Path, tmp_path: Path) -
     run = tmp_path / "run"
     assert not list(run.rglob("events.out.tfevents.*")) and not (run / "mlruns").exists()
     assert not (run / "tiny").exists() and not (Path.cwd() / "mlruns").exists()
+
+
+def test_a_tracking_failure_mid_run_leaves_no_mlflow_run_active(
+    tiny_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow's active run is process-global: a run whose tracking was switched off by a failure (a
+    server gone mid-run) must still be released, or the next training in the process cannot start
+    its own ('Run ... is already active'; seen when the tracking-server test ran before this file)."""
+    mlflow = pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from sseft.core.training import tracking
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    calls = {"n": 0}
+    real_log = tracking._guarded
+
+    def failing_after_start(accelerator: object, what: str, call: object) -> None:
+        calls["n"] += 1
+        if what.startswith("logging epoch"):
+            call = lambda: (_ for _ in ()).throw(ConnectionError("server gone"))  # noqa: E731
+        real_log(accelerator, what, call)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tracking, "_guarded", failing_after_start)
+    cfg = tiny_experiment(tmp_path, tiny_store, train={"epochs": 1, "log_with": ["mlflow"]})
+    train(cfg, tmp_path / "first", progress=False, plots=False)
+    assert calls["n"] >= 2
+    assert mlflow.active_run() is None
+    monkeypatch.setattr(tracking, "_guarded", real_log)
+    # The next training in this process logs to a run of its own.
+    train(cfg, tmp_path / "second", progress=False, plots=False)
+    client = MlflowClient(tracking_uri=(tmp_path / "second" / "mlruns").as_uri())
+    (exp,) = [e for e in client.search_experiments() if e.name == "tiny"]
+    (run,) = client.search_runs([exp.experiment_id])
+    assert run.data.metrics  # epochs and test metrics arrived
