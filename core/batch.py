@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from .context import ContextInputs
 
 
 @dataclass
@@ -22,6 +25,8 @@ class Batch:
     # (B,) long: each item's position in the loader's item list (gathered across processes to
     # pair outputs with item ids); None outside training/evaluation loaders.
     index: torch.Tensor | None = None
+    # The items' dialogue context (core/context/table.py) for a model with context; None otherwise.
+    context: ContextInputs | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(
@@ -30,6 +35,7 @@ class Batch:
             labels=None if self.labels is None else self.labels.to(device, non_blocking=True),
             ids=self.ids,
             index=None if self.index is None else self.index.to(device, non_blocking=True),
+            context=None if self.context is None else self.context.to(device),
         )
 
     def __len__(self) -> int:

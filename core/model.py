@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from .artifact_info import ArtifactInfo
 from .config import StrictModel
+from .context import ContextConfig, ContextInputs
+from .context.stream import ContextStream
 from .plugins import get_head
 from .protocols import TaskType
 from .specs import FusionConfig, ModalitySpec
@@ -44,6 +46,28 @@ class ModelConfig(StrictModel):
     # Per modality, the raw input kinds that feed it (best first: `audio`, then `video` for speech),
     # as its plugin declared them when the model was trained. Empty: ask the installed plugin.
     input_kinds: dict[str, list[str]] = Field(default_factory=dict)
+    # Dialogue context (core/context/): None or window 0 = each utterance alone.
+    context: ContextConfig | None = None
+
+    @model_validator(mode="after")
+    def _context_modalities(self) -> ModelConfig:
+        ctx = self.context
+        names = [m.name for m in self.modalities]
+        if ctx is not None and ctx.modalities is not None:
+            unknown = [m for m in ctx.modalities if m not in names]
+            if unknown:
+                raise ValueError(f"context.modalities {unknown} are not modalities of the model ({names})")
+        return self
+
+    @property
+    def context_on(self) -> bool:
+        return self.context is not None and self.context.enabled
+
+    def context_modalities(self) -> list[str]:
+        """The modalities that describe a context turn (empty without context)."""
+        if self.context is None or not self.context.enabled:
+            return []
+        return list(self.context.modalities or [m.name for m in self.modalities])
 
 
 class ArtifactModel:
@@ -130,22 +154,48 @@ class SseftModel(nn.Module, ArtifactModel):
         self.fusion = build_fusion(config.modalities, config.fusion)
         head_plugin = get_head(config.head.name)
         head_cfg = head_plugin.config_model.model_validate(config.head.config)
-        self.head = head_plugin.build(self.fusion.out_dim, config.label_names, head_cfg)
+        # dialogue context (core/context/stream.py): one more stream after the fusion, or none
+        self.context: ContextStream | None = None
+        if config.context_on:
+            assert config.context is not None
+            dims = {m.name: m.dim for m in config.modalities if m.name in config.context_modalities()}
+            self.context = ContextStream(config.context, dims, self.fusion.out_dim)
+        width = self.fusion.out_dim + (self.context.out_dim if self.context is not None else 0)
+        self.head = head_plugin.build(width, config.label_names, head_cfg)
 
     def forward(
         self,
         features: dict[str, torch.Tensor],
         lengths: dict[str, torch.Tensor],
         *,
+        context: ContextInputs | None = None,
         return_attention: bool = False,
     ) -> Any:
         """features[m]: (B, L_m, D_m), lengths[m]: (B,) -> head outputs (B, C): the one forward
-        (batch -> fused -> head) that training, evaluation and prediction all call.
-        `return_attention=True` returns (outputs, IMA attention) for explanations."""
+        (batch -> fused [-> with its dialogue context] -> head) that training, evaluation and
+        prediction all call. `context`: the items' context turns (core/context/table.py; ignored by a
+        model without context, None for a model with it = no earlier turns).
+        `return_attention=True` returns (outputs, attention) for explanations: the fusion's IMA maps,
+        plus ("utterance", "context"): (B, W) over the context turns when the model has context."""
         if not return_attention:
-            return self.head(self.fusion(features, lengths))
+            fused = self.fusion(features, lengths)
+            if self.context is not None:
+                fused = torch.cat([fused, self.context(fused, context, self.fusion.standardizers)[0]], dim=-1)
+            return self.head(fused)
         fused, attn = self.fusion(features, lengths, return_attention=True)
+        if self.context is not None:
+            c, cattn = self.context(fused, context, self.fusion.standardizers)
+            fused, attn = torch.cat([fused, c], dim=-1), {**attn, ("utterance", "context"): cattn}
         return self.head(fused), attn
+
+    def summary(self) -> str:
+        """The model in a few lines: fusion, context, head."""
+        lines = [self.fusion.summary()]
+        if self.context is not None:
+            lines.append(self.context.summary())
+        n = sum(p.numel() for p in self.head.parameters() if p.requires_grad)
+        lines.append(f"head {self.config.head.name}: {len(self.config.label_names)} labels; {n:,} parameters")
+        return "\n".join(lines)
 
 
 def build_model(config: ModelConfig | dict[str, Any]) -> SseftModel:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from ..config import StrictModel
+from ..context import ContextConfig
 from ..model import HeadSpec
 from ..specs import FusionConfig, ProjectionSpec
 from .folds import FoldsConfig
@@ -113,6 +114,9 @@ class ExperimentConfig(StrictModel):
     fusion: FusionConfig = Field(default_factory=FusionConfig)
     head: HeadSpec
     train: TrainConfig = Field(default_factory=TrainConfig)
+    # Dialogue context (core/context/config.py): `{window: 8, direction: past, speaker: true}`;
+    # None or window 0: each utterance alone.
+    context: ContextConfig | None = None
     output_dir: str | None = None  # default: runs/<name>
     # Publish the best model to the registry under this name (YAML key `register`; the attribute
     # has another name because pydantic's BaseModel already has a `register` classmethod).

@@ -22,6 +22,7 @@ from ..specs import ModalitySpec
 from .config import ExperimentConfig, ModalityChoice
 
 if TYPE_CHECKING:
+    from ..context import ContextConfig, ContextTable
     from ..features.store import FeatureStore
 
 
@@ -253,12 +254,24 @@ class EpochBatchSampler(Sampler[list[int]]):
 class ItemsDataset(torch.utils.data.Dataset):
     """The items `ids` of a store (from any of its splits), each with its position in `ids` and
     its label from the chosen label set. Backs every training/evaluation loader, so a fold's
-    split_ids and the store's own splits go through the same code."""
+    split_ids and the store's own splits go through the same code. With `context` (a model with
+    dialogue context), `self.context` is the ContextTable of these items: each item's context comes
+    from these items only, so it never crosses into another role of the experiment."""
 
     def __init__(
-        self, store: FeatureStore, ids: Sequence[str], modalities: Sequence[str], label_set: str | None
+        self,
+        store: FeatureStore,
+        ids: Sequence[str],
+        modalities: Sequence[str],
+        label_set: str | None,
+        context: ContextConfig | None = None,
     ) -> None:
         self.ids = list(ids)
+        self.context: ContextTable | None = None
+        if context is not None and context.enabled:
+            from ..context import ContextTable
+
+            self.context = ContextTable.from_store(store, self.ids, context.modalities or modalities, context)
         self.labels = item_labels(store, self.ids, label_set)
         self._where = [store.locate(i) for i in self.ids]  # (split, row)
         self._ds = {
@@ -279,13 +292,21 @@ class ItemsDataset(torch.utils.data.Dataset):
         return {**item, "label": self.labels[i], "index": i}
 
 
-def collate_items(items: Sequence[dict[str, Any]], modalities: Sequence[str], head: Any = None) -> Any:
+def collate_items(
+    items: Sequence[dict[str, Any]],
+    modalities: Sequence[str],
+    head: Any = None,
+    context: ContextTable | None = None,
+) -> Any:
     """Pad a batch (core.batch.collate); labels become the tensor the head's loss takes
-    (`head.collate_labels`), positions in the split become `batch.index`."""
+    (`head.collate_labels`), positions in the split become `batch.index`, and with a context table
+    the items' context turns become `batch.context`."""
     batch = collate([{**it, "label": None} for it in items] if head is not None else items, modalities)
     if head is not None:
         batch.labels = head.collate_labels([it["label"] for it in items])
     batch.index = torch.tensor([int(it["index"]) for it in items], dtype=torch.long)
+    if context is not None:
+        batch.context = context.inputs(batch.index)
     return batch
 
 
@@ -301,19 +322,21 @@ def make_loader(
     shuffle: bool = False,
     bucket: bool = False,
     num_workers: int = 0,
+    context: ContextConfig | None = None,
 ) -> torch.utils.data.DataLoader:
     """A DataLoader over the items `ids` (or every item of the split named `ids`) whose batches
     are padded to their own longest item.
 
     The store's dataset refuses NaN/Inf features itself (naming the shard and the item). The batch
     sampler has `set_epoch`; the trainer calls it on `loader.batch_sampler` before each epoch; the
-    order of epoch e depends only on (seed, e), so a resumed run replays it.
+    order of epoch e depends only on (seed, e), so a resumed run replays it. `context` (a model's
+    ContextConfig): every batch carries its items' dialogue context, built from these items only.
     """
     from functools import partial
 
     from ..features.sampler import LengthBucketSampler
 
-    ds = ItemsDataset(store, store.ids(ids) if isinstance(ids, str) else ids, modalities, label_set)
+    ds = ItemsDataset(store, store.ids(ids) if isinstance(ids, str) else ids, modalities, label_set, context)
     sampler: Any
     if bucket:
         sampler = LengthBucketSampler(ds.bucket_lengths(), batch_size, shuffle=shuffle, seed=seed)
@@ -322,6 +345,6 @@ def make_loader(
     return torch.utils.data.DataLoader(
         ds,
         batch_sampler=sampler,
-        collate_fn=partial(collate_items, modalities=list(modalities), head=head),
+        collate_fn=partial(collate_items, modalities=list(modalities), head=head, context=ds.context),
         num_workers=num_workers,
     )

@@ -32,7 +32,9 @@ def evaluate_loader(accelerator: Any, model: Any, head: Any, loader: Any) -> Eva
     with torch.no_grad():
         for batch in loader:
             with accelerator.autocast():
-                out = model(batch.features, batch.lengths)  # (B, C) / (B, K) / (B, K, 2)
+                out = model(
+                    batch.features, batch.lengths, context=batch.context
+                )  # (B, C) / (B, K) / (B, K, 2)
             # Drops the duplicates Accelerate adds to even out the last batch across processes.
             out, labels, index = accelerator.gather_for_metrics(
                 (out.float().contiguous(), batch.labels.contiguous(), batch.index.contiguous())

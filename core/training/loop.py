@@ -63,7 +63,7 @@ def train_step(run: Run, epoch: int, i: int, batch: Any) -> float:
     with acc.accumulate(model):
         lengths = drop_modalities(batch.lengths, tc.modality_dropout)
         with acc.autocast():
-            outputs = model(batch.features, lengths)
+            outputs = model(batch.features, lengths, context=batch.context)
         loss = run.head.loss(outputs.float(), batch.labels)
         acc.backward(loss)
         if acc.sync_gradients and tc.clip_grad_norm:

@@ -54,7 +54,10 @@ def evaluate_model(
     check_split(store, split, "--split")
     check_task_matches(model, store, label_set, name)
     check_labels(model.head, store, split, label_set)
-    loader = make_loader(store, split, model.modality_names, batch_size, head=model.head, label_set=label_set)
+    loader = make_loader(
+        store, split, model.modality_names, batch_size, head=model.head, label_set=label_set,
+        context=model.config.context,
+    )  # fmt: skip
     prepared, loader = accelerator.prepare(model, loader)
     res = evaluate_loader(accelerator, prepared, model.head, loader)
     out = {**res.metrics, "split": split, "world_size": accelerator.num_processes}

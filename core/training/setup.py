@@ -161,6 +161,7 @@ def model_config(cfg: ExperimentConfig, store: FeatureStore) -> ModelConfig:
         label_names=list(task.label_names),
         missing_ok=[s.name for s in specs] if cfg.train.modality_dropout > 0 else [],
         input_kinds={s.name: list(raw_input_kinds(s)) for s in specs},
+        context=cfg.context if cfg.context is not None and cfg.context.enabled else None,
     )
 
 
@@ -189,7 +190,9 @@ def make_loaders(
     cfg: ExperimentConfig, store: FeatureStore, model: SseftModel, ids: dict[str, list[str]]
 ) -> dict[str, Any]:
     tc, mods, head = cfg.train, model.modality_names, model.head
-    common = {"head": head, "label_set": cfg.data.labels, "num_workers": tc.num_workers}
+    common = {
+        "head": head, "label_set": cfg.data.labels, "num_workers": tc.num_workers, "context": model.config.context,
+    }  # fmt: skip
     loaders = {
         "train": make_loader(
             store,
