@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from ..extraction.generate import ensure_store
 from ..training.config import ExperimentConfig
 from ..training.data import modality_choices, open_store
-from ..training.folds import make_folds, pooled_items, selected
+from ..training.folds import check_whole_dialogues, make_folds, pooled_items, selected
 from ..training.setup import process_state
 
 
@@ -86,8 +86,14 @@ def plan_runs(cfg: ExperimentConfig, out: Path, seeds: list[int]) -> list[RunSpe
     if fcfg is None:
         return [RunSpec(None, s, out / f"seed-{s}") for s in seeds]
     ensure_store(cfg.data, process_state())
-    ids, metas = pooled_items(open_store(cfg.data.store), fcfg)
-    folds = make_folds(ids, metas, fcfg, where=str(cfg.data.store))
+    store = open_store(cfg.data.store)
+    ids, metas = pooled_items(store, fcfg)
+    # With dialogue context every part of every fold holds whole dialogues, and no pooled dialogue
+    # spans two store splits (contexts stay within one): refused before any run starts.
+    context = cfg.context is not None and cfg.context.enabled
+    folds = make_folds(ids, metas, fcfg, where=str(cfg.data.store), whole_dialogues=context)
+    if context:
+        check_whole_dialogues(store, {"the folded items": ids}, "data.folds")
     return [
         RunSpec(f, s, out / f"fold-{f}" / f"seed-{s}", split)
         for f, split in selected(folds, fcfg)

@@ -12,18 +12,24 @@ folding by it never splits a dialogue), a manifest's `group` column. Items of ev
 training groups only (by default one held-out training group of the same grouping, chosen with a
 seeded draw per fold), so no group is ever in two of train/valid/test of one fold, and model
 selection never sees the test groups. Pure python (pydantic; no torch): the experiment config imports it.
+
+A model with dialogue context (`context:`) builds each item's context from the items of its own part
+and store split (core/context/table.py), so there a part must hold whole dialogues:
+`check_whole_dialogues` refuses a fold, split_ids or store splits that cut one (a grouping finer than
+a dialogue, such as IEMOCAP's `speaker`, does; `session` and `dialogue` never do).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
 from ..config import StrictModel
 from ..errors import ConfigError, DataError
+from ..features.conversation import Turn, dialogues_in_several_parts, turn_from_meta
 
 if TYPE_CHECKING:
     from ..features.store import FeatureStore
@@ -105,9 +111,15 @@ def pooled_items(store: FeatureStore, cfg: FoldsConfig) -> tuple[list[str], list
 
 
 def make_folds(
-    ids: Sequence[str], metas: Sequence[dict[str, Any]], cfg: FoldsConfig, where: str = "feature store"
+    ids: Sequence[str],
+    metas: Sequence[dict[str, Any]],
+    cfg: FoldsConfig,
+    where: str = "feature store",
+    whole_dialogues: bool = False,
 ) -> list[Fold]:
-    """Every fold (fold f = element f-1) as item-id lists per part; see the module docstring."""
+    """Every fold (fold f = element f-1) as item-id lists per part; see the module docstring.
+    `whole_dialogues` (a model with context): DataError unless every part of every fold holds whole
+    dialogues (items without a dialogue in their meta are free to go anywhere)."""
     groups = [_group_of(m, cfg.by, i, where) for i, m in zip(ids, metas, strict=True)]
     distinct = sorted(set(groups), key=_group_order)
     if cfg.kind == "leave-one-group-out":
@@ -122,7 +134,58 @@ def make_folds(
         pool = [(i, m) for i, m, g in zip(ids, metas, groups, strict=True) if g not in test_groups]
         train, valid = _split_valid(pool, test, cfg, f, where)
         folds.append({"train": train, "valid": valid, "test": [i for i, _ in test]})
+    if whole_dialogues:
+        turns = {i: turn_from_meta(m, i) for i, m in zip(ids, metas, strict=True)}
+        for f, fold in enumerate(folds, start=1):
+            parts = {f"fold {f} {p}": fold[p] for p in ("train", "valid", "test")}
+            refuse_cut_dialogues(parts, turns, where, _fold_fix(cfg))
     return folds
+
+
+def _fold_fix(cfg: FoldsConfig) -> str:
+    finer = cfg.valid.by not in (None, cfg.by)
+    return (
+        f"fold by a grouping that holds whole dialogues (data.folds.by: session or dialogue; {cfg.by!r} "
+        + ("cuts one" if not finer else f"or valid.by {cfg.valid.by!r} cuts one; try valid: {{by: dialogue}}")
+        + ") or turn context off"
+    )
+
+
+def refuse_cut_dialogues(
+    parts: Mapping[str, Sequence[str]], turns: Mapping[str, Turn | None], where: str, fix: str
+) -> None:
+    """One-line DataError naming the first dialogue that lies in several of `parts` (and how many
+    more do), with `fix`; nothing when every dialogue lies whole in one part."""
+    cut = dialogues_in_several_parts(parts, turns)
+    if cut:
+        dialogue, names = next(iter(cut.items()))
+        more = f" (and {len(cut) - 1} more dialogues)" if len(cut) > 1 else ""
+        raise DataError(
+            f"{where}: dialogue {dialogue!r} is split across {', '.join(names)}{more}; with context a "
+            f"dialogue must lie whole in one part, since contexts are built within a part: {fix}"
+        )
+
+
+def check_whole_dialogues(store: FeatureStore, parts: Mapping[str, Sequence[str]], where: str) -> None:
+    """DataError (one line) unless every dialogue of the items of `parts` (role -> item ids: a
+    fold, split_ids or the store's splits) lies whole in one part and in one store split: a context
+    is built from its part's items of the item's own store split, so either cut would silently
+    leave turns out of their dialogue's contexts."""
+    turns: dict[str, Turn | None] = {}
+    split_of: dict[str, str] = {}
+    for split in store.splits:
+        for i, m in zip(store.ids(split), store.meta(split), strict=True):
+            turns[i], split_of[i] = turn_from_meta(m, i), split
+    by_role = {role: list(ids) for role, ids in parts.items()}
+    refuse_cut_dialogues(by_role, turns, where, "use folds or splits that keep each dialogue in one part "
+                         "(data.folds.by: session or dialogue) or turn context off")  # fmt: skip
+    by_split: dict[str, list[str]] = {}
+    for ids in by_role.values():
+        for i in ids:
+            if i in split_of:
+                by_split.setdefault(f"store split {split_of[i]!r}", []).append(i)
+    refuse_cut_dialogues(by_split, turns, f"{where} ({store.root})", "re-extract so that each dialogue "
+                         "lies in one split (IEMOCAP: --set dataset.valid_speakers=[]) or turn context off")  # fmt: skip
 
 
 def selected(folds: list[Fold], cfg: FoldsConfig) -> list[tuple[int, Fold]]:
