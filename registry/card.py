@@ -120,6 +120,19 @@ def metric_lines(metrics: Any) -> list[tuple[str, str, str, float | None]]:
     return rows
 
 
+def recorded_context(model: dict[str, Any]) -> str | None:
+    """The dialogue context the artifact's model was built with, in the words of
+    core/context/config.py `ContextConfig.describe()` (with "OFFLINE ANALYSIS ONLY" for a model
+    that reads later turns); None for a model that reads each utterance alone."""
+    recorded = model.get("context")
+    if not recorded:
+        return None
+    from sseft.core.context.config import ContextConfig  # imported only for a model with context
+
+    ctx = ContextConfig.model_validate(recorded)
+    return ctx.describe() if ctx.enabled else None
+
+
 def _pipeline_tag(model: dict[str, Any]) -> str:
     kinds = {k for ks in (model.get("input_kinds") or {}).values() for k in ks}
     names = {s.get("name") for s in model.get("modalities", [])}
@@ -142,7 +155,8 @@ def front_matter_data(data: dict[str, Any]) -> dict[str, Any]:
     test = [(k, x) for split, k, _, x in rows if split in ("test", "") and x is not None and k != "n"]
     fm: dict[str, Any] = {
         "library_name": "sseft",
-        "tags": ["sseft", "emotion-recognition", "multimodal", f"fusion-{fusion}", str(m.get("task")), *mods],
+        "tags": ["sseft", "emotion-recognition", "multimodal", f"fusion-{fusion}", str(m.get("task")), *mods]
+        + (["dialogue-context"] if recorded_context(m) else []),
         "license": str(training.get("license") or "other"),
         "datasets": [dataset] if dataset else [],
         "metrics": sorted({k for k, _ in test}),
@@ -192,6 +206,11 @@ def build_card(data: dict[str, Any], weights: Path | None = None, name: str | No
         "",
         f"**Labels:** {labels}",
         "",
+    ]
+    context = recorded_context(m)
+    if context:
+        out += [f"**Dialogue context:** {context}", ""]
+    out += [
         "## Modalities and encoders",
         "",
         "| modality | features | encoder | fingerprint |",
@@ -254,6 +273,8 @@ def build_card(data: dict[str, Any], weights: Path | None = None, name: str | No
         "expressed emotion, not of what anyone feels.",
         "",
     ]
+    if context and (m.get("context") or {}).get("direction") == "both":
+        out.append(f"- Dialogue context: {context}.")
     limit = DATASET_LIMITS.get(dataset or "")
     out.append(
         f"- Training data: {limit}" if limit else "- Training data: see the dataset's own documentation."

@@ -8,6 +8,7 @@ from typing import Any
 
 from sseft.core.errors import IntegrityError
 
+from .card import recorded_context
 from .storage import ModelEntry, headline_metrics, metric_rows
 
 
@@ -18,10 +19,17 @@ def listing_rows(entries: list[ModelEntry]) -> list[tuple[str, ...]]:
         s, latest = e.summary, ["latest"] if e.latest and e.version is not None else []
         rows.append((
             e.ref, ",".join(latest + e.aliases) or "-", s.get("task", "?"), s.get("head", "?"),
-            ",".join(s.get("modalities", [])) or "?", headline_metrics(s.get("metrics", {})) or "-",
+            modalities_cell(s), headline_metrics(s.get("metrics", {})) or "-",
             e.source if "error" not in s else f"{e.source} (BROKEN)",
         ))  # fmt: skip
     return rows
+
+
+def modalities_cell(summary: dict[str, Any]) -> str:
+    """The listing's modalities, then the model's dialogue context when it has one."""
+    mods = ",".join(summary.get("modalities", [])) or "?"
+    context = recorded_context({"context": summary.get("context")})
+    return f"{mods} + {context}" if context else mods
 
 
 def entry_details(e: ModelEntry) -> dict[str, Any]:
@@ -54,6 +62,9 @@ def format_details(details: dict[str, Any]) -> str:
         source = fp.get("model") or fp.get("source") or "?"
         lines.append(f"  modality    {s.get('name')} dim={s.get('dim')} from {source}")
     lines.append(f"  fusion      {json.dumps(m.get('fusion', {}))}")
+    context = recorded_context(m)
+    if context:
+        lines.append(f"  context     {context}")
     for split, k, v in metric_rows(config.get("metrics")):
         lines.append(f"  metric      {f'{split}.' if split else ''}{k} = {v}")
     lines.append(

@@ -67,6 +67,7 @@ def summary_of(path: Path) -> dict[str, Any]:
             "task": m["task"],
             "head": m["head"]["name"],
             "modalities": [s["name"] for s in m["modalities"]],
+            "context": m.get("context"),  # dialogue context (None: each utterance alone)
             "label_names": m["label_names"],
             "metrics": data.get("metrics", {}),
             "created": data.get("created"),

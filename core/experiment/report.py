@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..context.config import ContextConfig
 from ..files import atomic_write_json, atomic_write_text
 from ..training.config import ExperimentConfig
 from ..training.evaluate import scalar_metrics
@@ -15,9 +16,22 @@ from ..training.state import TrainResult
 from .tables import details_md, fmt4, metric_names, summarise, table, write_tables
 
 
+def describe_context(context: ContextConfig | dict[str, Any] | None) -> str | None:
+    """`ContextConfig.describe()` of an experiment's `context` (its config or the recorded dict);
+    None without dialogue context. Every summary and report names the context through it, so a
+    `direction: both` run is always labelled offline analysis."""
+    if context is None:
+        return None
+    ctx = ContextConfig.model_validate(context) if isinstance(context, dict) else context
+    return ctx.describe() if ctx.enabled else None
+
+
 def plain_run_report(cfg: ExperimentConfig, res: TrainResult) -> str:
     """One run: where it went, its test metrics as a table and the head's one-line summary."""
     text = f"run: {res.output_dir} (world size {res.world_size}, best epoch {res.best_epoch})\n"
+    context = describe_context(cfg.context)
+    if context:
+        text += f"model: {context}\n"
     if res.test_metrics is not None:
         text += test_table(cfg.name, res.test_metrics)
         text += f"test: {res.model.head.summary(res.test_metrics)}\n"
@@ -36,7 +50,11 @@ def write_summary(out: Path, name: str, runs: list[dict[str, Any]], rec: dict[st
     summary = summarise(runs, part)
     folds = rec.get("folds")
     n_folds = len({r["fold"] for r in runs if r.get("fold") is not None})
-    protocol = {"seeds": rec["seeds"], "folds": {**folds, "n": n_folds} if folds else None}
+    protocol = {
+        "seeds": rec["seeds"],
+        "folds": {**folds, "n": n_folds} if folds else None,
+        "context": describe_context((rec.get("experiment") or {}).get("context")),
+    }
     data = {"name": name, "protocol": protocol, **summary, "runs": runs}
     atomic_write_json(out / "summary.json", data, indent=2)
     columns = metric_names(runs)
@@ -48,6 +66,9 @@ def format_runs_summary(summary: dict[str, Any]) -> str:
     """The console report: one line per metric, mean ± std, n and the 95% interval."""
     n_runs = len(summary["runs"])
     lines = [f"{summary['name']}: {n_runs} runs ({summary['part']} split)"]
+    context = (summary.get("protocol") or {}).get("context")
+    if context:
+        lines.append(f"  model: {context}")
     for m, d in summary["metrics"].items():
         ci = d.get("ci95")
         std = f" ± {d['std']:.4f}" if d.get("std") is not None else ""
@@ -79,9 +100,12 @@ def ablation_of_runs(
     columns = [c for c in next(iter(scal.values()), {}) if c != "loss"] + ["loss"]
     data: dict[str, Any] = {"experiment": cfg.name, "split": cfg.data.test_split, "runs": rows}
     atomic_write_json(out / "ablation.json", data, indent=2)
+    context = describe_context(cfg.context)
+    data["context"] = context
+    note = f"Model: {context}.\n\n" if context else ""
     md = metrics_table(scal, columns, markdown=True)
-    atomic_write_text(out / "ablation.md", f"# Ablation of {cfg.name} (test split)\n\n" + md)
-    return metrics_table(scal, columns), data
+    atomic_write_text(out / "ablation.md", f"# Ablation of {cfg.name} (test split)\n\n{note}" + md)
+    return (f"model: {context}\n" if context else "") + metrics_table(scal, columns), data
 
 
 def ablation_over_seeds(
@@ -99,9 +123,14 @@ def ablation_over_seeds(
         for name in summaries:
             if name != "full":
                 comparisons[name] = compare_runs(out / name, out / "full", resamples=resamples)
+    context = describe_context(cfg.context)
     md = ablation_md(cfg.name, seeds, rows, columns, comparisons)
+    if context:  # under the title
+        title, rest = md.split("\n", 1)
+        md = f"{title}\n\nModel: {context}.\n{rest}"
     data: dict[str, Any] = {
         "experiment": cfg.name,
+        "context": context,
         "seeds": seeds,
         "presets": summaries,
         "vs_full": comparisons,

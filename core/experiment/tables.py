@@ -131,6 +131,8 @@ def details_md(title: str, summary: dict[str, Any], protocol: dict[str, Any]) ->
         f"Seeds: {seeds}." + (f" Folds: {folds['n']} by `{folds['by']}` ({folds['kind']})." if folds else "")
     )
     lines += [f"Metrics on the {summary['part']} split; model selection on validation only.", ""]
+    if protocol.get("context"):  # report.py describe_context: the ContextConfig's own description
+        lines += [f"Model: {protocol['context']}.", ""]
     lines.append(table({title: summary["metrics"]}, names).rstrip())
     lines += [
         "",

@@ -79,6 +79,8 @@ def pictures(run: Run, res: EvalResult) -> None:
 def summary_record(run: Run, result: TrainResult) -> dict[str, Any]:
     return {
         "name": run.cfg.name,
+        # the model's dialogue context in ContextConfig.describe()'s words (None: each utterance alone)
+        "context": run.mcfg.context.describe() if run.mcfg.context_on else None,
         "world_size": result.world_size,
         "best_epoch": result.best_epoch,
         "best_valid": scalar_metrics(result.best_valid),
