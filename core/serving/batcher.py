@@ -10,6 +10,11 @@ service answers 503 with Retry-After) instead of letting memory grow under a bur
 runs in the batcher's own thread, never on the event loop; it returns one result per item (an
 Exception instance fails that item only) or raises (every item of the batch fails with it).
 `max_batch=1` turns batching off (one item per call, in arrival order).
+
+Each batch costs two thread hand-offs, there and back (the worker thread sets the callers' results
+through one `call_soon_threadsafe`); an item that finds the worker idle and nobody queued is handed
+over by `submit` itself, without waking the batching task first. Either way it runs in the worker
+thread, and the queue limit and the counters hold the same.
 """
 
 from __future__ import annotations
@@ -80,6 +85,9 @@ class DynamicBatcher(Generic[In, Out]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sseft-{name}")
         self._closed = False
+        self._running = False  # a batch is in the worker thread (set and cleared on the loop's thread)
+        self._inflight: list[list[tuple[In, asyncio.Future[Out]]]] = []
+        self._epoch = 0  # bumped by close(): a batch launched before it settles nothing of what follows
 
     @property
     def waiting(self) -> int:
@@ -98,8 +106,11 @@ class DynamicBatcher(Generic[In, Out]):
             )
         assert self._loop is not None and self._wake is not None
         fut: asyncio.Future[Out] = self._loop.create_future()
-        self._pending.append((item, fut))
-        self._wake.set()
+        if not self._running and not self._pending and self.max_wait <= 0:
+            self._launch([(item, fut)])  # idle: straight to the worker, no wait for the batching task
+        else:
+            self._pending.append((item, fut))
+            self._wake.set()
         return await fut
 
     def _start(self) -> None:
@@ -118,14 +129,14 @@ class DynamicBatcher(Generic[In, Out]):
     async def _run(self) -> None:
         assert self._wake is not None
         while True:
-            if not self._pending:
+            while self._running or not self._pending:  # woken when an item queues or a batch ends
                 self._wake.clear()
                 await self._wake.wait()
             await self._gather()
             batch = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
             batch = [(item, fut) for item, fut in batch if not fut.cancelled()]  # caller gone
             if batch:
-                await self._run_one(batch)
+                await self._launch(batch)
 
     async def _gather(self) -> None:
         """Wait up to max_wait for the batch to fill (not at all when it is full or waiting is off:
@@ -142,26 +153,54 @@ class DynamicBatcher(Generic[In, Out]):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), left)
 
-    async def _run_one(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
-        assert self._loop is not None
+    def _launch(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> asyncio.Future[None]:
+        """Hand `batch` to the worker thread; when `run_batch` returns, one `call_soon_threadsafe`
+        settles every caller's future (the returned future is done then too)."""
+        loop = self._loop
+        assert loop is not None
         items = [item for item, _ in batch]
-        t0 = time.perf_counter()
-        try:
-            results: Sequence[Any] = await self._loop.run_in_executor(self._pool, self.run_batch, items)
-            if len(results) != len(items):
-                raise RuntimeError(
-                    f"{self.name}: run_batch gave {len(results)} results for {len(items)} items"
-                )
-        except Exception as e:  # the whole batch fails with it; the loop goes on
-            results = [e] * len(items)
-        self._account(len(items), time.perf_counter() - t0)
+        done: asyncio.Future[None] = loop.create_future()
+        epoch = self._epoch
+        self._running = True
+        self._inflight.append(batch)
+
+        def work() -> None:
+            t0 = time.perf_counter()
+            try:
+                results: list[Any] = list(self.run_batch(items))
+                if len(results) != len(items):
+                    raise RuntimeError(
+                        f"{self.name}: run_batch gave {len(results)} results for {len(items)} items"
+                    )
+            except Exception as e:  # the whole batch fails with it; the batcher goes on
+                results = [e] * len(items)
+            took = time.perf_counter() - t0
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+                loop.call_soon_threadsafe(self._settle, batch, results, took, done, epoch)
+
+        self._pool.submit(work)
+        return done
+
+    def _settle(
+        self, batch: list[tuple[In, asyncio.Future[Out]]], results: list[Any], took: float,
+        done: asyncio.Future[None], epoch: int,
+    ) -> None:  # fmt: skip
+        """On the loop's thread: each caller gets its result or error; the batching task goes on."""
+        if epoch == self._epoch:
+            self._running = False
+            self._inflight.remove(batch)
+        self._account(len(batch), took)
         for (_, fut), res in zip(batch, results, strict=True):
-            if fut.done():
+            if fut.done():  # the caller is gone (cancelled)
                 continue
             if isinstance(res, BaseException):
                 fut.set_exception(res)
             else:
                 fut.set_result(res)
+        if not done.done():
+            done.set_result(None)
+        if self._pending and self._wake is not None:
+            self._wake.set()
 
     def _account(self, n: int, seconds: float) -> None:
         s = self.stats
@@ -172,13 +211,16 @@ class DynamicBatcher(Generic[In, Out]):
         s.sizes[n] = s.sizes.get(n, 0) + 1
 
     def close(self) -> None:
-        """Stop the loop task and the worker thread (pending callers get CancelledError); a later
+        """Stop the loop task and the worker thread (waiting and running callers get CancelledError); a later
         `submit` on a new event loop starts both again."""
         if self._task is not None:
             self._task.cancel()
-        for _, fut in self._pending:
+        for _, fut in [*self._pending, *(job for batch in self._inflight for job in batch)]:
             if not fut.done():
-                fut.cancel()
+                with contextlib.suppress(RuntimeError):  # its event loop is already closed
+                    fut.cancel()
         self._pending.clear()
+        self._inflight.clear()
+        self._running, self._epoch = False, self._epoch + 1
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._closed = True

@@ -157,3 +157,89 @@ def test_a_full_queue_refuses_at_once_and_a_failing_batch_fails_only_its_items()
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError):
         DynamicBatcher(lambda x: x, max_batch=0)
+
+
+def test_an_idle_worker_gets_a_lone_item_without_another_turn_of_the_event_loop() -> None:
+    """The idle path: `submit` hands the item to the worker thread itself, so it starts even while
+    the event loop is held right after (queued behind the batching task, it would wait for the loop)."""
+    started, release = threading.Event(), threading.Event()
+
+    def run(items: list[int]) -> list[int]:
+        started.set()
+        release.wait(5)
+        return [i + 1 for i in items]
+
+    b: DynamicBatcher[int, int] = DynamicBatcher(run, max_batch=8)
+
+    async def main() -> tuple[bool, int]:
+        b._start()  # the batching task exists and is parked, as in a running service
+        await asyncio.sleep(0)
+        caller = asyncio.ensure_future(b.submit(41))
+        await asyncio.sleep(0)  # one turn: submit runs up to its await
+        handed_over = started.wait(1)  # holds the loop: only a direct hand-over can start the item
+        release.set()
+        return handed_over, await caller
+
+    assert asyncio.run(main()) == (True, 42)
+    b.close()
+    assert b.stats.batches == 1 and b.stats.items == 1
+
+
+def test_while_an_idle_hand_over_runs_others_queue_up_to_the_limit_and_form_the_next_batch() -> None:
+    sizes: list[int] = []
+    started, release = threading.Event(), threading.Event()
+
+    def run(items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        started.set()
+        release.wait(5)
+        return [i * 10 for i in items]
+
+    b: DynamicBatcher[int, int] = DynamicBatcher(run, max_batch=8, max_queue=3)
+
+    async def main() -> list[Any]:
+        first = asyncio.ensure_future(b.submit(0))
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        rest = [asyncio.ensure_future(b.submit(i)) for i in range(1, 6)]
+        await asyncio.sleep(0.01)
+        release.set()
+        return await asyncio.gather(first, *rest, return_exceptions=True)
+
+    out = asyncio.run(main())
+    b.close()
+    assert out[:4] == [0, 10, 20, 30]  # the lone item, then the three that queued
+    assert all(isinstance(o, Overloaded) for o in out[4:])  # past the queue limit of 3: refused
+    assert sizes == [1, 3] and b.stats.rejected == 2
+
+
+def test_close_while_a_batch_runs_cancels_its_callers_and_a_new_loop_starts_clean() -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def run(items: list[int]) -> list[int]:
+        started.set()
+        if items == [1]:
+            release.wait(5)
+        return items
+
+    b: DynamicBatcher[int, int] = DynamicBatcher(run, max_batch=8)
+
+    async def first() -> BaseException | int:
+        caller = asyncio.ensure_future(b.submit(1))
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        b.close()  # a server shutting down mid-batch
+        try:
+            return await caller
+        except asyncio.CancelledError as e:
+            return e
+
+    async def second() -> list[int]:
+        return await asyncio.wait_for(asyncio.gather(b.submit(2), b.submit(3)), 5)
+
+    try:
+        assert isinstance(asyncio.run(first()), asyncio.CancelledError)
+        assert sorted(asyncio.run(second())) == [2, 3]  # nothing left marked as running
+    finally:
+        release.set()
+        b.close()
