@@ -6,6 +6,7 @@ turns it into an `SseftModel` (weights random until loaded).
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, cast
 
 import torch
@@ -135,6 +136,25 @@ class ArtifactModel:
             >>> preds = m.predict_features([store.get(i) for i in store.ids("test")[:4]])  # doctest: +SKIP
         """
         return self.predictor(allow_missing=allow_missing).predict_features(batch)
+
+    def predict_conversation(
+        self, turns: Any, *, allow_missing: bool | None = None, overrides: tuple[str, ...] = ()
+    ) -> list[Prediction]:
+        """One `Prediction` per turn of a conversation, each from that turn and the turns before it
+        (a model trained with `context:`; core/inference/conversation.py). `turns`: dicts or
+        ConversationTurns {speaker, text, audio, video}, in order, or a .jsonl/.csv file of them.
+        Each prediction's `.context` lists the earlier turns it saw and their attention shares.
+
+            >>> turns = [{"speaker": "ann", "text": "hi"}, {"speaker": "bob", "text": "oh no"}]
+            >>> [p.label for p in m.predict_conversation(turns)]                 # doctest: +SKIP
+            ['neutral', 'surprise']
+        """
+        from .inference.conversation import predict_conversation, read_conversation
+
+        if isinstance(turns, str | os.PathLike):
+            turns = read_conversation(turns)
+        predictor = self.predictor(allow_missing=allow_missing, overrides=tuple(overrides))
+        return predict_conversation(predictor, turns)
 
 
 class SseftModel(nn.Module, ArtifactModel):

@@ -1,5 +1,5 @@
 """The public facade over core for models given by name: `sseft.robustness(...)`,
-`sseft.compare_robustness(...)`, `evaluate_ref` (what `sseft evaluate` and `sseft demo` score) and
+`sseft.compare_robustness(...)`, `sseft.predict_conversation(...)`, `evaluate_ref` (what `sseft evaluate` and `sseft demo` score) and
 `load_predictor` (what `sseft predict` predicts with).
 
     import sseft
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sseft.core.inference import Predictor
+    from sseft.core.inference import Prediction, Predictor
     from sseft.core.robustness import RobustnessConfig, RobustnessResult
 
 
@@ -69,6 +69,17 @@ def load_predictor(
         names = set(model.modality_names)
         sets = (*(s for s in override_strings(preset) if s.split(".", 1)[0] in names), *sets)
     return Predictor(model, sets, allow_missing=True if allow_missing else None, device=device)
+
+
+def predict_conversation(
+    model: Any, turns: Any, *, allow_missing: bool | None = None, overrides: Sequence[str] = (),
+    device: str | None = None,
+) -> list[Prediction]:  # fmt: skip
+    """One Prediction per turn of a conversation, each from the turns up to it (a model trained with
+    `context:`): `model` an SseftModel or a registry name / artifact / run directory, `turns` dicts
+    {speaker, text, audio, video} in order or a .jsonl/.csv file of them (core/inference/conversation.py)."""
+    m = load_model(model, device or "cpu")
+    return m.predict_conversation(turns, allow_missing=allow_missing, overrides=tuple(overrides))
 
 
 def robustness(

@@ -26,6 +26,9 @@ class Prediction:
     missing: list[str] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
+    # A model with dialogue context: the turns this prediction saw, oldest first ({"turn", "speaker",
+    # "distance", "attention"}; core/inference/conversation.py); None for a lone utterance.
+    context: list[dict[str, Any]] | None = None
     # The head's renderings of `record`, made when the prediction is (see `from_record`).
     text: str = field(default="", repr=False)
     table_text: str = field(default="", repr=False)
@@ -90,8 +93,9 @@ class Prediction:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able data: task, label names, the head's record, modalities, notes, id."""
-        return {
+        """Plain JSON-able data: task, label names, the head's record, modalities, notes, id (and the
+        context turns, for a prediction made in a conversation)."""
+        out = {
             "task": self.task,
             "label_names": list(self.label_names),
             **self.record,
@@ -100,6 +104,9 @@ class Prediction:
             "notes": dict(self.notes),
             "id": self.id,
         }
+        if self.context is not None:
+            out["context"] = [dict(c) for c in self.context]
+        return out
 
     def csv_row(self) -> dict[str, Any]:
         """Flat columns for batch output (see `csv_columns`)."""

@@ -19,6 +19,7 @@ from typing import Any, cast
 import torch
 
 from ..batch import Batch, collate
+from ..context import ContextInputs
 from ..errors import DataError, ItemError
 from ..extraction.run import reason_of, run_extractor
 from ..head import method
@@ -146,6 +147,28 @@ class Predictor:
         One bad item never fails the others. `contributions=True` adds each modality's contribution
         to `notes["contributions"]` (see contributions.py)."""
         ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(items))]
+        results, feats, notes, routed = self.extract_items(items, ids)
+        ok = [b for b in range(len(items)) if results[b] is None]
+        if ok:
+            preds = self._forward(
+                [feats[b] for b in ok], [ids[b] for b in ok], [notes[b] for b in ok],
+                explain=explain, raws=[routed[b] for b in ok], contributions=contributions,
+            )  # fmt: skip
+            for b, p in zip(ok, preds, strict=True):
+                results[b] = p
+        return [r for r in results if r is not None]
+
+    def extract_items(
+        self, items: Sequence[Mapping[str, Any]], ids: Sequence[str]
+    ) -> tuple[
+        list[Prediction | ItemError | None],
+        list[dict[str, torch.Tensor]],
+        list[dict[str, Any]],
+        list[dict[str, Any]],
+    ]:
+        """Raw inputs per item -> per item: its ItemError (None: extracted), its features
+        {modality: (L, D)}, its notes, its routed raw inputs. The extraction half of `predict_items`;
+        conversation.py pools each turn's context vector from these features."""
         kinds = self.input_kinds()
         plugins = {s.name: self._plugin(s) for s in self.specs}
         results: list[Prediction | ItemError | None] = [None] * len(items)
@@ -185,15 +208,7 @@ class Predictor:
                 feats[b][s.name] = o.features
                 if o.notes:
                     notes[b].setdefault("extract", {})[s.name] = o.notes
-        ok = [b for b in range(len(items)) if results[b] is None]
-        if ok:
-            preds = self._forward(
-                [feats[b] for b in ok], [ids[b] for b in ok], [notes[b] for b in ok],
-                explain=explain, raws=[routed[b] for b in ok], contributions=contributions,
-            )  # fmt: skip
-            for b, p in zip(ok, preds, strict=True):
-                results[b] = p
-        return [r for r in results if r is not None]
+        return results, feats, notes, routed
 
     def _check_extractable(self, routed: Sequence[Mapping[str, Any]]) -> None:
         """A modality trained on features no extractor made (synthetic, precomputed) stops every item
@@ -237,8 +252,11 @@ class Predictor:
         explain: str | Path | None = None,
         raws: list[dict[str, Any]] | None = None,
         contributions: bool = False,
+        context: ContextInputs | None = None,
     ) -> list[Prediction]:
-        """Per-item features (absent modality: empty sequence) -> Predictions (+ explanation PNGs)."""
+        """Per-item features (absent modality: empty sequence) -> Predictions (+ explanation PNGs).
+        `context`: the items' dialogue context (core/context/table.py), for a model trained with it;
+        each Prediction's `context` then lists its context slots (distance back, attention share)."""
         missing: list[list[str]] = []
         items = []
         for b, f in enumerate(feats):
@@ -266,8 +284,10 @@ class Predictor:
             items.append({"id": ids[b], "features": x})
         batch = collate(items, [s.name for s in self.specs]).to(self.device)
         model = self.model
+        # only a context model's forward takes `context` (an ONNX runtime's call does not)
+        fed = {} if context is None else {"context": context.to(self.device)}
         with torch.inference_mode():
-            outputs, attn = model(batch.features, batch.lengths, return_attention=True)
+            outputs, attn = model(batch.features, batch.lengths, return_attention=True, **fed)
             records = method(model.head, "records")(outputs, ids)  # the head's records: no task here
         out = []
         for b, rec in enumerate(records):
@@ -275,6 +295,8 @@ class Predictor:
             p = Prediction.from_record(
                 model.head, rec, modalities_used=used, missing=missing[b], notes=notes[b]
             )
+            if context is not None:
+                p.context = context_slots(context, attn.get(("utterance", "context")), b)
             out.append(p)
         if contributions:
             from .contributions import modality_contributions
@@ -293,6 +315,19 @@ class Predictor:
                 else:
                     p.notes["explain"] = "no IMA blocks in this model: nothing to plot"
         return out
+
+
+def context_slots(context: ContextInputs, attention: torch.Tensor | None, b: int) -> list[dict[str, Any]]:
+    """Item `b`'s context turns, in slot order: how far back each lies and (when the model gave
+    attention over them) the share of the utterance's attention it got."""
+    slots = []
+    for s in range(int(context.present.shape[1])):
+        if bool(context.present[b, s]):
+            slot: dict[str, Any] = {"distance": int(context.distance[b, s])}
+            if attention is not None and attention.shape[-1] > s:
+                slot["attention"] = round(float(attention[b, s]), 6)
+            slots.append(slot)
+    return slots
 
 
 def predictor_for(

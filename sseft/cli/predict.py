@@ -3,6 +3,7 @@
     sseft predict --model meld-emotion --video clip.mp4 --text "Oh my God!"
     sseft predict --model mosi-sentiment --audio x.wav --text-file x.txt --json
     sseft predict --model meld-emotion --manifest items.csv --out predictions.csv --explain plots/
+    sseft predict --model meld-context --conversation turns.jsonl --out turns.csv
 
 The model's extractors are rebuilt from the fingerprints it recorded (`--set text.model=DIR` points
 at a local copy of an encoder). text -> text, audio (or the video's audio track) -> speech, video ->
@@ -38,7 +39,9 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--input", "extra_inputs", multiple=True, metavar="KIND=VALUE",
               help="Input of another kind a plugin declares (eeg=rec.npy).")
 @click.option("--manifest", type=FILE, help="CSV/JSONL of items (id + one column per modality or input kind).")
-@click.option("--out", type=FILE, help="Predictions CSV for --manifest (resumed if it exists).")
+@click.option("--conversation", type=FILE,
+              help="JSONL/CSV of a conversation's turns (speaker, text[, audio, video]): one answer per turn.")
+@click.option("--out", type=FILE, help="Predictions CSV for --manifest (resumed if it exists) or --conversation.")
 @json_option("Print the prediction as JSON.")
 @click.option("--allow-missing", is_flag=True,
               help="Predict without a modality that has no input (fed as an empty sequence).")
@@ -56,7 +59,7 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 # fmt: on
 def predict(
     model_ref: str, text: str | None, text_file: Path | None, audio: Path | None, video: Path | None,
-    extra_inputs: tuple[str, ...], manifest: Path | None, out: Path | None, as_json: bool, allow_missing: bool,
+    extra_inputs: tuple[str, ...], manifest: Path | None, conversation: Path | None, out: Path | None, as_json: bool, allow_missing: bool,
     explain: Path | None, sets: tuple[str, ...], preset: str | None, device: str | None, runtime: str,
     batch_size: int, no_progress: bool,
 ) -> None:  # fmt: skip
@@ -64,6 +67,13 @@ def predict(
     from sseft.core.inference.requests import item_inputs
 
     raw = item_inputs(text, text_file, audio, video, extra_inputs)
+    if conversation is not None:
+        if raw or manifest is not None:
+            raise click.UsageError("--conversation reads the turns from its file: drop --text/--audio/--video/--manifest")
+        from .predict_conversation import predict_conversation_command
+
+        predict_conversation_command(model_ref, conversation, out, as_json, allow_missing, sets, preset, device, runtime)
+        return
     if manifest is not None and raw:
         raise click.UsageError("--manifest reads the inputs from the manifest: drop --text/--audio/--video/--input")
     if manifest is not None and out is None:

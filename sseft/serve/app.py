@@ -32,6 +32,7 @@ from sseft.core.errors import ConfigError, DataError, SseftError, UnknownNameErr
 from sseft.core.serving.batcher import Overloaded
 
 from . import handler
+from .conversation import install_conversation
 from .guard import BodyTooLarge, Guard
 from .schemas import ERROR_RESPONSES, PREDICT_OPENAPI, ModelOut, ModelsOut, PredictionOut
 from .served import ServedModel
@@ -196,6 +197,8 @@ def _install_routes(
             return await handler.predict_request(request, m, settings, parsed)
         finally:  # synchronous on purpose: it must run even when the request task is cancelled
             parsed.remove()
+
+    install_conversation(app, served, settings, _find)  # POST /v1/models/{name}/conversation
 
 
 def app_from_env() -> Any:

@@ -44,6 +44,9 @@ class ModelOut(StrictModel):
     utterance_seconds: float | None = Field(
         description="Longest clip predicted in one piece; longer clips answer a timeline of segments."
     )
+    context: str | None = Field(
+        None, description="Its dialogue context (POST /v1/models/{name}/conversation); null: none."
+    )
 
 
 class ModelsOut(StrictModel):

@@ -134,4 +134,5 @@ def describe(served: ServedModel) -> dict[str, Any]:
         "name": served.name, "version": info.version, "ref": served.ref, "task": p.task,
         "label_names": list(p.label_names), "modalities": mods, "allow_missing": bool(p.allow_missing),
         "metrics": test if isinstance(test, dict) else {}, "utterance_seconds": None,
+        "context": model.config.context.describe() if getattr(model.config, "context_on", False) else None,
     })  # fmt: skip

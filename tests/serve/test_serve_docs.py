@@ -54,6 +54,8 @@ def test_curl_examples_work(tmp_path: Path, upload_dir: Path, clip: dict[str, st
     env = {k: v for k, v in os.environ.items() if k != "SSEFT_SERVE_TOKEN"}
     with tm.running(app) as url:
         for expect, code in examples():
+            if expect == "conversation":  # needs a context model: tests/serve/test_conversation.py
+                continue
             cmd = code.replace("http://127.0.0.1:8000", url)
             run = subprocess.run(
                 ["bash", "-c", cmd.replace("curl ", "curl -sS ")],
