@@ -110,8 +110,16 @@ def dynamic_shapes(model: Any) -> tuple[Any, ...]:
 
 def why_not_exportable(model: Any) -> str | None:
     """One line saying why this model's fusion cannot go to ONNX, or None when nothing says so up
-    front (a fusion plugin may declare `onnx_exportable = False` and `onnx_reason`)."""
+    front (a fusion plugin may declare `onnx_exportable = False` and `onnx_reason`; a model with
+    dialogue context is not exported: the graph's inputs are one utterance's features only)."""
     from ..plugins import get_manager
+
+    cfg = model.config
+    if getattr(cfg, "context_on", False):
+        return (
+            f"a model with dialogue context ({cfg.context.describe()}) cannot be exported to ONNX: the graph "
+            "takes one utterance's features, not its context turns; use it from PyTorch (sseft.load, sseft serve)"
+        )
 
     name = fusion_name(model)
     pm = get_manager()

@@ -46,9 +46,13 @@ def modality_contributions(
     records: Sequence[Mapping[str, Any]],
     ids: Sequence[str],
     missing: Sequence[Sequence[str]],
+    context: Any = None,
 ) -> list[dict[str, float]]:
     """{modality: contribution} per item of a collated batch (modalities an item lacks are left out;
-    an item whose head records no probability or score gets {})."""
+    an item whose head records no probability or score gets {}). `context`: the batch's dialogue
+    context (core/context/table.py ContextInputs) for a model with context: every occluded pass sees
+    it too, so a contribution measures the modality, not the context's removal."""
+    fed = {} if context is None else {"context": context}  # only a context model's forward takes it
     targets = [_target(r) for r in records]
     full = [_value(r, t) for r, t in zip(records, targets, strict=True)]
     out: list[dict[str, float]] = [{} for _ in records]
@@ -56,7 +60,7 @@ def modality_contributions(
         for m in lengths:
             hidden = dict(lengths)
             hidden[m] = torch.zeros_like(lengths[m])
-            recs = method(model.head, "records")(model(dict(features), hidden), list(ids))
+            recs = method(model.head, "records")(model(dict(features), hidden, **fed), list(ids))
             for b, rec in enumerate(recs):
                 if m in missing[b] or full[b] is None:
                     continue

@@ -5,6 +5,10 @@ x axis per modality j: seconds for time-based modalities (frame rate from the ex
 fingerprint's settings: `fps` for video, `sample_rate / hop` for wav2vec2-style audio = 50 Hz at
 16 kHz, `sample_rate / patch_samples` for patch encoders), tokens for text (token strings when the
 extractor has a tokenizer, else positions). Drawn with matplotlib's Agg canvas (no display needed).
+
+A model with dialogue context (core/context/) adds one more row: the utterance's attention over its
+context turns (the attention key ("utterance", "context"), (B, W)), a bar per turn labelled by how
+far back it lies (-1 = the turn just before; +1 = the turn after, for `direction: both`).
 """
 
 from __future__ import annotations
@@ -80,6 +84,43 @@ def safe_name(item_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", item_id)[:100] or "item"
 
 
+CONTEXT_KEY = ("utterance", "context")  # core/model.py: attention over the dialogue context turns
+
+
+def context_bars(
+    context: Sequence[Mapping[str, Any]] | None, weights: torch.Tensor
+) -> list[tuple[str, float]]:
+    """(label, attention) per context turn of one item, oldest first. `context`: the prediction's
+    context turns ({"distance", "attention"}, core/inference/predictor.py); without them, the
+    non-zero slots of `weights` (B=1 row, (W,)) labelled by slot, since their distances are unknown."""
+    if context is not None:
+        bars = []
+        for k, c in enumerate(context):
+            d = c.get("distance")
+            label = f"{-int(d):+d}" if isinstance(d, int) else f"slot {k + 1}"
+            att = c.get("attention")
+            bars.append(
+                (label, float(att) if att is not None else float(weights[k]) if k < len(weights) else 0.0)
+            )
+        return sorted(bars, key=lambda b: int(b[0]) if b[0][0] in "+-" else 0)
+    return [(f"slot {k + 1}", float(w)) for k, w in enumerate(weights.float().cpu()) if float(w) > 0]
+
+
+def _context_row(ax: Any, bars: Sequence[tuple[str, float]]) -> None:
+    ax.set_title("utterance -> its dialogue context turns", fontsize=9, loc="left")
+    if not bars:
+        ax.text(0.5, 0.5, "no context turns (first turn, or a lone utterance)", ha="center", va="center",
+                transform=ax.transAxes)  # fmt: skip
+        ax.set_yticks([])
+        return
+    ax.bar(range(len(bars)), [w for _, w in bars], width=0.8, color="tab:purple")
+    ax.set_xticks(list(range(len(bars))))
+    ax.set_xticklabels([label for label, _ in bars], fontsize=8)
+    ax.set_xlabel("context turn (turns back: -1 = the one just before)", fontsize=8)
+    ax.set_ylabel("attention", fontsize=8)
+    ax.set_ylim(0, max(max(w for _, w in bars) * 1.1, 1e-3))
+
+
 def plot_item(
     path: Path,
     title: str,
@@ -87,18 +128,23 @@ def plot_item(
     weights: Mapping[tuple[str, str], torch.Tensor],
     lengths: Mapping[str, int],
     axes: Mapping[str, Axis],
+    context: Sequence[tuple[str, float]] | None = None,
 ) -> Path:
-    """One PNG: a row per IMA block (i -> j), attention weight along j's real positions."""
+    """One PNG: a row per IMA block (i -> j), attention weight along j's real positions; with
+    `context` (`context_bars`), a last row of the attention over the dialogue context turns."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     by_name = {s.name: s for s in specs}
-    pairs = list(weights)
-    fig = Figure(figsize=(9, 1.9 * len(pairs) + 0.8), dpi=90)
+    pairs = [pair for pair in weights if pair != CONTEXT_KEY]
+    rows = len(pairs) + (context is not None)
+    fig = Figure(figsize=(9, 1.9 * rows + 0.8), dpi=90)
     FigureCanvasAgg(fig)
     fig.suptitle(title, fontsize=10)
+    if context is not None:
+        _context_row(fig.add_subplot(rows, 1, rows), context)
     for k, (i, j) in enumerate(pairs):
-        ax = fig.add_subplot(len(pairs), 1, k + 1)
+        ax = fig.add_subplot(rows, 1, k + 1)
         w = weights[i, j].float().cpu()  # (L_j incl. CLS,)
         spec, n, axis = by_name[j], int(lengths[j]), axes[j]
         own = spec.uses_own_cls
@@ -160,7 +206,12 @@ def explain_batch(
         title = f"{p.id}: {p.summary()}   [{used}]"
         weights = {pair: a[b] for pair, a in attn.items()}
         n = {m: int(v[b]) for m, v in lengths.items()}
+        bars = (
+            context_bars(getattr(p, "context", None), weights[CONTEXT_KEY])
+            if CONTEXT_KEY in weights
+            else None
+        )
         out.append(
-            plot_item(out_dir / f"{safe_name(str(p.id))}.png", title, predictor.specs, weights, n, axes)
+            plot_item(out_dir / f"{safe_name(str(p.id))}.png", title, predictor.specs, weights, n, axes, bars)
         )
     return out

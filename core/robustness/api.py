@@ -87,6 +87,19 @@ def _training_data(model: Any) -> dict[str, Any]:
     return dict(cfg.get("data") or {}) if isinstance(cfg, dict) else {}
 
 
+def refuse_context_model(model: Any, who: str) -> None:
+    """Robustness scores each item alone, perturbed; a model with dialogue context also reads the
+    item's neighbouring turns, which a perturbed single item does not have (and its head expects the
+    context stream's width): refused with one line rather than scored without its context."""
+    cfg = getattr(model, "config", None)
+    if getattr(cfg, "context_on", False):
+        raise ConfigError(
+            f"robustness: {who} was trained with dialogue context ({cfg.context.describe()}); robustness "
+            "perturbs single items and cannot rebuild their dialogue contexts: evaluate a model trained "
+            "without `context`"
+        )
+
+
 def _setup(
     models: dict[str, Any], store: FeatureStore | str | os.PathLike[str], split: str, metric: str | None
 ) -> _Run:
@@ -100,6 +113,8 @@ def _setup(
                 f"{role} {m!r}: pass a loaded model here; sseft.robustness(...) accepts names and directories"
             )
     refs = {role: model_ref(m) for role, m in models.items()}
+    for role, m in models.items():
+        refuse_context_model(m, f"{role} {refs[role]}")
     st = FeatureStore.open(store) if isinstance(store, (str, os.PathLike)) else store
     for role, m in models.items():
         check_specs_match(m.config.modalities, st, f"model {refs[role]}")
