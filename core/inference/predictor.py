@@ -301,7 +301,9 @@ class Predictor:
         if contributions:
             from .contributions import modality_contributions
 
-            shares = modality_contributions(model, batch.features, batch.lengths, records, ids, missing)
+            shares = modality_contributions(
+                model, batch.features, batch.lengths, records, ids, missing, context=fed.get("context")
+            )
             for p, c in zip(out, shares, strict=True):
                 p.notes["contributions"] = c
         if explain is not None:
