@@ -92,7 +92,7 @@ def refuse_context_model(model: Any, who: str) -> None:
     item's neighbouring turns, which a perturbed single item does not have (and its head expects the
     context stream's width): refused with one line rather than scored without its context."""
     cfg = getattr(model, "config", None)
-    if getattr(cfg, "context_on", False):
+    if cfg is not None and getattr(cfg, "context_on", False):
         raise ConfigError(
             f"robustness: {who} was trained with dialogue context ({cfg.context.describe()}); robustness "
             "perturbs single items and cannot rebuild their dialogue contexts: evaluate a model trained "
