@@ -188,7 +188,7 @@ def test_static_blocks() -> None:
 
 # -- runnable blocks ------------------------------------------------------------------------------
 # Docs followed as written from an empty folder outside the repository, as a user would.
-FROM_EMPTY = {"docs/quickstart.md"}
+FROM_EMPTY = {"docs/quickstart.md", "docs/conversations.md"}
 
 
 @pytest.fixture

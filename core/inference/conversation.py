@@ -205,13 +205,17 @@ def predict_conversation(
     pooled = [pool_turn(f, mods, dims) for f in feats]
     table = ContextTable.from_turns([Turn(DIALOGUE, k, t.speaker) for k, t in enumerate(conv)], pooled, cfg)
     preds: list[Prediction] = []
-    for start in range(0, len(conv), max(1, batch_size)):
-        pos = list(range(start, min(len(conv), start + batch_size)))
+    step = max(1, batch_size)
+    for start in range(0, len(conv), step):
+        pos = list(range(start, min(len(conv), start + step)))
         chunk = predictor._forward(
             [feats[k] for k in pos], [ids[k] for k in pos], [notes[k] for k in pos], context=table.inputs(pos)
         )
         for k, p in zip(pos, chunk, strict=True):
             rows = [int(r) for r in table.rows[k] if int(r) >= 0]  # the same slots, in the same order
+            # never reached (context_index is past-only), but it is the promise a live caller relies on
+            if any(r >= k for r in rows):
+                raise RuntimeError(f"turn {k}: its context holds turn {max(rows)}, not only earlier turns")
             p.context = [
                 {"turn": r, "speaker": conv[r].speaker, **slot}
                 for r, slot in zip(rows, p.context or [], strict=True)

@@ -2,9 +2,12 @@
 
     DIR/clips/cNN.mp4      1 s video (a drawn face, 5 fps, 96x64) with an AAC audio track
     DIR/clips/cNN.wav      the same audio as a wav file
-    DIR/items.csv          the manifest: id, split, label, text, speech (the wav), face (the mp4)
+    DIR/items.csv          the manifest: id, split, label, text, speech (the wav), face (the mp4),
+                           dialogue, turn, speaker (the clips of a split, in order, form short dialogues)
     DIR/speech-encoder/    a tiny randomly initialised wav2vec2, saved with save_pretrained
     DIR/experiment.yaml    a small SSE-FT experiment on DIR/features (where `sseft extract` puts them)
+    DIR/experiment-context.yaml  the same on text alone, with dialogue context (the 4 turns before)
+    DIR/conversation.jsonl a short conversation (speaker, text per line) for `sseft predict --conversation`
 
 Labels are `positive` / `negative`; the transcript says which (warm or gloomy words), the audio
 tone is higher for positive clips and the face brighter, so a model trained on them has
@@ -18,6 +21,7 @@ Nothing heavy at import: numpy, PyAV, soundfile and transformers load inside the
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,25 @@ fusion: {n_self: 1, n_ima: 1, heads: 2, ffn_dim: 64, dropout: 0.0, attn_dropout:
 head: {name: multiclass}
 train: {epochs: 8, batch_size: 4, lr: 0.001, seed: 0}
 """
+CONTEXT_EXPERIMENT = """\
+# The text of the demo clips with dialogue context: each clip also sees the (up to) 4 clips before it
+# in its dialogue (items.csv: dialogue, turn, speaker). See docs/conversations.md.
+name: quickstart-context
+data:
+  store: features
+modalities: [text]
+fusion: {n_self: 1, n_ima: 1, heads: 2, ffn_dim: 64, dropout: 0.0, attn_dropout: 0.0}
+head: {name: multiclass}
+context: {window: 4, direction: past, speaker: true, dim: 32, heads: 2}
+train: {epochs: 8, batch_size: 4, lr: 0.001, seed: 0}
+"""
+SPEAKERS = ("ann", "bob")
+
+
+def conversation(n_turns: int = 6) -> list[dict[str, str]]:
+    """A short conversation in the clips' words, good news turning bad (one JSON object per turn)."""
+    labels = ["positive"] * (n_turns // 2) + ["negative"] * (n_turns - n_turns // 2)
+    return [{"speaker": SPEAKERS[k % 2], "text": transcript(label, k + 3)} for k, label in enumerate(labels)]
 
 
 def transcript(label: str, k: int) -> str:
@@ -116,14 +139,21 @@ def make_demo_clips(out: Path, n_items: int = 24, seed: int = 0) -> Path:
             split = "train" if k % 8 < 4 else "valid" if k % 8 < 6 else "test"
             name = f"c{k:02d}"
             write_clip(clips / f"{name}.mp4", clips / f"{name}.wav", label, seed * 1000 + k)
-            rows.append([name, split, label, transcript(label, k), f"clips/{name}.wav", f"clips/{name}.mp4"])
+            # a dialogue: the clips of one split within a block of 8 (never across splits), in order
+            turn = k % 8 - {"train": 0, "valid": 4, "test": 6}[split]
+            media = [f"clips/{name}.wav", f"clips/{name}.mp4"]
+            dialogue = [f"d{k // 8}-{split}", turn, SPEAKERS[turn % 2]]
+            rows.append([name, split, label, transcript(label, k), *media, *dialogue])
         from sseft.plugins.modalities.tiny import tiny_wav2vec2
 
         tiny_wav2vec2(out / "speech-encoder", seed)
         (out / "experiment.yaml").write_text(EXPERIMENT, encoding="utf-8")
+        (out / "experiment-context.yaml").write_text(CONTEXT_EXPERIMENT, encoding="utf-8")
+        lines = [json.dumps(turn) + "\n" for turn in conversation()]
+        (out / "conversation.jsonl").write_text("".join(lines), encoding="utf-8")
         manifest = out / "items.csv"
         with open(manifest, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
-            w.writerow(["id", "split", "label", "text", "speech", "face"])
+            w.writerow(["id", "split", "label", "text", "speech", "face", "dialogue", "turn", "speaker"])
             w.writerows(rows)
     return manifest

@@ -100,4 +100,5 @@ def make_demo_clips_cmd(directory: Path, n_items: int, seed: int) -> None:
     manifest = make(directory, n_items, seed)
     click.echo(
         f"wrote {n_items} clips, {manifest}, {directory / 'experiment.yaml'} and {directory / 'speech-encoder'}"
+        f" (and, for docs/conversations.md, experiment-context.yaml and conversation.jsonl)"
     )

@@ -22,7 +22,10 @@ def test_clips_manifest_experiment_and_encoder(tmp_path: Path) -> None:
     assert r.output.startswith("wrote 8 clips")
     with open(out / "items.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["id", "split", "label", "text", "speech", "face"]
+    assert list(rows[0]) == ["id", "split", "label", "text", "speech", "face", "dialogue", "turn", "speaker"]
+    # dialogues never cross a split; turns count from 0 within each
+    assert {(r["dialogue"], r["split"]) for r in rows} == {(f"d0-{s}", s) for s in ("train", "valid", "test")}
+    assert [r["turn"] for r in rows] == ["0", "1", "2", "3", "0", "1", "0", "1"]
     by_split = Counter((row["split"], row["label"]) for row in rows)
     assert by_split == {
         (s, lab): n for s, n in [("train", 2), ("valid", 1), ("test", 1)] for lab in ("positive", "negative")
@@ -42,6 +45,11 @@ def test_clips_manifest_experiment_and_encoder(tmp_path: Path) -> None:
 
     cfg = validate(ExperimentConfig, yaml.safe_load((out / "experiment.yaml").read_text()))
     assert cfg.data.store == "features"
+    ctx = validate(ExperimentConfig, yaml.safe_load((out / "experiment-context.yaml").read_text()))
+    assert ctx.data.store == "features" and ctx.context is not None and ctx.context.window > 0
+    from sseft.core.inference.conversation import read_conversation
+
+    assert len(read_conversation(out / "conversation.jsonl")) >= 4
     from transformers import AutoConfig
 
     assert AutoConfig.from_pretrained(out / "speech-encoder").model_type == "wav2vec2"

@@ -173,5 +173,6 @@ def test_model_and_facade_predict_a_conversation_file(model: Any, tmp_path: Path
     want = probs(predict_conversation(model, cf.CONVERSATION))
     assert close(probs(model.predict_conversation(path)), want)
     assert close(probs(model.predict_conversation(cf.CONVERSATION)), want)
+    assert close(probs(predict_conversation(model, cf.CONVERSATION, batch_size=2)), want)  # batches of 2
     by_name = sseft.predict_conversation(str(cf.artifact()), cf.CONVERSATION)
     assert close(probs(by_name), want) and by_name[4].context[-1]["turn"] == 3
