@@ -136,19 +136,18 @@ def make_folds(
         folds.append({"train": train, "valid": valid, "test": [i for i, _ in test]})
     if whole_dialogues:
         turns = {i: turn_from_meta(m, i) for i, m in zip(ids, metas, strict=True)}
+        whole = "a grouping that keeps dialogues whole (session, dialogue)"
         for f, fold in enumerate(folds, start=1):
-            parts = {f"fold {f} {p}": fold[p] for p in ("train", "valid", "test")}
-            refuse_cut_dialogues(parts, turns, where, _fold_fix(cfg))
+            held_out = {
+                f"fold {f} test": fold["test"],
+                f"fold {f} train/valid": fold["train"] + fold["valid"],
+            }
+            refuse_cut_dialogues(held_out, turns, where, f"data.folds.by {cfg.by!r} cuts it; fold by {whole}")
+            refuse_cut_dialogues(
+                {f"fold {f} train": fold["train"], f"fold {f} valid": fold["valid"]}, turns, where,
+                f"validation by {cfg.valid.by or cfg.by!r} cuts it; validate by {whole}: valid: {{by: dialogue}}",
+            )  # fmt: skip
     return folds
-
-
-def _fold_fix(cfg: FoldsConfig) -> str:
-    finer = cfg.valid.by not in (None, cfg.by)
-    return (
-        f"fold by a grouping that holds whole dialogues (data.folds.by: session or dialogue; {cfg.by!r} "
-        + ("cuts one" if not finer else f"or valid.by {cfg.valid.by!r} cuts one; try valid: {{by: dialogue}}")
-        + ") or turn context off"
-    )
 
 
 def refuse_cut_dialogues(
@@ -162,7 +161,8 @@ def refuse_cut_dialogues(
         more = f" (and {len(cut) - 1} more dialogues)" if len(cut) > 1 else ""
         raise DataError(
             f"{where}: dialogue {dialogue!r} is split across {', '.join(names)}{more}; with context a "
-            f"dialogue must lie whole in one part, since contexts are built within a part: {fix}"
+            f"dialogue must lie whole in one part, since contexts are built within a part: {fix}, or turn "
+            "context off"
         )
 
 
@@ -178,14 +178,14 @@ def check_whole_dialogues(store: FeatureStore, parts: Mapping[str, Sequence[str]
             turns[i], split_of[i] = turn_from_meta(m, i), split
     by_role = {role: list(ids) for role, ids in parts.items()}
     refuse_cut_dialogues(by_role, turns, where, "use folds or splits that keep each dialogue in one part "
-                         "(data.folds.by: session or dialogue) or turn context off")  # fmt: skip
+                         "(data.folds.by: session or dialogue)")  # fmt: skip
     by_split: dict[str, list[str]] = {}
     for ids in by_role.values():
         for i in ids:
             if i in split_of:
                 by_split.setdefault(f"store split {split_of[i]!r}", []).append(i)
     refuse_cut_dialogues(by_split, turns, f"{where} ({store.root})", "re-extract so that each dialogue "
-                         "lies in one split (IEMOCAP: --set dataset.valid_speakers=[]) or turn context off")  # fmt: skip
+                         "lies in one split (IEMOCAP: --set dataset.valid_speakers=[])")  # fmt: skip
 
 
 def selected(folds: list[Fold], cfg: FoldsConfig) -> list[tuple[int, Fold]]:
