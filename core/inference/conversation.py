@@ -18,6 +18,7 @@ that also reads later turns (`direction: both`, offline analysis), is refused wi
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,7 +92,7 @@ def _turn(cells: Mapping[str, Any], where: str, base: Path | None = None) -> Con
     return turn
 
 
-def read_conversation(path: str | Path) -> list[ConversationTurn]:
+def read_conversation(path: str | os.PathLike[str]) -> list[ConversationTurn]:
     """The ordered turns of a conversation file: JSONL (one object per line) or CSV (a header with
     speaker, text and optionally audio, video); a bad line is a DataError naming file, line and field."""
     path = Path(path)
