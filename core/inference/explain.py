@@ -207,7 +207,7 @@ def explain_batch(
         weights = {pair: a[b] for pair, a in attn.items()}
         n = {m: int(v[b]) for m, v in lengths.items()}
         bars = (
-            context_bars(getattr(p, "context", None), weights[CONTEXT_KEY])
+            context_bars(p.context, weights[CONTEXT_KEY])
             if CONTEXT_KEY in weights
             else None
         )
