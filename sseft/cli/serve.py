@@ -119,12 +119,15 @@ def serve(
         max_queue=max_queue, segments=segments, segment_seconds=segment_seconds,
         allow_missing=True if allow_missing else None, device=device, tmp_dir=str(tmp_dir) if tmp_dir else None,
     )  # fmt: skip
+    from sseft.serve.transport import OneSendHTTP  # uvicorn's HTTP protocol, each response in one send
+
     config = {
         "host": host,
         "port": port,
         "log_level": log_level,
         "server_header": False,
         "proxy_headers": True,
+        "http": OneSendHTTP,
     }
     if workers == 1:
         from sseft.serve import create_app

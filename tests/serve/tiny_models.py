@@ -132,10 +132,14 @@ def running(app: Any) -> Iterator[str]:
 
     import uvicorn
 
+    from sseft.serve.transport import OneSendHTTP
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=OneSendHTTP)
+    )  # as `sseft serve` runs it
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
