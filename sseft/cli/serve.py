@@ -9,10 +9,11 @@ Binds 127.0.0.1 unless --host says otherwise; --token (or $SSEFT_SERVE_TOKEN) ma
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -125,6 +126,7 @@ def serve(
         "host": host,
         "port": port,
         "log_level": log_level,
+        "log_config": _log_config(log_level),
         "server_header": False,
         "proxy_headers": True,
         "http": OneSendHTTP,
@@ -144,6 +146,21 @@ def serve(
     _announce(settings, host, port, workers)
     os.environ[SETTINGS_ENV] = json.dumps(settings.model_dump())
     uvicorn.run("sseft.serve.app:app_from_env", factory=True, workers=workers, **config)  # type: ignore[arg-type]
+
+
+def _log_config(log_level: str) -> dict[str, Any]:
+    """uvicorn's logging config plus the service's request lines (logger `sseft.serve`: id, method,
+    path, model, status, ms) at --log-level, on uvicorn's stderr handler; uvicorn applies it in every
+    worker process too."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["sseft.serve"] = {
+        "handlers": ["default"],
+        "level": log_level.upper(),
+        "propagate": False,
+    }
+    return config
 
 
 def _announce(settings: ServeSettings, host: str, port: int, workers: int) -> None:
