@@ -153,6 +153,21 @@ def _find(served: dict[str, ServedModel], name: str) -> ServedModel:
 def _install_routes(
     app: FastAPI, served: dict[str, ServedModel], settings: ServeSettings, tmp_root: Path
 ) -> None:
+    # predict first: the router tries routes in order and this one carries the load
+    @app.post(
+        "/v1/models/{name}/predict", response_model=PredictionOut, summary="Predict from video, audio and/or text",
+        openapi_extra=PREDICT_OPENAPI, responses=ERROR_RESPONSES,
+    )  # fmt: skip
+    async def predict(name: str, request: Request) -> dict[str, Any]:
+        """Multipart: files `video`, `audio`, `transcript` (SRT/WebVTT), fields `text`, `attention`,
+        `segments`, `segment_seconds`. JSON (text-only models): {"text": ..., "attention": false}."""
+        m = _find(served, name)
+        parsed = Parsed(tmp_root)
+        try:
+            return await handler.predict_request(request, m, settings, parsed)
+        finally:  # synchronous on purpose: it must run even when the request task is cancelled
+            parsed.remove()
+
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(str(STATIC / "index.html"), media_type="text/html")
@@ -183,20 +198,6 @@ def _install_routes(
     @app.get("/v1/models/{name}", response_model=ModelOut, summary="One model", responses=ERROR_RESPONSES)
     async def model(name: str) -> dict[str, Any]:
         return _find(served, name).info
-
-    @app.post(
-        "/v1/models/{name}/predict", response_model=PredictionOut, summary="Predict from video, audio and/or text",
-        openapi_extra=PREDICT_OPENAPI, responses=ERROR_RESPONSES,
-    )  # fmt: skip
-    async def predict(name: str, request: Request) -> dict[str, Any]:
-        """Multipart: files `video`, `audio`, `transcript` (SRT/WebVTT), fields `text`, `attention`,
-        `segments`, `segment_seconds`. JSON (text-only models): {"text": ..., "attention": false}."""
-        m = _find(served, name)
-        parsed = Parsed(tmp_root)
-        try:
-            return await handler.predict_request(request, m, settings, parsed)
-        finally:  # synchronous on purpose: it must run even when the request task is cancelled
-            parsed.remove()
 
     install_conversation(app, served, settings, _find)  # POST /v1/models/{name}/conversation
 
