@@ -166,7 +166,12 @@ def refuse_cut_dialogues(
         )
 
 
-def check_whole_dialogues(store: FeatureStore, parts: Mapping[str, Sequence[str]], where: str) -> None:
+def check_whole_dialogues(
+    store: FeatureStore,
+    parts: Mapping[str, Sequence[str]],
+    where: str,
+    fix: str = "use folds or splits that keep each dialogue in one part (data.folds.by: session or dialogue)",
+) -> None:
     """DataError (one line) unless every dialogue of the items of `parts` (role -> item ids: a
     fold, split_ids or the store's splits) lies whole in one part and in one store split: a context
     is built from its part's items of the item's own store split, so either cut would silently
@@ -177,8 +182,7 @@ def check_whole_dialogues(store: FeatureStore, parts: Mapping[str, Sequence[str]
         for i, m in zip(store.ids(split), store.meta(split), strict=True):
             turns[i], split_of[i] = turn_from_meta(m, i), split
     by_role = {role: list(ids) for role, ids in parts.items()}
-    refuse_cut_dialogues(by_role, turns, where, "use folds or splits that keep each dialogue in one part "
-                         "(data.folds.by: session or dialogue)")  # fmt: skip
+    refuse_cut_dialogues(by_role, turns, where, fix)
     by_split: dict[str, list[str]] = {}
     for ids in by_role.values():
         for i in ids:

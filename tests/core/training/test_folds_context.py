@@ -142,3 +142,28 @@ def test_planned_folds_refuse_a_dialogue_across_store_splits(tmp_path: Path) -> 
         DataError, match=r"dialogue 'x' is split across store split 'train', store split 'valid'"
     ):
         plan_runs(base.model_copy(update={"data": folds}), tmp_path / "out", [0])
+
+
+def test_a_run_whose_roles_cut_a_dialogue_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    from sseft.core.features import FeatureStore
+    from sseft.core.training.trainer import train
+
+    cut = context_config(tmp_path, write_cut_store(tmp_path / "cut"))
+    with pytest.raises(
+        DataError, match=r"cut splits: dialogue 'x' is split across train, valid; .*data.folds by session"
+    ):
+        train(cut, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+    # the same store without context trains: a lone-utterance model does not care
+    assert train(cut.model_copy(update={"context": None}), tmp_path / "plain", progress=False, plots=False)
+
+    store = write_dialogue_store(tmp_path / "ok", {"train": 2, "valid": 1, "test": 1})
+    fs = FeatureStore.open(store)
+    ids = {
+        "train": fs.ids("train")[2:],
+        "valid": fs.ids("train")[:2] + fs.ids("valid"),
+        "test": fs.ids("test"),
+    }
+    with pytest.raises(DataError, match=r"^split_ids: dialogue 'train-d0' is split across train, valid;"):
+        train(context_config(tmp_path, store), tmp_path / "fold", progress=False, split_ids=ids)
+    assert not (tmp_path / "fold").exists()
