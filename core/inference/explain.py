@@ -206,11 +206,7 @@ def explain_batch(
         title = f"{p.id}: {p.summary()}   [{used}]"
         weights = {pair: a[b] for pair, a in attn.items()}
         n = {m: int(v[b]) for m, v in lengths.items()}
-        bars = (
-            context_bars(p.context, weights[CONTEXT_KEY])
-            if CONTEXT_KEY in weights
-            else None
-        )
+        bars = context_bars(p.context, weights[CONTEXT_KEY]) if CONTEXT_KEY in weights else None
         out.append(
             plot_item(out_dir / f"{safe_name(str(p.id))}.png", title, predictor.specs, weights, n, axes, bars)
         )
