@@ -201,3 +201,22 @@ def test_trained_context_model_round_trips_through_an_artifact(tmp_path: Path) -
     again = load_artifact(path).eval()
     assert again.config.context == model.config.context
     torch.testing.assert_close(outputs(again, store), outputs(model, store), atol=0, rtol=0)
+
+
+def test_a_loaders_contexts_come_from_its_own_items_only(tmp_path: Path) -> None:
+    """A loader over some turns of a dialogue (a fold part, a role) builds contexts from those turns
+    only: the turns left to another part are never read, even when they come before."""
+    from sseft.core.context import ContextConfig
+    from sseft.core.features import FeatureStore
+    from sseft.core.training.data import ItemsDataset
+
+    fs = FeatureStore.open(write_dialogue_store(tmp_path / "s"))
+    mine = ["train-d0-t1", "train-d0-t3", "train-d0-t4", "train-d1-t2"]
+    ds = ItemsDataset(fs, mine, ["text"], None, ContextConfig(window=4))
+    assert ds.context is not None
+    rows = ds.context.rows
+    assert rows.shape == (4, 4)
+    # train-d0-t3 sees t1 only (t0 and t2 belong to another part), t4 sees t1 and t3, t1 and d1-t2 see none
+    seen = [[mine[int(r)] for r in row if r >= 0] for row in rows]
+    assert seen == [[], ["train-d0-t1"], ["train-d0-t1", "train-d0-t3"], []]
+    assert ds.context.distance[2, :2].tolist() == [2, 1]  # counted over the part's own turns
