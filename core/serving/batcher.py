@@ -11,10 +11,11 @@ runs in the batcher's own thread, never on the event loop; it returns one result
 Exception instance fails that item only) or raises (every item of the batch fails with it).
 `max_batch=1` turns batching off (one item per call, in arrival order).
 
-Each batch costs two thread hand-offs, there and back (the worker thread sets the callers' results
-through one `call_soon_threadsafe`); an item that finds the worker idle and nobody queued is handed
-over by `submit` itself, without waking the batching task first. Either way it runs in the worker
-thread, and the queue limit and the counters hold the same.
+Each batch costs two thread hand-offs, there and back: the worker thread sets the callers' results
+through one `call_soon_threadsafe`. Without `max_wait_ms` no task sits in between: an item that finds
+the worker idle is handed over at the end of the event-loop step it arrived in (so the items that
+arrive in the same step, a long clip's segments, go together), and a finished batch hands the items
+that queued meanwhile straight to the worker.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class DynamicBatcher(Generic[In, Out]):
         self._running = False  # a batch is in the worker thread (set and cleared on the loop's thread)
         self._inflight: list[list[tuple[In, asyncio.Future[Out]]]] = []
         self._epoch = 0  # bumped by close(): a batch launched before it settles nothing of what follows
+        self._launch_soon = False  # a hand-over is scheduled for the end of this loop step
 
     @property
     def waiting(self) -> int:
@@ -106,11 +108,12 @@ class DynamicBatcher(Generic[In, Out]):
             )
         assert self._loop is not None and self._wake is not None
         fut: asyncio.Future[Out] = self._loop.create_future()
-        if not self._running and not self._pending and self.max_wait <= 0:
-            self._launch([(item, fut)])  # idle: straight to the worker, no wait for the batching task
-        else:
-            self._pending.append((item, fut))
-            self._wake.set()
+        self._pending.append((item, fut))
+        if self.max_wait > 0:
+            self._wake.set()  # the batching task waits for company, then hands over
+        elif not self._running and not self._launch_soon:
+            self._launch_soon = True  # idle: hand over what arrived in this step, at its end
+            self._loop.call_soon(self._launch_waiting)
         return await fut
 
     def _start(self) -> None:
@@ -124,19 +127,32 @@ class DynamicBatcher(Generic[In, Out]):
                 False,
             )
         self._loop, self._wake = loop, asyncio.Event()
+        self._running, self._launch_soon = False, False
         self._task = loop.create_task(self._run(), name=f"sseft-{self.name}")
 
     async def _run(self) -> None:
+        """The batching task, for `max_wait_ms` > 0 only (without it, submit and _settle hand over)."""
         assert self._wake is not None
         while True:
             while self._running or not self._pending:  # woken when an item queues or a batch ends
                 self._wake.clear()
                 await self._wake.wait()
             await self._gather()
-            batch = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
-            batch = [(item, fut) for item, fut in batch if not fut.cancelled()]  # caller gone
+            batch = self._take()
             if batch:
                 await self._launch(batch)
+
+    def _take(self) -> list[tuple[In, asyncio.Future[Out]]]:
+        """The next batch: up to max_batch waiting items whose callers are still there."""
+        batch = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
+        return [(item, fut) for item, fut in batch if not fut.cancelled()]
+
+    def _launch_waiting(self) -> None:
+        self._launch_soon = False
+        if not self._running:
+            batch = self._take()
+            if batch:
+                self._launch(batch)
 
     async def _gather(self) -> None:
         """Wait up to max_wait for the batch to fill (not at all when it is full or waiting is off:
@@ -186,7 +202,8 @@ class DynamicBatcher(Generic[In, Out]):
         done: asyncio.Future[None], epoch: int,
     ) -> None:  # fmt: skip
         """On the loop's thread: each caller gets its result or error; the batching task goes on."""
-        if epoch == self._epoch:
+        current = epoch == self._epoch
+        if current:
             self._running = False
             self._inflight.remove(batch)
         self._account(len(batch), took)
@@ -199,8 +216,12 @@ class DynamicBatcher(Generic[In, Out]):
                 fut.set_result(res)
         if not done.done():
             done.set_result(None)
-        if self._pending and self._wake is not None:
-            self._wake.set()
+        if current and self._pending:  # what queued meanwhile is the next batch
+            if self.max_wait > 0:
+                assert self._wake is not None
+                self._wake.set()
+            else:
+                self._launch_waiting()
 
     def _account(self, n: int, seconds: float) -> None:
         s = self.stats
@@ -221,6 +242,6 @@ class DynamicBatcher(Generic[In, Out]):
                     fut.cancel()
         self._pending.clear()
         self._inflight.clear()
-        self._running, self._epoch = False, self._epoch + 1
+        self._running, self._launch_soon, self._epoch = False, False, self._epoch + 1
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._closed = True

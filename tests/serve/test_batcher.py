@@ -159,30 +159,20 @@ def test_bad_settings_are_refused() -> None:
         DynamicBatcher(lambda x: x, max_batch=0)
 
 
-def test_an_idle_worker_gets_a_lone_item_without_another_turn_of_the_event_loop() -> None:
-    """The idle path: `submit` hands the item to the worker thread itself, so it starts even while
-    the event loop is held right after (queued behind the batching task, it would wait for the loop)."""
-    started, release = threading.Event(), threading.Event()
+def test_items_arriving_in_one_step_on_an_idle_worker_go_together() -> None:
+    """A long clip's segments (or a burst) submitted together find the worker idle: they form one
+    batch, not a lone first item and then the rest."""
+    sizes: list[int] = []
+    b = DynamicBatcher(_doubler(sizes), max_batch=8)
 
-    def run(items: list[int]) -> list[int]:
-        started.set()
-        release.wait(5)
-        return [i + 1 for i in items]
+    async def main() -> list[Any]:
+        first = await asyncio.gather(*(b.submit(i) for i in range(5)))
+        second = await asyncio.gather(*(b.submit(i) for i in range(11)))  # more than max_batch
+        return [first, second]
 
-    b: DynamicBatcher[int, int] = DynamicBatcher(run, max_batch=8)
-
-    async def main() -> tuple[bool, int]:
-        b._start()  # the batching task exists and is parked, as in a running service
-        await asyncio.sleep(0)
-        caller = asyncio.ensure_future(b.submit(41))
-        await asyncio.sleep(0)  # one turn: submit runs up to its await
-        handed_over = started.wait(1)  # holds the loop: only a direct hand-over can start the item
-        release.set()
-        return handed_over, await caller
-
-    assert asyncio.run(main()) == (True, 42)
+    assert asyncio.run(main()) == [[i * 2 for i in range(5)], [i * 2 for i in range(11)]]
     b.close()
-    assert b.stats.batches == 1 and b.stats.items == 1
+    assert sizes == [5, 8, 3]
 
 
 def test_while_an_idle_hand_over_runs_others_queue_up_to_the_limit_and_form_the_next_batch() -> None:
