@@ -16,6 +16,7 @@ bounded by the request counts and a per-request timeout.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -26,6 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -129,33 +131,48 @@ def row(model: str, mode: str, clients: int, lat: list[float], wall: float) -> d
             "p95": pct(lat, 95) * 1000, "p99": pct(lat, 99) * 1000, "rps": len(lat) / wall}  # fmt: skip
 
 
-def floor(ref: str, items: list[dict[str, Any]], n: int, env: dict[str, str]) -> tuple[list[float], float]:
+class Floor:
     """The in-process predictor, one item per call (the same call the service makes per batch),
     from one worker thread as the service's batcher calls it (torch on the main thread of a loaded
-    2-core machine spins its OpenMP team and ran ~30x slower here): its latencies and wall time."""
-    with ThreadPoolExecutor(1) as worker:
-        return worker.submit(_floor, ref, items, n, env).result()
+    2-core machine spins its OpenMP team and ran ~30x slower here). Loaded once; `run(n)` times n
+    calls and keeps every latency and the wall time for the floor's row."""
 
+    def __init__(self, ref: str, items: list[dict[str, Any]], env: dict[str, str]) -> None:
+        self.items, self.wall = items, 0.0
+        self.lat: list[float] = []
+        self.worker = ThreadPoolExecutor(1)
+        self.worker.submit(self._load, ref, env).result()
 
-def _floor(ref: str, items: list[dict[str, Any]], n: int, env: dict[str, str]) -> tuple[list[float], float]:
-    os.environ["SSEFT_HOME"] = env["SSEFT_HOME"]
-    import torch
+    def _load(self, ref: str, env: dict[str, str]) -> None:
+        os.environ["SSEFT_HOME"] = env["SSEFT_HOME"]
+        import torch
 
-    import sseft as api
+        import sseft as api
 
-    torch.set_num_threads(int(env["OMP_NUM_THREADS"]))  # the same torch threads as the servers'
+        torch.set_num_threads(int(env["OMP_NUM_THREADS"]))  # the same torch threads as the servers'
+        self.predictor = api.load(ref).predictor()
+        for it in self.items[:3]:
+            self.predictor.predict_items([it], contributions=True)
 
-    p = api.load(ref).predictor()
-    for it in items[:3]:
-        p.predict_items([it], contributions=True)
-    lat = []
-    t0 = time.perf_counter()
-    for k in range(n):
-        t = time.perf_counter()
-        (res,) = p.predict_items([items[k % len(items)]], contributions=True)
-        lat.append(time.perf_counter() - t)
-        assert hasattr(res, "label"), res
-    return lat, time.perf_counter() - t0
+    def run(self, n: int, start: int = 0, keep: bool = True) -> list[float]:
+        lat, wall = self.worker.submit(self._run, n, start).result()
+        if keep:
+            self.lat += lat
+            self.wall += wall
+        return lat
+
+    def _run(self, n: int, start: int) -> tuple[list[float], float]:
+        lat = []
+        t0 = time.perf_counter()
+        for k in range(start, start + n):
+            t = time.perf_counter()
+            (res,) = self.predictor.predict_items([self.items[k % len(self.items)]], contributions=True)
+            lat.append(time.perf_counter() - t)
+            assert hasattr(res, "label"), res
+        return lat, time.perf_counter() - t0
+
+    def close(self) -> None:
+        self.worker.shutdown()
 
 
 class Server:
@@ -238,40 +255,45 @@ class KeepAlive:
         self.sock.close()
 
 
+def connect(url: str, media: bool) -> Any:
+    """One client's keep-alive connection: `KeepAlive` for JSON text, httpx for media uploads."""
+    import httpx
+
+    if media:
+        return httpx.Client(base_url=url, timeout=120)
+    split = urlsplit(url)
+    return KeepAlive(split.hostname or "127.0.0.1", split.port or 80, timeout=120)
+
+
+def ask(c: Any, path: str, item: dict[str, Any]) -> float:
+    """One predict request; its latency (the answer checked: 200 and a label)."""
+    t = time.perf_counter()
+    if "video" in item:
+        with open(item["video"], "rb") as f:
+            r = c.post(path, files={"video": ("clip.mp4", f, "video/mp4")}, data={"text": item["text"]})
+        status, body = r.status_code, r.content
+    else:
+        status, body = c.post_json(path, json.dumps({"text": item["text"]}).encode())
+    took = time.perf_counter() - t
+    assert status == 200 and json.loads(body)["label"], body
+    return took
+
+
 def load(
     url: str, name: str, items: list[dict[str, Any]], clients: int, total: int
 ) -> tuple[list[float], float]:
     """`total` requests over `clients` threads (each its own keep-alive connection); every answer
     checked. Text requests go through `KeepAlive` (a raw socket: the cheapest client, see there),
     media uploads (multipart) through httpx (their ~100 ms predictions dwarf its cost)."""
-    import json
-    from urllib.parse import urlsplit
-
-    import httpx
-
     path = f"/v1/models/{name}/predict"
-    host, port = urlsplit(url).hostname or "127.0.0.1", urlsplit(url).port or 80
-
-    def one(c: Any, item: dict[str, Any]) -> float:
-        t = time.perf_counter()
-        if "video" in item:
-            with open(item["video"], "rb") as f:
-                r = c.post(path, files={"video": ("clip.mp4", f, "video/mp4")}, data={"text": item["text"]})
-            status, body = r.status_code, r.content
-        else:
-            status, body = c.post_json(path, json.dumps({"text": item["text"]}).encode())
-        took = time.perf_counter() - t
-        assert status == 200 and json.loads(body)["label"], body
-        return took
-
+    media = any("video" in it for it in items)
     per = [total // clients + (1 if k < total % clients else 0) for k in range(clients)]
 
     def client(k: int) -> list[float]:
-        media = any("video" in it for it in items)
-        c: Any = httpx.Client(base_url=url, timeout=120) if media else KeepAlive(host, port, timeout=120)
+        c = connect(url, media)
         try:
-            one(c, items[k % len(items)])  # connection + first-request warm-up, not timed
-            return [one(c, items[(k + j) % len(items)]) for j in range(per[k])]
+            ask(c, path, items[k % len(items)])  # connection + first-request warm-up, not timed
+            return [ask(c, path, items[(k + j) % len(items)]) for j in range(per[k])]
         finally:
             c.close()
 
@@ -279,6 +301,31 @@ def load(
     with ThreadPoolExecutor(clients) as pool:
         lat = [x for xs in pool.map(client, range(clients)) for x in xs]
     return lat, time.perf_counter() - t0
+
+
+def paired(
+    url: str, name: str, items: list[dict[str, Any]], total: int, floor: Floor, block: int = 10
+) -> tuple[list[float], float, list[float]]:
+    """One client, `total` requests in blocks of `block`, each block right after as many floor calls
+    (kept apart from the floor's row): on a shared machine both sides then see the same load, where
+    the floor's before/after halves are minutes away. Service latencies, their wall time and the
+    interleaved floor latencies."""
+    path = f"/v1/models/{name}/predict"
+    c = connect(url, any("video" in it for it in items))
+    lat: list[float] = []
+    beside: list[float] = []
+    wall = 0.0
+    try:
+        ask(c, path, items[0])  # connection + first-request warm-up, not timed
+        for k in range(0, total, block):
+            m = min(block, total - k)
+            beside += floor.run(m, k, keep=False)
+            t0 = time.perf_counter()
+            lat += [ask(c, path, items[(k + j) % len(items)]) for j in range(m)]
+            wall += time.perf_counter() - t0
+    finally:
+        c.close()
+    return lat, wall, beside
 
 
 def batch_stats(url: str, name: str) -> dict[str, Any]:
@@ -292,22 +339,33 @@ def measure(
     ref: str, items: list[dict[str, Any]], n: int, clients: list[int], env: dict[str, str]
 ) -> list[dict[str, Any]]:
     # The floor runs before and after the services and counts both halves: on a shared machine the
-    # load drifts, and a floor taken once would favour whichever side ran in the quieter minute.
-    f_lat, f_wall = floor(ref, items, max(1, n // 2), env)
-    rows: list[dict[str, Any]] = []
-    name = ref.split("@")[0]
-    for batching in (True, False):
-        with Server(ref, env, batching) as srv:
-            for c in clients:
-                before = batch_stats(srv.url, name)
-                lat, wall = load(srv.url, name, items, c, max(n, c))
-                after = batch_stats(srv.url, name)
-                r = row(ref, "service, batching" if batching else "service, batching off", c, lat, wall)
-                done = after.get("batches", 0) - before.get("batches", 0)
-                r["batch"] = (after.get("items", 0) - before.get("items", 0)) / done if done else 0.0
-                rows.append(r)
-    lat2, wall2 = floor(ref, items, max(1, n - n // 2), env)
-    rows.insert(0, row(ref, "in-process floor", 1, f_lat + lat2, f_wall + wall2))
+    # load drifts, and a floor taken once would favour whichever side ran in the quieter minute. The
+    # 1-client level is also taken paired with floor blocks (see `paired`).
+    fl = Floor(ref, items, env)
+    try:
+        fl.run(max(1, n // 2))
+        rows: list[dict[str, Any]] = []
+        name = ref.split("@")[0]
+        for batching in (True, False):
+            with Server(ref, env, batching) as srv:
+                for c in clients:
+                    before = batch_stats(srv.url, name)
+                    beside: list[float] = []
+                    if c == 1:
+                        lat, wall, beside = paired(srv.url, name, items, n, fl)
+                    else:
+                        lat, wall = load(srv.url, name, items, c, max(n, c))
+                    after = batch_stats(srv.url, name)
+                    r = row(ref, "service, batching" if batching else "service, batching off", c, lat, wall)
+                    done = after.get("batches", 0) - before.get("batches", 0)
+                    r["batch"] = (after.get("items", 0) - before.get("items", 0)) / done if done else 0.0
+                    if beside:
+                        r["floor_beside_p50"] = pct(beside, 50) * 1000
+                    rows.append(r)
+        fl.run(max(1, n - n // 2))
+        rows.insert(0, row(ref, "in-process floor", 1, fl.lat, fl.wall))
+    finally:
+        fl.close()
     return rows
 
 
@@ -329,6 +387,12 @@ def report(rows: list[dict[str, Any]]) -> None:
             print(
                 f"  service overhead at 1 client: {over:+.1%} of the floor's p50 ({on[1]['p50']:.1f} vs {f['p50']:.1f} ms; target <= +10%)"
             )
+            if "floor_beside_p50" in on[1]:
+                side = on[1]["floor_beside_p50"]
+                print(
+                    f"    paired (blocks of 10 requests, each after 10 floor calls): {(on[1]['p50'] - side) / side:+.1%} "
+                    f"({on[1]['p50']:.1f} vs {side:.1f} ms)"
+                )
         top = max(on)
         print(f"  throughput at {top} clients: {on[top]['rps'] / f['rps']:.2f}x the one-by-one floor with batching "
               f"({off[top]['rps'] / f['rps']:.2f}x without; target >= 1.5x for the text model)")  # fmt: skip
