@@ -118,9 +118,9 @@ class DynamicBatcher(Generic[In, Out]):
 
     def _start(self) -> None:
         loop = asyncio.get_running_loop()
-        if self._task is not None and self._loop is loop and not self._task.done():
+        if self._loop is loop and not self._closed:
             return
-        # A new event loop (a test client per test, a restarted server): start over on it.
+        # A new event loop (a test client per test, a restarted server) or after close(): start over.
         if self._closed:
             self._pool, self._closed = (
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sseft-{self.name}"),
@@ -128,7 +128,7 @@ class DynamicBatcher(Generic[In, Out]):
             )
         self._loop, self._wake = loop, asyncio.Event()
         self._running, self._launch_soon = False, False
-        self._task = loop.create_task(self._run(), name=f"sseft-{self.name}")
+        self._task = loop.create_task(self._run(), name=f"sseft-{self.name}") if self.max_wait > 0 else None
 
     async def _run(self) -> None:
         """The batching task, for `max_wait_ms` > 0 only (without it, submit and _settle hand over)."""
@@ -149,7 +149,7 @@ class DynamicBatcher(Generic[In, Out]):
 
     def _launch_waiting(self) -> None:
         self._launch_soon = False
-        if not self._running:
+        while not self._running and self._pending:  # past callers that are gone, if any
             batch = self._take()
             if batch:
                 self._launch(batch)
@@ -201,7 +201,7 @@ class DynamicBatcher(Generic[In, Out]):
         self, batch: list[tuple[In, asyncio.Future[Out]]], results: list[Any], took: float,
         done: asyncio.Future[None], epoch: int,
     ) -> None:  # fmt: skip
-        """On the loop's thread: each caller gets its result or error; the batching task goes on."""
+        """On the loop's thread: each caller gets its result or error; what queued meanwhile goes next."""
         current = epoch == self._epoch
         if current:
             self._running = False

@@ -233,3 +233,33 @@ def test_close_while_a_batch_runs_cancels_its_callers_and_a_new_loop_starts_clea
     finally:
         release.set()
         b.close()
+
+
+def test_callers_gone_before_their_turn_do_not_strand_the_ones_behind_them() -> None:
+    sizes: list[int] = []
+    started, release = threading.Event(), threading.Event()
+
+    def run(items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        started.set()
+        release.wait(5)
+        return items
+
+    b: DynamicBatcher[int, int] = DynamicBatcher(run, max_batch=2)
+
+    async def main() -> int:
+        first = asyncio.ensure_future(b.submit(0))
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        gone = [asyncio.ensure_future(b.submit(i)) for i in (1, 2, 3)]  # a whole batch and more
+        last = asyncio.ensure_future(b.submit(4))
+        await asyncio.sleep(0.01)
+        for g in gone:
+            g.cancel()  # their clients hung up while the first batch ran
+        release.set()
+        await first
+        return await asyncio.wait_for(last, 5)
+
+    assert asyncio.run(main()) == 4
+    b.close()
+    assert sizes == [1, 1]  # the cancelled ones never ran; the last one did
