@@ -390,7 +390,7 @@ def report(rows: list[dict[str, Any]]) -> None:
             if "floor_beside_p50" in on[1]:
                 side = on[1]["floor_beside_p50"]
                 print(
-                    f"    paired (blocks of 10 requests, each after 10 floor calls): {(on[1]['p50'] - side) / side:+.1%} "
+                    f"    paired (blocks of up to 10 requests, each right after as many floor calls): {(on[1]['p50'] - side) / side:+.1%} "
                     f"({on[1]['p50']:.1f} vs {side:.1f} ms)"
                 )
         top = max(on)
