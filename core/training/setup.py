@@ -112,6 +112,8 @@ def setup(
     ensure_store(cfg.data, accelerator)  # generated data is made when absent
     store = open_store(cfg.data.store)
     ids = resolve_split_ids(cfg, store, split_ids)
+    if cfg.context is not None and cfg.context.enabled:
+        check_context_roles(store, ids, split_ids is not None)
     mcfg = model_config(cfg, store)
     mcfg = mcfg.model_copy(update={"modalities": standardized(cfg, store, mcfg.modalities, ids["train"])})
     if resume and (out / "model_config.json").is_file():
@@ -146,6 +148,19 @@ def setup(
         raise
     run.bar = progress_bar(run, progress)
     return run
+
+
+def check_context_roles(store: FeatureStore, ids: Mapping[str, Sequence[str]], custom: bool) -> None:
+    """With dialogue context, refuse (one line, before anything is written) roles that cut a
+    dialogue: its contexts are built within one role and one store split (folds.py)."""
+    from .folds import check_whole_dialogues
+
+    if custom:
+        check_whole_dialogues(store, ids, "split_ids")
+    else:
+        check_whole_dialogues(store, ids, f"{store.root} splits", "train on data.folds by session or dialogue "
+                              "(docs/evaluation.md), or re-extract with each dialogue in one split "
+                              "(IEMOCAP: --set dataset.valid_speakers=[])")  # fmt: skip
 
 
 def model_config(cfg: ExperimentConfig, store: FeatureStore) -> ModelConfig:

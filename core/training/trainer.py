@@ -55,29 +55,9 @@ def train(
     """Train `cfg` into its run directory and return the trained model (best validation epoch's
     weights) with its results. `split_ids` replaces the store's splits ({"train": [...], "valid":
     [...], "test": [...]}, e.g. a fold); `on_epoch(epoch, valid_metrics) -> True` stops early."""
-    if cfg.context is not None and cfg.context.enabled:
-        check_context_roles(cfg, split_ids)
     run = setup(cfg, output_dir, resume=resume, overwrite=overwrite, split_ids=split_ids, progress=progress)
     try:
         fit(run, on_epoch)
         return finish_run(run, plots)
     finally:
         release(run.lock)
-
-
-def check_context_roles(cfg: ExperimentConfig, split_ids: Mapping[str, Sequence[str]] | None) -> None:
-    """With dialogue context, refuse (one line, before anything is written) roles that cut a
-    dialogue: its contexts are built within one role and one store split (folds.py)."""
-    from ..extraction.generate import ensure_store
-    from .data import open_store, resolve_split_ids
-    from .folds import check_whole_dialogues
-
-    ensure_store(cfg.data, process_state())  # a generated store is made first, as setup() does
-    store = open_store(cfg.data.store)
-    ids = resolve_split_ids(cfg, store, split_ids)
-    if split_ids is not None:
-        check_whole_dialogues(store, ids, "split_ids")
-    else:
-        check_whole_dialogues(store, ids, f"{store.root} splits", "train on data.folds by session or dialogue "
-                              "(docs/evaluation.md), or re-extract with each dialogue in one split "
-                              "(IEMOCAP: --set dataset.valid_speakers=[])")  # fmt: skip
