@@ -223,11 +223,22 @@ def check_protocol(out: Path, rec: dict[str, Any]) -> None:
         return
     old = read_json(path, "protocol record")
     for key in ("experiment", "folds"):
-        if old.get(key) != rec[key]:
+        if _same_store_spelling(old.get(key), key) != _same_store_spelling(rec[key], key):
             raise ConfigError(
                 f"{out}: holds runs of another {'config' if key == 'experiment' else 'data.folds'}; pass another "
                 "--output-dir or delete the directory"
             )
+
+
+def _same_store_spelling(record: Any, key: str) -> Any:
+    """The record with `data.store` resolved (against the working directory, as the store is
+    opened): `runs/x/store` and `/abs/runs/x/store` are one store, not another config."""
+    if key != "experiment" or not isinstance(record, dict) or not isinstance(record.get("data"), dict):
+        return record
+    store = record["data"].get("store")
+    if not isinstance(store, str):
+        return record
+    return {**record, "data": {**record["data"], "store": str(Path(store).expanduser().resolve())}}
 
 
 def clear_protocol(out: Path) -> None:

@@ -70,6 +70,21 @@ def test_another_config_in_the_same_directory_is_refused(seeds_run: tuple[Path, 
         run_protocol(cfg, out, seeds=[0, 1], progress=False)
 
 
+def test_the_same_store_spelled_relative_is_the_same_config(
+    seeds_run: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store path written relative to the working directory names the same store as its absolute
+    spelling: the finished runs are reused, not refused as another config's."""
+    cfg_path, out = seeds_run
+    cfg = load_experiment(cfg_path)
+    store = Path(cfg.data.store).resolve()
+    monkeypatch.chdir(store.parent)
+    relative = cfg.model_copy(update={"data": cfg.data.model_copy(update={"store": store.name})})
+    monkeypatch.setattr(runner, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    s = run_protocol(relative, out, seeds=[0, 1], progress=False, plots=False)
+    assert s is not None and s["metrics"]["accuracy"]["n"] == 2
+
+
 def test_folds_train_on_their_own_groups(grouped_store: Path, tmp_path: Path) -> None:
     cfg_path = write_config(tmp_path / "c.yaml", grouped_store, data={"store": str(grouped_store),
                             "folds": {"by": "session", "kind": "k-fold", "k": 2}})  # fmt: skip
