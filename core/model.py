@@ -197,16 +197,16 @@ class SseftModel(nn.Module, ArtifactModel):
         model without context, None for a model with it = no earlier turns).
         `return_attention=True` returns (outputs, attention) for explanations: the fusion's IMA maps,
         plus ("utterance", "context"): (B, W) over the context turns when the model has context."""
-        if not return_attention:
-            fused = self.fusion(features, lengths)
-            if self.context is not None:
-                fused = torch.cat([fused, self.context(fused, context, self.fusion.standardizers)[0]], dim=-1)
-            return self.head(fused)
-        fused, attn = self.fusion(features, lengths, return_attention=True)
+        if return_attention:
+            fused, attn = self.fusion(features, lengths, return_attention=True)
+        else:
+            fused, attn = self.fusion(features, lengths), {}
         if self.context is not None:
-            c, cattn = self.context(fused, context, self.fusion.standardizers)
-            fused, attn = torch.cat([fused, c], dim=-1), {**attn, ("utterance", "context"): cattn}
-        return self.head(fused), attn
+            c, cattn = self.context(fused, context, self.fusion.standardizers, need_weights=return_attention)
+            fused = torch.cat([fused, c], dim=-1)
+            if cattn is not None:
+                attn = {**attn, ("utterance", "context"): cattn}
+        return (self.head(fused), attn) if return_attention else self.head(fused)
 
     def summary(self) -> str:
         """The model in a few lines: fusion, context, head."""

@@ -35,12 +35,15 @@ class _Block(nn.Module):
         self.ffn = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * d, d))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, pad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, pad: torch.Tensor, need_weights: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         h = self.ln1(x)
-        a, w = self.attn(h, h, h, key_padding_mask=pad, need_weights=True, average_attn_weights=True)
+        # weights only when a picture asks for them (they force attention's slower path)
+        a, w = self.attn(h, h, h, key_padding_mask=pad, need_weights=need_weights, average_attn_weights=True)
         x = x + self.drop(a)
         x = x + self.drop(self.ffn(self.ln2(x)))
-        return x, w[:, 0]  # (B, 1 + W): what the query attended to
+        return x, None if w is None else w[:, 0]  # (B, 1 + W): what the query attended to
 
 
 class ContextStream(nn.Module):
@@ -68,9 +71,11 @@ class ContextStream(nn.Module):
         fused: torch.Tensor,
         ctx: ContextInputs | None,
         standardize: Mapping[str, nn.Module] | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """fused (B, F), ctx (see table.py; None: no context) -> ((B, d), attention (B, W) over the
-        context turns, query's own share excluded; zeros where there is no turn)."""
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """fused (B, F), ctx (see table.py; None: no context) -> ((B, d), with `need_weights` the
+        attention (B, W) over the context turns, query's own share excluded, zeros where there is no
+        turn; else None)."""
         b, w = fused.shape[0], 0 if ctx is None else int(ctx.present.shape[1])
         q = self.query_in(fused)[:, None]  # (B, 1, d)
         zero = torch.full((b, 1), self.cfg.window, dtype=torch.long, device=fused.device)
@@ -93,10 +98,11 @@ class ContextStream(nn.Module):
             t = t.masked_fill(~ctx.present[..., None], 0.0)
             x = torch.cat([q, t], dim=1)  # (B, 1 + W, d)
             present = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=fused.device), ctx.present], dim=1)
-        attn = torch.zeros(b, max(w, 0), device=fused.device)
+        attn = torch.zeros(b, w, device=fused.device) if need_weights else None
         for block in self.blocks:
-            x, a = block(x, ~present)
-            attn = a[:, 1:]
+            x, a = block(x, ~present, need_weights)
+            if a is not None:
+                attn = a[:, 1:]
         return self.norm(x[:, 0]), attn
 
     def summary(self) -> str:
