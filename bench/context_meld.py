@@ -42,12 +42,14 @@ class Cell:
 
     window: int
     speaker: bool = True
+    turns: str = "pooled"  # what describes a context turn (ContextConfig.turns)
 
     @property
     def name(self) -> str:
         if self.window == 0:
             return "w0"
-        return f"w{self.window}-{'speaker' if self.speaker else 'nospeaker'}"
+        fused = "-fused" if self.turns == "fused" else ""
+        return f"w{self.window}-{'speaker' if self.speaker else 'nospeaker'}{fused}"
 
 
 def cell_config(base: Any, cell: Cell, direction: str = "past") -> Any:
@@ -58,7 +60,9 @@ def cell_config(base: Any, cell: Cell, direction: str = "past") -> Any:
     data = base.model_dump(mode="python", exclude_none=False)
     data["name"] = f"{base.name}-{cell.name}"
     data["context"] = (
-        None if cell.window == 0 else {"window": cell.window, "direction": direction, "speaker": cell.speaker}
+        None
+        if cell.window == 0
+        else {"window": cell.window, "direction": direction, "speaker": cell.speaker, "turns": cell.turns}
     )
     return ExperimentConfig.model_validate(data)
 
@@ -158,13 +162,14 @@ def measure(
     direction: str = "past",
     resamples: int = 10_000,
     progress: bool | None = None,
+    turns: str = "pooled",
 ) -> dict[str, Any]:
     """The two arms over `seeds`, their comparison, then (unless `sweep_seeds` is None) the sweep
     over `sweep_seeds`; the cells the arms trained are reused, never retrained."""
     from sseft.core.evaluation.compare import compare_runs
     from sseft.core.evaluation.stats import paired_tests
 
-    none, ctx = Cell(0), Cell(window, True)
+    none, ctx = Cell(0), Cell(window, True, turns)
     runs: dict[str, dict[str, Any]] = {}
     for cell in (none, ctx):
         runs[cell.name] = run_cell(base, cell, root, seeds, direction, progress)
@@ -176,6 +181,7 @@ def measure(
     result: dict[str, Any] = {
         "seeds": seeds,
         "direction": direction,
+        "turns": turns,
         "arms": {"none": none.name, "context": ctx.name},
         "models": arms,
         "compare": compare,
@@ -185,8 +191,14 @@ def measure(
     }
     if sweep_seeds is None:
         return result
-    cells = [none] + [Cell(w, s) for w in windows if w > 0 for s in (True, False)]
-    sweep: dict[str, Any] = {"seeds": sweep_seeds, "windows": list(windows), "cells": {}, "runs": {}}
+    cells = [none] + [Cell(w, s, turns) for w in windows if w > 0 for s in (True, False)]
+    sweep: dict[str, Any] = {
+        "seeds": sweep_seeds,
+        "windows": list(windows),
+        "turns": turns,
+        "cells": {},
+        "runs": {},
+    }
     for cell in cells:
         # an arm's cell keeps its own seeds (its summary stays the one compared above) plus any new ones
         mine = sorted(set(seeds) | set(sweep_seeds)) if cell in (none, ctx) else sweep_seeds
@@ -249,7 +261,7 @@ def sweep_table(s: dict[str, Any]) -> list[str]:
                 continue
             row = [str(w)]
             for spk in ("speaker", "nospeaker"):
-                c = s["cells"][f"w{w}-{spk}"]
+                c = s["cells"][Cell(w, spk == "speaker", s.get("turns", "pooled")).name]
                 d = c["vs_w0"][metric]
                 row += [
                     _pm(c[metric]),
@@ -260,11 +272,17 @@ def sweep_table(s: dict[str, Any]) -> list[str]:
     return out[:-1]
 
 
+def results_stem(turns: str) -> str:
+    """results.{json,md} for pooled context turns, results-fused.* for fused ones (both can stand)."""
+    return "results" if turns == "pooled" else f"results-{turns}"
+
+
 def write_results(out: Path, r: dict[str, Any], text: str) -> None:
     from sseft.core.files import atomic_write_json, atomic_write_text, to_plain
 
-    atomic_write_json(out / "results.json", to_plain(r), indent=2)
-    atomic_write_text(out / "results.md", text)
+    stem = results_stem(r.get("turns", "pooled"))
+    atomic_write_json(out / f"{stem}.json", to_plain(r), indent=2)
+    atomic_write_text(out / f"{stem}.md", text)
 
 
 def main() -> None:
@@ -286,6 +304,10 @@ def main() -> None:
     ap.add_argument(
         "--direction", choices=("past", "both"), default="past", help="both: offline analysis only"
     )
+    ap.add_argument(
+        "--turns", choices=("pooled", "fused"), default="pooled",
+        help="what describes a context turn: pooled frozen features, or the fusion's vector of it",
+    )  # fmt: skip
     ap.add_argument("--resamples", type=int, default=10_000)
     ap.add_argument("--limit", type=int, default=None, help="extract only the first N items (smoke runs)")
     ap.add_argument(
@@ -310,14 +332,15 @@ def main() -> None:
     base = experiment(store, "emotion", "sseft", args.epochs, args.lr, args.lr)
     out = args.work / args.out
     r = measure(base, out / f"runs-e{args.epochs}", seeds, sweep_seeds, args.window, windows, args.direction,
-                args.resamples)  # fmt: skip
+                args.resamples, turns=args.turns)  # fmt: skip
     r["epochs"], r["total_s"] = args.epochs, round(time.time() - t0, 1)
     text = report(r, "MELD emotion, text only (MiniLM-L6 offline), " + (
         "TINY smoke run (test = held-out MELD-train dialogues; figures prove the script, not the model)"
         if args.tiny else "test = MELD dev"))  # fmt: skip
     write_results(out, r, text)
     print(text, flush=True)
-    print(f"written: {out / 'results.json'}, {out / 'results.md'}; total {time.time() - t0:.0f} s")
+    stem = results_stem(args.turns)
+    print(f"written: {out / (stem + '.json')}, {out / (stem + '.md')}; total {time.time() - t0:.0f} s")
 
 
 if __name__ == "__main__":

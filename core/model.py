@@ -65,8 +65,9 @@ class ModelConfig(StrictModel):
         return self.context is not None and self.context.enabled
 
     def context_modalities(self) -> list[str]:
-        """The modalities that describe a context turn (empty without context)."""
-        if self.context is None or not self.context.enabled:
+        """The modalities whose pooled features describe a context turn (empty without context, and
+        with `turns: fused`, where the fusion's own vector of the turn describes it)."""
+        if self.context is None or not self.context.enabled or self.context.turns == "fused":
             return []
         return list(self.context.modalities or [m.name for m in self.modalities])
 

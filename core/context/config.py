@@ -3,8 +3,13 @@
     context: {window: 8, direction: past, speaker: true, modalities: [text]}
 
 Each item then also sees up to `window` preceding turns of its own dialogue (core/features/
-conversation.py builds the leak-proof index), each described by its pooled frozen features of
-`modalities`, by how far back it lies and (with `speaker`) whether its speaker is the current one.
+conversation.py builds the leak-proof index), each described by how far back it lies, (with
+`speaker`) whether its speaker is the current one, and by its content, which `turns` chooses:
+
+    pooled  the mean of the turn's frozen features of `modalities` (any batch order; the default)
+    fused   the fusion's own vector of that turn, learned end to end: batches then hold whole
+            dialogues (core/context/batches.py) so that every turn is fused once per step and its
+            vector serves as the context of the turns after it
 `window: 0` (or no `context`) is the utterance-only model. `direction: both` also shows the turns
 after an item: offline analysis only, labelled so wherever the model is described.
 """
@@ -25,7 +30,13 @@ class ContextConfig(StrictModel):
         description="past: only earlier turns (live use); both: also later turns (offline analysis only)",
     )
     speaker: bool = Field(default=True, description="mark each context turn as same / other speaker")
-    # The modalities whose pooled features describe a context turn (None: every modality of the model).
+    turns: Literal["pooled", "fused"] = Field(
+        default="pooled",
+        description="what describes a context turn: its pooled frozen features, or the fusion's own "
+        "vector of it (whole-dialogue batches)",
+    )
+    # The modalities whose pooled features describe a context turn (None: every modality of the model;
+    # with `turns: fused` the fusion's vector covers the model's modalities and this is unused).
     modalities: list[str] | None = Field(default=None, min_length=1)
     # The context stream: a small pre-norm transformer over [current utterance, context turns].
     dim: int = Field(default=128, ge=8)
@@ -47,6 +58,8 @@ class ContextConfig(StrictModel):
         if not self.enabled:
             return "context: none (each utterance alone)"
         mods = ", ".join(self.modalities) if self.modalities else "all modalities"
+        if self.turns == "fused":
+            mods = "each turn's fused vector"
         who = "speaker marked" if self.speaker else "no speaker marking"
         if self.direction == "both":
             return (

@@ -1,7 +1,9 @@
 """`ContextStream`: the dialogue context as one more stream the fused utterance attends to.
 
     fused (B, F)                     the fusion's vector of the current utterance
-    context turns (B, W, sum D_m)    pooled frozen features of the turns around it (table.py)
+    context turns (B, W, sum D_m)    `turns: pooled`: pooled frozen features of the turns around it
+               or (B, W, F)          `turns: fused`: those turns' own fused vectors, gathered from
+                                     this batch (whole-dialogue batches, core/context/batches.py)
       -> tokens: [query_in(fused) ; turn_in(turns)] + distance embedding (+ speaker embedding)
                                                                (B, 1 + W, d); the query is "distance 0"
       -> `layers` pre-norm transformer blocks, padding masked (absent turns are never keys)
@@ -9,7 +11,10 @@
     model: head([fused ; context])                             (B, F + d)
 
 Why after the fusion and not inside it: every fusion plugin (SSE-FT, TFN, MulT...) gets context the
-same way, and a turn costs one pooled vector, not another pass through the fusion. The query token is
+same way, and a turn costs one pooled vector (or, fused, the pass the batch makes anyway), not
+another pass through the fusion per item that sees it. Why `fused` exists: a pooled frozen vector
+says what a turn is about; the fusion's vector of it, trained on the labels, says how it felt, which
+is what the next turn's emotion depends on. The query token is
 always a valid key, so an item without context (a dialogue's first turn, a lone utterance) still gets
 a finite vector, computed from itself alone.
 """
@@ -57,7 +62,9 @@ class ContextStream(nn.Module):
             raise ConfigError(f"context.dim {cfg.dim} must be a multiple of context.heads {cfg.heads}")
         self.cfg, self.dims = cfg, dict(dims)
         d = cfg.dim
-        self.turn_in = nn.Sequential(nn.Linear(sum(self.dims.values()), d), nn.LayerNorm(d))
+        self.fused_turns = cfg.turns == "fused"
+        width = fused_dim if self.fused_turns else sum(self.dims.values())
+        self.turn_in = nn.Sequential(nn.Linear(width, d), nn.LayerNorm(d))
         self.query_in = nn.Sequential(nn.Linear(fused_dim, d), nn.LayerNorm(d))
         # distance -window .. +window (0 = the current utterance)
         self.distance = nn.Embedding(2 * cfg.window + 1, d)
@@ -85,13 +92,7 @@ class ContextStream(nn.Module):
         if ctx is None or w == 0:
             x, present = q, torch.ones(b, 1, dtype=torch.bool, device=fused.device)
         else:
-            parts = []
-            for m in self.dims:
-                v = ctx.features[m].to(fused.dtype)  # (B, W, D_m)
-                if standardize is not None and m in standardize:  # the fusion's training statistics
-                    v = standardize[m](v, ctx.present)
-                parts.append(v)
-            t = self.turn_in(torch.cat(parts, dim=-1))  # (B, W, d)
+            t = self.turn_in(self._turns(fused, ctx, standardize))  # (B, W, d)
             t = t + self.distance((ctx.distance + self.cfg.window).clamp(0, 2 * self.cfg.window))
             if self.speaker is not None:
                 t = t + self.speaker(ctx.speaker)
@@ -104,6 +105,26 @@ class ContextStream(nn.Module):
             if a is not None:
                 attn = a[:, 1:]
         return self.norm(x[:, 0]), attn
+
+    def _turns(
+        self, fused: torch.Tensor, ctx: ContextInputs, standardize: Mapping[str, nn.Module] | None
+    ) -> torch.Tensor:
+        """What describes each context turn: (B, W, F) fused vectors or (B, W, sum D_m) pooled ones."""
+        if self.fused_turns:
+            local = ctx.local
+            if local is None or bool((ctx.present & (local < 0)).any()):
+                raise ValueError(
+                    "a context turn is not in this batch: a model with `context.turns: fused` needs batches "
+                    "of whole dialogues (make_loader / predict_conversation build them)"
+                )
+            return fused[local.clamp(min=0)] * ctx.present[..., None].to(fused.dtype)  # (B, W, F)
+        parts = []
+        for m in self.dims:
+            v = ctx.features[m].to(fused.dtype)  # (B, W, D_m)
+            if standardize is not None and m in standardize:  # the fusion's training statistics
+                v = standardize[m](v, ctx.present)
+            parts.append(v)
+        return torch.cat(parts, dim=-1)
 
     def summary(self) -> str:
         n = sum(p.numel() for p in self.parameters() if p.requires_grad)

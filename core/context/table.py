@@ -12,6 +12,8 @@ that loader's items only, a context never reaches into another role (train / val
       present     (B, W) bool  a real turn at that position
       distance    (B, W) long  turns back (1 = the one just before; negative = later; 0 if absent)
       speaker     (B, W) long  SPEAKER_UNKNOWN / SPEAKER_SAME / SPEAKER_OTHER (unknown when not marked)
+      local       (B, W) long  where each context turn sits in this batch (-1: absent or not in it); a
+                               model with `turns: fused` reads the turn's fused vector from there
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class ContextInputs:
     present: torch.Tensor
     distance: torch.Tensor
     speaker: torch.Tensor
+    local: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> ContextInputs:
         return ContextInputs(
@@ -47,6 +50,7 @@ class ContextInputs:
             present=self.present.to(device, non_blocking=True),
             distance=self.distance.to(device, non_blocking=True),
             speaker=self.speaker.to(device, non_blocking=True),
+            local=None if self.local is None else self.local.to(device, non_blocking=True),
         )
 
     def __len__(self) -> int:
@@ -111,7 +115,32 @@ class ContextTable:
         present = rows >= 0
         take = rows.clamp(min=0)
         feats = {m: v[take] * present[..., None].to(v.dtype) for m, v in self.pooled.items()}
-        return ContextInputs(feats, present, self.distance[idx] * present, self.speaker[idx] * present)
+        where = torch.full((len(self.ids),), -1, dtype=torch.long)
+        where[idx] = torch.arange(len(idx))  # table position -> position in this batch
+        local = torch.where(present, where[take], -1)
+        return ContextInputs(feats, present, self.distance[idx] * present, self.speaker[idx] * present, local)
+
+    def groups(self) -> list[list[int]]:
+        """The items as groups that hold every context they need: the connected components of "is in
+        the context of" (for `direction: past` with window >= 1, one dialogue of one split each), in
+        order of their first item, members in table order. A batch made of whole groups has every
+        context turn of its items in it (core/context/batches.py)."""
+        parent = list(range(len(self.ids)))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        for k, r in (self.rows >= 0).nonzero().tolist():
+            a, b = root(k), root(int(self.rows[k, r]))
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        members: dict[int, list[int]] = {}
+        for i in range(len(self.ids)):
+            members.setdefault(root(i), []).append(i)
+        return list(members.values())
 
     @classmethod
     def from_turns(
@@ -150,8 +179,8 @@ class ContextTable:
         dims = {m: store.modalities[m].dim for m in modalities}
         pooled = {m: torch.zeros(len(ids), dims[m]) for m in modalities}
         referenced = {ct.id for turns in index.values() for ct in turns}  # only these are read
-        needed = [k for k, i in enumerate(ids) if i in referenced]
-        datasets = {sp: store.dataset(sp, modalities=list(modalities)) for sp in metas}
+        needed = [k for k, i in enumerate(ids) if i in referenced] if modalities else []  # fused: none
+        datasets = {sp: store.dataset(sp, modalities=list(modalities)) for sp in metas} if needed else {}
         for k in needed:
             sp, r = where[k]
             vec = pool_turn(datasets[sp][r]["features"], modalities, dims)

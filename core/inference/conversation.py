@@ -206,7 +206,8 @@ def predict_conversation(
     pooled = [pool_turn(f, mods, dims) for f in feats]
     table = ContextTable.from_turns([Turn(DIALOGUE, k, t.speaker) for k, t in enumerate(conv)], pooled, cfg)
     preds: list[Prediction] = []
-    step = max(1, batch_size)
+    # a model that reads the earlier turns' fused vectors needs them in the same batch: one batch
+    step = len(conv) if cfg.turns == "fused" else max(1, batch_size)
     for start in range(0, len(conv), step):
         pos = list(range(start, min(len(conv), start + step)))
         chunk = predictor._forward(

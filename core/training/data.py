@@ -271,7 +271,8 @@ class ItemsDataset(torch.utils.data.Dataset):
         if context is not None and context.enabled:
             from ..context import ContextTable
 
-            self.context = ContextTable.from_store(store, self.ids, context.modalities or modalities, context)
+            pooled = [] if context.turns == "fused" else context.modalities or modalities
+            self.context = ContextTable.from_store(store, self.ids, pooled, context)
         self.labels = item_labels(store, self.ids, label_set)
         self._where = [store.locate(i) for i in self.ids]  # (split, row)
         self._ds = {
@@ -330,7 +331,9 @@ def make_loader(
     The store's dataset refuses NaN/Inf features itself (naming the shard and the item). The batch
     sampler has `set_epoch`; the trainer calls it on `loader.batch_sampler` before each epoch; the
     order of epoch e depends only on (seed, e), so a resumed run replays it. `context` (a model's
-    ContextConfig): every batch carries its items' dialogue context, built from these items only.
+    ContextConfig): every batch carries its items' dialogue context, built from these items only;
+    with `context.turns: fused` the batches hold whole dialogues (core/context/batches.py; `bucket`
+    is then unused).
     """
     from functools import partial
 
@@ -338,7 +341,11 @@ def make_loader(
 
     ds = ItemsDataset(store, store.ids(ids) if isinstance(ids, str) else ids, modalities, label_set, context)
     sampler: Any
-    if bucket:
+    if ds.context is not None and context is not None and context.turns == "fused":
+        from ..context.batches import DialogueBatchSampler  # whole dialogues: turns' vectors in the batch
+
+        sampler = DialogueBatchSampler(ds.context.groups(), batch_size, seed, shuffle=shuffle)
+    elif bucket:
         sampler = LengthBucketSampler(ds.bucket_lengths(), batch_size, shuffle=shuffle, seed=seed)
     else:
         sampler = EpochBatchSampler(len(ds), batch_size, seed, shuffle=shuffle)

@@ -1,4 +1,4 @@
-"""Evaluation over a whole split, across processes (`gather_for_metrics`), with the head's metrics.
+"""Evaluation over a whole split, across processes (gathered, each item once), with the head's metrics.
 
 Metrics are computed once over every item of the split (never averaged per batch), on every
 process from the gathered outputs; `n_items` records how many items were scored, so a run on two
@@ -35,18 +35,35 @@ def evaluate_loader(accelerator: Any, model: Any, head: Any, loader: Any) -> Eva
                 out = model(
                     batch.features, batch.lengths, context=batch.context
                 )  # (B, C) / (B, K) / (B, K, 2)
-            # Drops the duplicates Accelerate adds to even out the last batch across processes.
-            out, labels, index = accelerator.gather_for_metrics(
-                (out.float().contiguous(), batch.labels.contiguous(), batch.index.contiguous())
-            )
+            # plain gather, duplicates dropped below by item position: gather_for_metrics cuts the
+            # last batch to len(dataset) % batch_size, which drops items whenever batches are not all
+            # full-sized but the last (whole-dialogue batches, core/context/batches.py)
+            out, labels, index = out.float().contiguous(), batch.labels.contiguous(), batch.index.contiguous()
+            if accelerator.num_processes > 1:  # batch sizes may differ between processes: pad, mark, gather
+                out, labels = accelerator.pad_across_processes((out, labels))
+                index = accelerator.pad_across_processes(index, pad_index=-1)
+                out, labels, index = accelerator.gather((out, labels, index))
             outs.append(out.cpu())
             labs.append(labels.cpu())
             idx.append(index.cpu())
-    outputs, labels = torch.cat(outs), torch.cat(labs)
+    outputs, labels, index = first_of_each(torch.cat(idx), torch.cat(outs), torch.cat(labs))
     metrics = dict(head.metrics(outputs, labels))
     metrics["loss"] = float(head.loss(outputs, labels))
     metrics["n_items"] = int(outputs.shape[0])
-    return EvalResult(metrics=to_plain(metrics), outputs=outputs, labels=labels, index=torch.cat(idx))
+    return EvalResult(metrics=to_plain(metrics), outputs=outputs, labels=labels, index=index)
+
+
+def first_of_each(index: torch.Tensor, *rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(index, *rows) restricted to the first occurrence of each index value, in gathered order: the
+    duplicates Accelerate adds to even out the last batches across processes go, every item stays."""
+    seen: set[int] = {-1}  # -1: the padding of a shorter batch (never an item)
+    keep = []
+    for k, i in enumerate(index.tolist()):
+        if i not in seen:
+            seen.add(i)
+            keep.append(k)
+    take = torch.tensor(keep, dtype=torch.long)
+    return (*(r[take] for r in rows), index[take])
 
 
 def prediction_records(head: Any, res: EvalResult, ids: list[str], truth: list[Any]) -> list[dict[str, Any]]:

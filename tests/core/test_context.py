@@ -61,10 +61,14 @@ def turn_of(item: str) -> tuple[str, int]:
     return f"{split}-{d}", int(t[1:])
 
 
+TURNS = ["pooled", "fused"]  # what describes a context turn: every leak property holds for both
+
+
+@pytest.mark.parametrize("turns", TURNS)
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cut=st.integers(1, 4), window=st.integers(1, 4), seed=st.integers(0, 10_000), reorder=st.booleans())
 def test_past_context_later_turns_change_nothing(
-    tmp_path: Path, cut: int, window: int, seed: int, reorder: bool
+    tmp_path: Path, turns: str, cut: int, window: int, seed: int, reorder: bool
 ) -> None:
     """Changing every turn from `cut` on in one dialogue (and writing the store in another order)
     leaves every earlier turn's prediction, and every other dialogue's, unchanged."""
@@ -82,7 +86,7 @@ def test_past_context_later_turns_change_nothing(
     ]
     order = list(reversed(ids)) if reorder else None
     changed = write_dialogue_store(work / "b", seed=3, changed=later, order=order)
-    model = context_model(base, seed=seed, window=window, direction="past")
+    model = context_model(base, seed=seed, window=window, direction="past", turns=turns)
     a, b = outputs(model, base), outputs(model, changed)
     assert a.keys() == b.keys()
     for item in a:
@@ -92,24 +96,26 @@ def test_past_context_later_turns_change_nothing(
     assert not torch.allclose(a[f"test-d0-t{cut}"], b[f"test-d0-t{cut}"])  # the change itself is seen
 
 
-def test_both_directions_see_later_turns(tmp_path: Path) -> None:
+@pytest.mark.parametrize("turns", TURNS)
+def test_both_directions_see_later_turns(tmp_path: Path, turns: str) -> None:
     """The control for the property above: with `direction: both` a later change reaches an
     earlier turn (so the past-only test can fail)."""
     base = write_dialogue_store(tmp_path / "a", seed=3)
     later = {"test-d0-t3": torch.randn(4, 6) * 5}
     changed = write_dialogue_store(tmp_path / "b", seed=3, changed=later)
-    model = context_model(base, direction="both")
+    model = context_model(base, direction="both", turns=turns)
     a, b = outputs(model, base), outputs(model, changed)
     assert not torch.allclose(a["test-d0-t2"], b["test-d0-t2"])
     torch.testing.assert_close(a["test-d1-t2"], b["test-d1-t2"])  # another dialogue: untouched
 
 
-def test_context_is_used_and_first_turn_needs_none(tmp_path: Path) -> None:
+@pytest.mark.parametrize("turns", TURNS)
+def test_context_is_used_and_first_turn_needs_none(tmp_path: Path, turns: str) -> None:
     """An earlier turn's features change a later turn's prediction (the context is really read);
     a dialogue's first turn has no context and still a finite output."""
     base = write_dialogue_store(tmp_path / "a", seed=3)
     changed = write_dialogue_store(tmp_path / "b", seed=3, changed={"test-d0-t0": torch.randn(4, 6) * 5})
-    model = context_model(base)
+    model = context_model(base, turns=turns)
     a, b = outputs(model, base), outputs(model, changed)
     assert not torch.allclose(a["test-d0-t1"], b["test-d0-t1"])
     assert torch.isfinite(a["test-d0-t0"]).all()
@@ -186,14 +192,16 @@ def test_store_without_dialogues_refuses_context_in_one_line(tmp_path: Path) -> 
     assert "\n" not in msg and "conversation info" in msg and "remove `context`" in msg
 
 
-def test_trained_context_model_round_trips_through_an_artifact(tmp_path: Path) -> None:
+@pytest.mark.parametrize("turns", TURNS)
+def test_trained_context_model_round_trips_through_an_artifact(tmp_path: Path, turns: str) -> None:
     """Train with context; the artifact records the context and the reloaded model gives identical
     outputs on batches with context."""
     from registry.artifact import load_artifact, save_artifact
     from sseft.core.training import train
 
     store = write_dialogue_store(tmp_path / "store")
-    res = train(context_config(tmp_path, store, window=2, speaker=False), tmp_path / "run", progress=False)
+    cfg = context_config(tmp_path, store, window=2, speaker=False, turns=turns)
+    res = train(cfg, tmp_path / "run", progress=False)
     model = res.model.eval()
     assert model.config.context is not None and model.config.context.window == 2
     assert "2 preceding turns" in model.summary()

@@ -73,11 +73,15 @@ def test_turns_given_in_python_are_checked_and_named() -> None:
 
 
 # -- one answer per turn, from the turns before it --------------------------------------------------
-@pytest.fixture(scope="module")
-def model() -> Any:
+@pytest.fixture(scope="module", params=["pooled", "fused"])
+def model(request: pytest.FixtureRequest) -> Any:
+    """A trained context model whose context turns are pooled features, or the fusion's own vectors
+    of the earlier turns (trained on whole-dialogue batches): every live property holds for both."""
     import sseft
 
-    return sseft.load(str(cf.artifact()))
+    if request.param == "pooled":
+        return sseft.load(str(cf.artifact()))
+    return sseft.load(str(cf.artifact({**cf.CONTEXT, "turns": "fused"}, name="context-fused")))
 
 
 def probs(preds: list[Any]) -> list[list[float]]:
@@ -102,7 +106,12 @@ def test_each_turn_sees_only_the_turns_before_it(model: Any) -> None:
 
 
 def test_earlier_turns_change_later_answers(model: Any) -> None:
-    """The context is really fed: another text at turn 1 changes some later answer."""
+    """The context is really fed: another text at turn 1 changes some later answer. Pooled turns
+    only: the fixture's one-epoch fusion gives every text nearly the same vector (its own answers
+    move by 1e-5), so a fused turn's effect is float noise here; tests/core/test_context.py shows it
+    on a model whose fusion vectors do vary."""
+    if model.config.context.turns == "fused":
+        pytest.skip("shown at the model level for fused turns (see the docstring)")
     base = probs(predict_conversation(model, cf.CONVERSATION))
     turns = [dict(t) for t in cf.CONVERSATION]
     turns[1]["text"] = "fusion fusion fusion speech face"
@@ -174,5 +183,5 @@ def test_model_and_facade_predict_a_conversation_file(model: Any, tmp_path: Path
     assert close(probs(model.predict_conversation(path)), want)
     assert close(probs(model.predict_conversation(cf.CONVERSATION)), want)
     assert close(probs(predict_conversation(model, cf.CONVERSATION, batch_size=2)), want)  # batches of 2
-    by_name = sseft.predict_conversation(str(cf.artifact()), cf.CONVERSATION)
+    by_name = sseft.predict_conversation(str(model.artifact_info.path), cf.CONVERSATION)
     assert close(probs(by_name), want) and by_name[4].context[-1]["turn"] == 3
