@@ -272,15 +272,16 @@ def sweep_table(s: dict[str, Any]) -> list[str]:
     return out[:-1]
 
 
-def results_stem(turns: str) -> str:
-    """results.{json,md} for pooled context turns, results-fused.* for fused ones (both can stand)."""
-    return "results" if turns == "pooled" else f"results-{turns}"
+def results_stem(turns: str, epochs: int = 4) -> str:
+    """results.{json,md} for pooled context turns and the protocol's 4 epochs; `-fused` for fused
+    turns, `-e<N>` for another number of epochs (each measurement keeps its own files)."""
+    return "results" + ("" if turns == "pooled" else f"-{turns}") + ("" if epochs == 4 else f"-e{epochs}")
 
 
 def write_results(out: Path, r: dict[str, Any], text: str) -> None:
     from sseft.core.files import atomic_write_json, atomic_write_text, to_plain
 
-    stem = results_stem(r.get("turns", "pooled"))
+    stem = results_stem(r.get("turns", "pooled"), r.get("epochs", 4))
     atomic_write_json(out / f"{stem}.json", to_plain(r), indent=2)
     atomic_write_text(out / f"{stem}.md", text)
 
@@ -339,7 +340,7 @@ def main() -> None:
         if args.tiny else "test = MELD dev"))  # fmt: skip
     write_results(out, r, text)
     print(text, flush=True)
-    stem = results_stem(args.turns)
+    stem = results_stem(args.turns, args.epochs)
     print(f"written: {out / (stem + '.json')}, {out / (stem + '.md')}; total {time.time() - t0:.0f} s")
 
 

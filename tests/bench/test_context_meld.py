@@ -91,3 +91,13 @@ def test_tiny_measurement_prints_both_arms_and_the_sweep(tmp_path: Path) -> None
     assert (ctx["w2-nospeaker"]["window"], ctx["w2-nospeaker"]["speaker"]) == (2, False)
     assert read_json(tmp_path / "results.json", "results")["arms"] == {"none": "w0", "context": "w2-speaker"}
     assert (tmp_path / "results.md").read_text() == text
+
+
+def test_fused_cells_and_other_epochs_keep_their_own_runs_and_results() -> None:
+    """A fused-turns cell never reuses a pooled cell's runs, and each measurement (turns, epochs)
+    writes its own results files, so one never overwrites another."""
+    bench = load_bench()
+    assert bench.Cell(8, turns="fused").name == "w8-speaker-fused" != bench.Cell(8).name
+    assert bench.Cell(0, turns="fused").name == "w0"  # no context: the same baseline runs
+    stems = {bench.results_stem(t, e) for t in ("pooled", "fused") for e in (4, 8)}
+    assert stems == {"results", "results-fused", "results-e8", "results-fused-e8"}

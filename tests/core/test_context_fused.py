@@ -137,3 +137,13 @@ def test_training_with_fused_turns_scores_every_item(tmp_path: Path) -> None:
     fs = FeatureStore.open(store)
     assert [row["valid"]["n_items"] for row in res.history] == [len(fs.ids("valid"))] * len(res.history)
     assert res.test_metrics is not None and res.test_metrics["n_items"] == len(fs.ids("test"))
+
+
+def test_summaries_and_cards_say_the_turns_are_fused() -> None:
+    from sseft.core.context import ContextConfig
+
+    assert ContextConfig(window=4, turns="fused").describe() == (
+        "context: 4 preceding turns (each turn's fused vector; speaker marked)"
+    )
+    assert "pooled" not in ContextConfig(window=4).describe()  # the pooled line is unchanged
+    assert "OFFLINE ANALYSIS ONLY" in ContextConfig(window=2, turns="fused", direction="both").describe()
