@@ -30,7 +30,11 @@ class DialogueBatchSampler(Sampler[list[int]]):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.groups = [list(g) for g in groups if len(g)]
-        self.batch_size, self.seed, self.shuffle, self.epoch = batch_size, seed, shuffle, 0
+        self.max_items, self.seed, self.shuffle, self.epoch = batch_size, seed, shuffle, 0
+        # None tells Accelerate's BatchSamplerShard that batches have their own sizes: with a number it
+        # holds back every batch not exactly that long, and two processes fall out of step (a hang or
+        # a collective mismatch on the first uneven batch)
+        self.batch_size = None
         self.drop_last = False
 
     def set_epoch(self, epoch: int) -> None:
@@ -46,7 +50,7 @@ class DialogueBatchSampler(Sampler[list[int]]):
         cur: list[int] = []
         for k in order:
             group = self.groups[k]
-            if cur and len(cur) + len(group) > self.batch_size:
+            if cur and len(cur) + len(group) > self.max_items:
                 out.append(cur)
                 cur = []
             cur = cur + group

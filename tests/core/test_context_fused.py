@@ -147,3 +147,36 @@ def test_summaries_and_cards_say_the_turns_are_fused() -> None:
     )
     assert "pooled" not in ContextConfig(window=4).describe()  # the pooled line is unchanged
     assert "OFFLINE ANALYSIS ONLY" in ContextConfig(window=2, turns="fused", direction="both").describe()
+
+
+def test_two_processes_with_fused_turns_score_every_item_once(tmp_path: Path) -> None:
+    """Two processes get whole-dialogue batches of different sizes; the gathered evaluation still
+    holds every item of each split exactly once (padding marked and dropped, duplicates dropped)."""
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    from sseft.core.features import FeatureStore
+    from tests.core.contexthelpers import context_config
+
+    store = write_dialogue_store(tmp_path / "store")
+    cfg = context_config(tmp_path, store, window=2, turns="fused")
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_none=True)))
+    run = tmp_path / "run2"
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "-m", "sseft", "train", str(path), "--output-dir", str(run)]  # fmt: skip
+    p = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    summary = json.loads((run / "summary.json").read_text())
+    fs = FeatureStore.open(store)
+    assert summary["world_size"] == 2
+    assert summary["best_valid"]["n_items"] == len(fs.ids("valid"))
+    assert summary["test"]["n_items"] == len(fs.ids("test"))
+    preds = [json.loads(x)["id"] for x in (run / "test_predictions.jsonl").read_text().splitlines()]
+    assert preds == fs.ids("test")  # each once, in the split's order
