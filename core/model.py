@@ -158,6 +158,29 @@ class ArtifactModel:
         return predict_conversation(predictor, turns)
 
 
+def fuse_by_length(
+    fusion: nn.Module, features: dict[str, torch.Tensor], lengths: dict[str, torch.Tensor], chunk: int = 16
+) -> torch.Tensor:
+    """fusion(features, lengths) computed in chunks of `chunk` items of similar length, each padded
+    only to its own longest item; rows in the batch's order. Whole-dialogue batches (context.turns
+    fused) cannot be bucketed by length, so one long turn would pad the whole batch (2.6x the time
+    per epoch on MELD); the fusion's padding invariance makes the result the same."""
+    b = next(iter(lengths.values())).shape[0]
+    if b <= chunk:
+        return fusion(features, lengths)
+    total = torch.stack([lengths[m] for m in lengths]).sum(dim=0)  # (B,) all modalities' frames
+    order = torch.argsort(total, stable=True)
+    parts, rows = [], []
+    for start in range(0, b, chunk):
+        idx = order[start : start + chunk]
+        ln = {m: lengths[m][idx] for m in lengths}
+        feats = {m: features[m][idx, : max(1, int(ln[m].max()))] for m in features}  # (c, L_c, D_m)
+        parts.append(fusion(feats, ln))
+        rows.append(idx)
+    out = torch.cat(parts)  # (B, F) in `order`
+    return out[torch.argsort(torch.cat(rows))]  # back to the batch's order
+
+
 class SseftModel(nn.Module, ArtifactModel):
     """fusion (N modalities -> one vector) followed by the head (vector -> outputs).
 
@@ -200,6 +223,8 @@ class SseftModel(nn.Module, ArtifactModel):
         plus ("utterance", "context"): (B, W) over the context turns when the model has context."""
         if return_attention:
             fused, attn = self.fusion(features, lengths, return_attention=True)
+        elif self.context is not None and self.context.fused_turns:
+            fused, attn = fuse_by_length(self.fusion, features, lengths), {}
         else:
             fused, attn = self.fusion(features, lengths), {}
         if self.context is not None:

@@ -66,8 +66,9 @@ def test_a_fused_models_output_does_not_depend_on_how_dialogues_are_packed(tmp_p
     its batch either way, and nothing else in the batch reaches it)."""
     store = write_dialogue_store(tmp_path / "s", seed=2)
     model = context_model(store, window=3, turns="fused")
-    small, large = outputs(model, store, batch_size=1), outputs(model, store, batch_size=64)
-    assert small.keys() == large.keys() and len(small) == 10
+    # train: 30 items, so the 64-item batch is also fused in length chunks (core/model.py fuse_by_length)
+    small, large = outputs(model, store, "train", batch_size=1), outputs(model, store, "train", batch_size=64)
+    assert small.keys() == large.keys() and len(small) == 30
     for item in small:
         torch.testing.assert_close(small[item], large[item], atol=1e-5, rtol=1e-5)
 
@@ -180,3 +181,28 @@ def test_two_processes_with_fused_turns_score_every_item_once(tmp_path: Path) ->
     assert summary["test"]["n_items"] == len(fs.ids("test"))
     preds = [json.loads(x)["id"] for x in (run / "test_predictions.jsonl").read_text().splitlines()]
     assert preds == fs.ids("test")  # each once, in the split's order
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 50), chunk=st.integers(1, 20), seed=st.integers(0, 1000))
+def test_fusing_in_length_chunks_equals_fusing_the_batch(n: int, chunk: int, seed: int) -> None:
+    """Two modalities, lengths from 0 to 12: chunked fusion gives the whole batch's rows, in order."""
+    from sseft.core.fusion.build import build_fusion
+    from sseft.core.model import fuse_by_length
+    from sseft.core.specs import ModalitySpec
+
+    torch.manual_seed(seed)
+    specs = [ModalitySpec(name="a", dim=6, max_len=16), ModalitySpec(name="b", dim=4, max_len=16)]
+    fusion = build_fusion(
+        specs, {"n_self": 1, "heads": 2, "ffn_dim": 16, "dropout": 0.0, "attn_dropout": 0.0}
+    )
+    fusion.eval()
+    g = torch.Generator().manual_seed(seed)
+    lengths = {"a": torch.randint(0, 13, (n,), generator=g), "b": torch.randint(1, 13, (n,), generator=g)}
+    feats = {}
+    for m, d in (("a", 6), ("b", 4)):
+        x = torch.randn(n, 12, d, generator=g)
+        feats[m] = x * (torch.arange(12)[None, :, None] < lengths[m][:, None, None])  # zero padding
+    with torch.no_grad():
+        whole, chunked = fusion(feats, lengths), fuse_by_length(fusion, feats, lengths, chunk=chunk)
+    torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=1e-5)
